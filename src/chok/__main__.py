@@ -1,0 +1,3 @@
+from chok.cli.main import main
+
+main()

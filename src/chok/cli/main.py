@@ -1,0 +1,75 @@
+"""The `chok` command."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from chok import __version__
+from chok.cli.broker_cmd import broker_group
+from chok.cli.output import fail
+from chok.errors import ChokError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, "-V", "--version", prog_name="chok")
+@click.option(
+    "--profile",
+    envvar="CHOK_PROFILE",
+    metavar="NAME",
+    help="Which joined profile to use (default: the last joined). Env: CHOK_PROFILE.",
+)
+@click.pass_context
+def cli(ctx: click.Context, profile: str | None) -> None:
+    """chok: a walkie-talkie for your family, over Apache Kafka.
+
+    Hold to talk, everyone on the channel hears you live, and every recording
+    lands on a timeline you can replay and react to.
+
+    \b
+    Getting started (the admin):
+      chok admin init               start the local broker, create channels
+      chok admin add-user alice     write alice.chok, a bundle for alice
+    Getting started (everyone):
+      chok join alice.chok          install your bundle on this machine
+      chok whoami                   who you are, which broker, which channels
+
+    All state lives in $CHOK_HOME (default: your user data directory).
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["profile"] = profile
+
+
+cli.add_command(broker_group)
+
+
+def _register_optional() -> None:
+    # Command groups that live in their own modules; each registers itself.
+    from chok.cli import admin_cmd, profile_cmd
+
+    cli.add_command(admin_cmd.admin_group)
+    for command in profile_cmd.COMMANDS:
+        cli.add_command(command)
+
+
+def main() -> None:
+    _register_optional()
+    try:
+        result = cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        fail("aborted", 130)
+    except click.ClickException as exc:
+        # Usage errors: click's own message, on one line, exit 2.
+        ctx_hint = " (see --help)" if isinstance(exc, click.UsageError) else ""
+        fail(exc.format_message() + ctx_hint, exc.exit_code)
+    except ChokError as exc:
+        fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+    except BrokenPipeError:
+        os._exit(0)
+    sys.exit(result if isinstance(result, int) else 0)

@@ -1,0 +1,1 @@
+"""Kafka access: mTLS client set-up, error conversion, admin operations."""

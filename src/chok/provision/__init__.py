@@ -1,0 +1,1 @@
+"""Provisioning: the cluster's CA and certificates, users, ACLs, channels, bundles."""

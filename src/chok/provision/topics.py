@@ -1,0 +1,43 @@
+"""The topics of a channel, created as the original app expects them.
+
+Audio: ``cleanup.policy=delete`` with a 7-day retention (a family's week of
+talk; a second of speech costs ~3 KB, so a busy channel stays in the tens of
+MB), in 1-day segments so expired audio really goes within 8 days.
+Metadata: compacted, so transmission and reaction records live as long as
+the channel (only the newest record per key is kept).
+Two partitions as the original provisioning made (both apps use partition 0).
+"""
+
+from __future__ import annotations
+
+from chok.kafka.admin import TopicSpec
+from chok.protocol.topics import audio_topic, metadata_topic
+
+PARTITIONS = 2
+AUDIO_RETENTION_MS = 7 * 24 * 3600 * 1000
+SEGMENT_MS = 24 * 3600 * 1000
+
+
+def channel_topics(channel: int, replication: int = 1) -> list[TopicSpec]:
+    return [
+        TopicSpec(
+            audio_topic(channel),
+            PARTITIONS,
+            replication,
+            {
+                "cleanup.policy": "delete",
+                "retention.ms": str(AUDIO_RETENTION_MS),
+                "segment.ms": str(SEGMENT_MS),
+            },
+        ),
+        TopicSpec(
+            metadata_topic(channel),
+            PARTITIONS,
+            replication,
+            {
+                "cleanup.policy": "compact",
+                "segment.ms": str(SEGMENT_MS),
+                "min.cleanable.dirty.ratio": "0.5",
+            },
+        ),
+    ]

@@ -1,0 +1,123 @@
+"""Shared fixtures. The broker fixture starts a real Kafka broker (mTLS, ACLs)
+in a throwaway CHOK_HOME on free ports, once per test session."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+# Every test runs in its own CHOK_HOME, never the developer's real one.
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="chok-test-home-"))
+os.environ["CHOK_HOME"] = str(_SESSION_HOME)
+os.environ.pop("CHOK_PROFILE", None)
+
+CHOK = [sys.executable, "-m", "chok"]
+
+
+def free_port_pair() -> int:
+    """A port p such that p and p+1 are both free on loopback."""
+    for _ in range(200):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port >= 65535:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free pair of ports")
+
+
+@dataclass
+class RunResult:
+    code: int
+    out: str
+    err: str
+
+
+def run_chok(
+    *args: str,
+    home: Path | None = None,
+    env: dict[str, str] | None = None,
+    input_text: str | None = None,
+    timeout: float = 180,
+) -> RunResult:
+    """Run the real `chok` command as a user would, in a subprocess."""
+    full_env = {**os.environ, **(env or {})}
+    if home is not None:
+        full_env["CHOK_HOME"] = str(home)
+    proc = subprocess.run(
+        [*CHOK, *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        input=input_text,
+        timeout=timeout,
+        check=False,
+    )
+    return RunResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def assert_clean_error(result: RunResult, code: int | None = None) -> str:
+    """A failure must be one clear line on stderr, no traceback, non-zero exit."""
+    assert result.code != 0, result
+    if code is not None:
+        assert result.code == code, result
+    assert "Traceback" not in result.err, result.err
+    lines = [ln for ln in result.err.strip().splitlines() if ln.startswith("chok: error:")]
+    assert len(lines) == 1, result.err
+    return lines[0]
+
+
+@dataclass
+class LocalCluster:
+    home: Path
+    port: int
+
+    @property
+    def bootstrap(self) -> str:
+        return f"localhost:{self.port}"
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[LocalCluster]:
+    """A real Kafka broker with mTLS and ACLs, channels 1 and 2 created."""
+    from chok.broker import process
+    from chok.provision import local
+
+    port = free_port_pair()
+    process.start(port=port)
+    local.init([], 2, lambda _line: None)
+    try:
+        yield LocalCluster(_SESSION_HOME, port)
+    finally:
+        process.stop()
+
+
+_user_counter = iter(range(1_000_000))
+
+
+@pytest.fixture
+def new_user(cluster: LocalCluster, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Factory: provision a fresh user and return their installed profile."""
+    from chok import profiles
+    from chok.provision import local
+    from chok.provision.bundle import read_bundle
+
+    def make(prefix: str = "user", channels: list[int] | None = None) -> profiles.Profile:
+        name = f"{prefix}{next(_user_counter)}"
+        bundle, _ = local.add_user(name, channels, force=False)
+        return profiles.install(read_bundle(bundle.to_zip()), name, force=True)
+
+    return make
