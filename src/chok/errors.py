@@ -59,7 +59,7 @@ class ProfileNotFoundError(ConfigError):
     pass
 
 
-class EnvironmentError_(ChokError):  # noqa: N801 - avoid shadowing the builtin
+class EnvironmentError_(ChokError):  # trailing _: not the builtin EnvironmentError
     exit_code = 4
 
 

@@ -1,0 +1,121 @@
+"""The chok wire protocol: pure functions over bytes, no I/O (see docs/protocol.md).
+
+Builders raise ``chok.errors.UsageError`` for invalid caller input; parsers of
+records from the wire never raise, they return None for a record to skip.
+"""
+
+from ._util import MAX_COUNT
+from .audio import (
+    DEFAULT_FRAME_MS,
+    FRAME_MS_CHOICES,
+    MIN_PACKET_BYTES,
+    ORIGINAL_APP_KEY,
+    ORIGINAL_FRAME_MS,
+    PROTOCOL_VERSION,
+    SAMPLE_RATE,
+    SILENCE_MARKER,
+    AudioFrame,
+    AudioRecord,
+    EndOfTransmission,
+    RawHeaders,
+    build_audio_frame,
+    build_end_of_transmission,
+    parse_audio_record,
+    samples_per_frame,
+)
+from .client_config import (
+    CONFIG_FILE_NAME,
+    ChannelConfig,
+    ClientConfig,
+    parse_client_config,
+)
+from .metadata import parse_metadata_record
+from .names import (
+    SUPPORTED_EMOJI,
+    is_emoji,
+    is_tx_id,
+    is_user_name,
+    sort_emoji,
+    tx_id_from_bytes,
+    validate_emoji,
+    validate_tx_id,
+    validate_user_name,
+)
+from .reactions import (
+    ReactionRecord,
+    effective_reactions,
+    parse_reaction_key,
+    reaction_key,
+    toggle_target_state,
+)
+from .topics import (
+    AUDIO_PARTITION,
+    MAX_CHANNEL,
+    METADATA_PARTITION,
+    TopicRef,
+    audio_topic,
+    metadata_topic,
+    parse_topic,
+    validate_channel_number,
+)
+from .transmission import (
+    REQUIRED_FIELDS,
+    Transmission,
+    build_transmission,
+    normalize_reactions,
+    parse_transmission_key,
+    transmission_key,
+)
+
+__all__ = [
+    "AUDIO_PARTITION",
+    "CONFIG_FILE_NAME",
+    "DEFAULT_FRAME_MS",
+    "FRAME_MS_CHOICES",
+    "MAX_CHANNEL",
+    "MAX_COUNT",
+    "METADATA_PARTITION",
+    "MIN_PACKET_BYTES",
+    "ORIGINAL_APP_KEY",
+    "ORIGINAL_FRAME_MS",
+    "PROTOCOL_VERSION",
+    "REQUIRED_FIELDS",
+    "SAMPLE_RATE",
+    "SILENCE_MARKER",
+    "SUPPORTED_EMOJI",
+    "AudioFrame",
+    "AudioRecord",
+    "ChannelConfig",
+    "ClientConfig",
+    "EndOfTransmission",
+    "RawHeaders",
+    "ReactionRecord",
+    "TopicRef",
+    "Transmission",
+    "audio_topic",
+    "build_audio_frame",
+    "build_end_of_transmission",
+    "build_transmission",
+    "effective_reactions",
+    "is_emoji",
+    "is_tx_id",
+    "is_user_name",
+    "metadata_topic",
+    "normalize_reactions",
+    "parse_audio_record",
+    "parse_client_config",
+    "parse_metadata_record",
+    "parse_reaction_key",
+    "parse_topic",
+    "parse_transmission_key",
+    "reaction_key",
+    "samples_per_frame",
+    "sort_emoji",
+    "toggle_target_state",
+    "transmission_key",
+    "tx_id_from_bytes",
+    "validate_channel_number",
+    "validate_emoji",
+    "validate_tx_id",
+    "validate_user_name",
+]

@@ -1,0 +1,270 @@
+"""Transmission records of ``chok-metadata-{n}`` (protocol.md, sections 5.1-5.3)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from chok.errors import UsageError
+
+from ._util import INT64_MAX, MAX_COUNT, dumps_compact, int_in, is_clean_str, parse_decimal
+from .audio import ORIGINAL_FRAME_MS, PROTOCOL_VERSION, is_frame_ms
+from .names import is_tx_id, sort_emoji, validate_tx_id, validate_user_name
+from .topics import MAX_CHANNEL, validate_channel_number
+
+TRANSMISSION_KEY_PREFIX = "msg-"
+#: The members every transmission record must have (``reactions`` is optional).
+REQUIRED_FIELDS: tuple[str, ...] = (
+    "userId",
+    "channelId",
+    "startOffset",
+    "endOffset",
+    "timestamp",
+    "messageCount",
+)
+
+Reactions = dict[str, tuple[str, ...]]
+
+
+def normalize_reactions(reactions: Mapping[str, Sequence[str]] | None) -> Reactions:
+    """Canonical map (section 5.3): emoji order, sorted unique names, no empty lists."""
+    result: Reactions = {}
+    if not reactions:
+        return result
+    for emoji in sort_emoji(reactions):
+        names = reactions[emoji]
+        if not isinstance(emoji, str) or isinstance(names, str):
+            raise UsageError(f"the reactions to {emoji!r} must be a list of names")
+        if not all(isinstance(name, str) for name in names):
+            raise UsageError(f"the reactions to {emoji} must be a list of names")
+        unique = tuple(sorted(set(names)))
+        if unique:
+            result[emoji] = unique
+    return result
+
+
+def transmission_key(channel: int, start_offset: int) -> bytes:
+    """``msg-{n}-{startOffset}``."""
+    return f"{TRANSMISSION_KEY_PREFIX}{channel}-{start_offset}".encode("ascii")
+
+
+def parse_transmission_key(key: bytes | str) -> tuple[int, int] | None:
+    """(channel, start offset) of a ``msg-`` key, or None."""
+    try:
+        text = key.decode("ascii") if isinstance(key, bytes) else key
+    except UnicodeDecodeError:
+        return None
+    if not isinstance(text, str) or not text.startswith(TRANSMISSION_KEY_PREFIX):
+        return None
+    channel_text, dash, offset_text = text[len(TRANSMISSION_KEY_PREFIX) :].partition("-")
+    channel = parse_decimal(channel_text, MAX_CHANNEL)
+    start_offset = parse_decimal(offset_text, INT64_MAX)
+    if not dash or channel is None or channel < 1 or start_offset is None:
+        return None
+    return channel, start_offset
+
+
+@dataclass(frozen=True, slots=True)
+class Transmission:
+    """One transmission record.
+
+    ``tx_id``, ``chok_frames``, ``chok_duration_ms`` and ``chok_frame_ms`` (the talk
+    details) are all set or all None (a transmission of the original app, or one
+    whose record it rewrote). Use ``frames``, ``duration_ms`` and ``frame_ms``, which
+    fall back on the original app's estimates.
+    """
+
+    user_id: str
+    channel: int
+    start_offset: int
+    end_offset: int
+    timestamp_ms: int
+    message_count: int
+    reactions: Reactions = field(default_factory=dict, hash=False)
+    tx_id: str | None = None
+    chok_frames: int | None = None
+    chok_duration_ms: int | None = None
+    chok_frame_ms: int | None = None
+    map_from_reactions: bool = False
+
+    def __post_init__(self) -> None:
+        if not is_clean_str(self.user_id):
+            raise UsageError(f"invalid user id {self.user_id!r}")
+        validate_channel_number(self.channel)
+        if not int_in(self.start_offset, 0, INT64_MAX):
+            raise UsageError(f"invalid start offset {self.start_offset!r}")
+        if not int_in(self.end_offset, self.start_offset, INT64_MAX):
+            raise UsageError(f"end offset {self.end_offset!r} is below the start offset")
+        if not int_in(self.timestamp_ms, 0, INT64_MAX):
+            raise UsageError(f"invalid timestamp {self.timestamp_ms!r}")
+        if not int_in(self.message_count, 0, INT64_MAX):
+            raise UsageError(f"invalid message count {self.message_count!r}")
+        object.__setattr__(self, "reactions", normalize_reactions(self.reactions))
+        details = (self.tx_id, self.chok_frames, self.chok_duration_ms, self.chok_frame_ms)
+        if all(item is None for item in details):
+            return
+        validate_tx_id(self.tx_id)
+        if not int_in(self.chok_frames, 1, min(MAX_COUNT, self.span)):
+            raise UsageError(
+                f"frame count {self.chok_frames!r} must be from 1 to {min(MAX_COUNT, self.span)}"
+            )
+        if not int_in(self.chok_duration_ms, 0, MAX_COUNT):
+            raise UsageError(f"invalid duration {self.chok_duration_ms!r} ms")
+        if not is_frame_ms(self.chok_frame_ms):
+            raise UsageError(f"invalid frame duration {self.chok_frame_ms!r} ms")
+
+    @property
+    def span(self) -> int:
+        """Number of audio offsets from start to end offset, inclusive."""
+        return self.end_offset - self.start_offset + 1
+
+    @property
+    def has_talk_details(self) -> bool:
+        """True if chok talked it and its details survived (no rewrite by the original app)."""
+        return self.tx_id is not None
+
+    @property
+    def frames(self) -> int:
+        """Audio frames of this transmission (``messageCount`` without talk details)."""
+        return self.chok_frames if self.chok_frames is not None else self.message_count
+
+    @property
+    def frame_ms(self) -> int:
+        return self.chok_frame_ms if self.chok_frame_ms is not None else ORIGINAL_FRAME_MS
+
+    @property
+    def duration_ms(self) -> int:
+        """Duration (``messageCount x 60`` ms without talk details)."""
+        if self.chok_duration_ms is not None:
+            return self.chok_duration_ms
+        return self.message_count * ORIGINAL_FRAME_MS
+
+    @property
+    def target(self) -> str:
+        """The key as text, as reaction records name it."""
+        return self.key().decode("ascii")
+
+    def key(self) -> bytes:
+        return transmission_key(self.channel, self.start_offset)
+
+    def to_value(self) -> bytes:
+        """The record value chok writes: compact JSON, original members first."""
+        obj: dict[str, Any] = {
+            "userId": self.user_id,
+            "channelId": self.channel,
+            "startOffset": self.start_offset,
+            "endOffset": self.end_offset,
+            "timestamp": self.timestamp_ms,
+            "messageCount": self.message_count,
+            "reactions": {emoji: list(names) for emoji, names in self.reactions.items()},
+            "chokV": PROTOCOL_VERSION,
+        }
+        if self.tx_id is not None:
+            obj["chokTx"] = self.tx_id
+            obj["chokFrames"] = self.chok_frames
+            obj["chokDurationMs"] = self.chok_duration_ms
+            obj["chokFrameMs"] = self.chok_frame_ms
+        obj["chokMapFromReactions"] = self.map_from_reactions
+        return dumps_compact(obj)
+
+    def with_reactions(self, reactions: Mapping[str, Sequence[str]]) -> Transmission:
+        """The record chok re-produces to refresh the original app's map (section 5.5)."""
+        return dataclasses.replace(
+            self, reactions=normalize_reactions(reactions), map_from_reactions=True
+        )
+
+
+def build_transmission(
+    *,
+    user: str,
+    channel: int,
+    start_offset: int,
+    end_offset: int,
+    timestamp_ms: int,
+    tx_id: str,
+    frames: int,
+    duration_ms: int,
+    frame_ms: int,
+    reactions: Mapping[str, Sequence[str]] | None = None,
+) -> Transmission:
+    """The record a chok talker publishes after release; raises UsageError on bad input."""
+    return Transmission(
+        user_id=validate_user_name(user),
+        channel=channel,
+        start_offset=start_offset,
+        end_offset=end_offset,
+        timestamp_ms=timestamp_ms,
+        message_count=end_offset - start_offset + 1,
+        reactions=normalize_reactions(reactions),
+        tx_id=tx_id,
+        chok_frames=frames,
+        chok_duration_ms=duration_ms,
+        chok_frame_ms=frame_ms,
+    )
+
+
+def _reactions_from_json(raw: object) -> Reactions | None:
+    if not isinstance(raw, dict):
+        return None
+    for emoji, names in raw.items():
+        if not is_clean_str(emoji) or not isinstance(names, list):
+            return None
+        if not all(is_clean_str(name) for name in names):
+            return None
+    return normalize_reactions(raw)
+
+
+def _talk_details(obj: Mapping[str, Any], span: int) -> dict[str, Any]:
+    """The talk details as Transmission arguments, or {} if absent or invalid."""
+    if not int_in(obj.get("chokV"), PROTOCOL_VERSION, PROTOCOL_VERSION):
+        return {}
+    tx_id, frames = obj.get("chokTx"), obj.get("chokFrames")
+    duration_ms, frame_ms = obj.get("chokDurationMs"), obj.get("chokFrameMs")
+    if not (
+        is_tx_id(tx_id)
+        and int_in(frames, 1, min(MAX_COUNT, span))
+        and int_in(duration_ms, 0, MAX_COUNT)
+        and is_frame_ms(frame_ms)
+    ):
+        return {}
+    return {
+        "tx_id": tx_id,
+        "chok_frames": frames,
+        "chok_duration_ms": duration_ms,
+        "chok_frame_ms": frame_ms,
+    }
+
+
+def parse_transmission_value(obj: Mapping[str, Any]) -> Transmission | None:
+    """A Transmission from a decoded JSON object, or None if it is not one (section 5.2)."""
+    user_id, channel = obj.get("userId"), obj.get("channelId")
+    start, end = obj.get("startOffset"), obj.get("endOffset")
+    timestamp, count = obj.get("timestamp"), obj.get("messageCount")
+    if not (
+        is_clean_str(user_id)
+        and int_in(channel, 1, MAX_CHANNEL)
+        and int_in(start, 0, INT64_MAX)
+        and int_in(end, start, INT64_MAX)
+        and int_in(timestamp, 0, INT64_MAX)
+        and int_in(count, 0, INT64_MAX)
+    ):
+        return None
+    reactions = _reactions_from_json(obj.get("reactions", {}))
+    if reactions is None:
+        return None
+    try:
+        return Transmission(
+            user_id=user_id,
+            channel=channel,
+            start_offset=start,
+            end_offset=end,
+            timestamp_ms=timestamp,
+            message_count=count,
+            reactions=reactions,
+            map_from_reactions=obj.get("chokMapFromReactions") is True,
+            **_talk_details(obj, end - start + 1),
+        )
+    except UsageError:  # pragma: no cover - the checks above are the same
+        return None

@@ -1,0 +1,268 @@
+"""The test vectors of docs/protocol.md, section 8, read out of the document itself."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from chok.protocol import (
+    AudioFrame,
+    ChannelConfig,
+    ClientConfig,
+    EndOfTransmission,
+    ReactionRecord,
+    Transmission,
+    audio_topic,
+    build_audio_frame,
+    build_end_of_transmission,
+    build_transmission,
+    effective_reactions,
+    metadata_topic,
+    parse_audio_record,
+    parse_client_config,
+    parse_metadata_record,
+    parse_topic,
+)
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
+_BLOCK = re.compile(r"^```(chok-vector(?:-file)?) (\S+)\n(.*?)^```$", re.M | re.S)
+
+
+@dataclass
+class Rec:
+    key: bytes | None = None
+    value: bytes | None = None
+    headers: list[tuple[str, bytes | None]] | None = None
+
+
+def _records(body: str) -> list[Rec]:
+    records: list[Rec] = []
+    for chunk in body.split("\n\n"):
+        rec = Rec()
+        lines = [line for line in chunk.splitlines() if line and not line.startswith("#")]
+        if not lines:
+            continue
+        for line in lines:
+            if line == "value.null":
+                rec.value = None
+                continue
+            field, _, text = line.partition(":")
+            text = text[1:] if text.startswith(" ") else text
+            if field == "key":
+                rec.key = text.encode("utf-8")
+            elif field == "key.hex":
+                rec.key = bytes.fromhex(text)
+            elif field == "value":
+                rec.value = text.encode("utf-8")
+            elif field == "value.hex":
+                rec.value = bytes.fromhex(text)
+            elif field == "header":
+                name, _, header_value = text.partition(" = ")
+                rec.headers = (rec.headers or []) + [(name, header_value.encode("utf-8"))]
+            else:
+                raise AssertionError(f"unknown vector line {line!r}")
+        records.append(rec)
+    return records
+
+
+def _load() -> tuple[dict[str, list[Rec]], dict[str, bytes]]:
+    vectors: dict[str, list[Rec]] = {}
+    files: dict[str, bytes] = {}
+    for kind, name, body in _BLOCK.findall(DOC.read_text(encoding="utf-8")):
+        assert name not in vectors and name not in files, f"vector {name} defined twice"
+        if kind == "chok-vector-file":
+            files[name] = body.encode("utf-8")
+        else:
+            vectors[name] = _records(body)
+    return vectors, files
+
+
+VECTORS, FILES = _load()
+TX = "8f3a5c0e1b2d4f67"
+ORIGINAL = (
+    b'{"userId":"dan","channelId":1,"startOffset":25571,"endOffset":25604,'
+    b'"timestamp":1704825600000,"messageCount":34,"reactions":{}}'
+)
+
+
+def one(name: str) -> Rec:
+    (rec,) = VECTORS[name]
+    return rec
+
+
+def test_all_vectors_found() -> None:
+    expected = {
+        "audio-frame",
+        "audio-silence",
+        "audio-frame-20ms",
+        "audio-end",
+        "audio-original",
+        "audio-malformed-headers",
+        "skip-audio",
+        "msg-original",
+        "msg-chok",
+        "msg-map-refresh",
+        "skip-msg",
+        "reaction-on",
+        "reaction-off",
+        "skip-reaction",
+    }
+    assert set(VECTORS) == expected
+    assert set(FILES) == {"client-config"}
+
+
+def test_reference_example_is_in_the_doc_verbatim() -> None:
+    assert one("msg-original").value == ORIGINAL
+
+
+def test_topic_table() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    for n in (1, 2, 2147483647):
+        assert f"| {n} | `{audio_topic(n)}` | `{metadata_topic(n)}` |" in text
+    section = text.split("Not channel topics:")[1].split("\n\n")[0]
+    bad = re.findall(r"`([^`]+)`", section)
+    assert len(bad) == 7
+    for name in bad:
+        assert parse_topic(name) is None, name
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("audio-frame", ("dan", TX, 0, bytes(range(1, 31)), 60)),
+        ("audio-silence", ("dan", TX, 1, bytes.fromhex("f8fffe"), 60)),
+        ("audio-frame-20ms", ("ann-2", "0000000000000001", 41, bytes([0x55] * 25), 20)),
+    ],
+)
+def test_audio_frame_vectors(name: str, args: tuple[str, str, int, bytes, int]) -> None:
+    rec = one(name)
+    built = build_audio_frame(*args)
+    assert (built.key, built.value, built.headers) == (rec.key, rec.value, rec.headers)
+    talker, tx_id, seq, _packet, frame_ms = args
+    parsed = parse_audio_record(rec.key, rec.value, rec.headers)
+    assert parsed == AudioFrame(talker, tx_id, seq, frame_ms, built.value)
+    assert parsed.is_silence_marker == (name == "audio-silence")
+
+
+def test_audio_end_vector() -> None:
+    rec = one("audio-end")
+    built = build_end_of_transmission("dan", TX, 2, 120)
+    assert (built.key, built.value, built.headers) == (rec.key, rec.value, rec.headers)
+    assert parse_audio_record(rec.key, rec.value, rec.headers) == EndOfTransmission(
+        "dan", TX, 2, 120
+    )
+
+
+def test_audio_original_vectors() -> None:
+    frame, silence = VECTORS["audio-original"]
+    assert frame.headers is None and frame.key == b"user1"
+    parsed = parse_audio_record(frame.key, frame.value, frame.headers)
+    assert parsed == AudioFrame(None, None, None, 60, frame.value or b"")
+    assert not parsed.is_silence_marker and parsed.is_original_app
+    parsed = parse_audio_record(silence.key, silence.value, silence.headers)
+    assert isinstance(parsed, AudioFrame)
+    assert parsed.is_silence_marker and parsed.talker is None and parsed.frame_ms == 60
+
+
+def test_audio_malformed_header_vectors() -> None:
+    records = VECTORS["audio-malformed-headers"]
+    assert len(records) == 4
+    for rec in records:
+        parsed = parse_audio_record(rec.key, rec.value, rec.headers)
+        assert parsed == AudioFrame(None, None, None, 60, rec.value or b"")
+
+
+@pytest.mark.parametrize("name", ["skip-audio", "skip-msg", "skip-reaction"])
+def test_skip_vectors(name: str) -> None:
+    records = VECTORS[name]
+    assert len(records) >= 5
+    for rec in records:
+        if name == "skip-audio":
+            assert parse_audio_record(rec.key, rec.value, rec.headers) is None, rec
+        else:
+            assert parse_metadata_record(rec.key, rec.value) is None, rec
+
+
+def test_msg_original_vector() -> None:
+    rec = one("msg-original")
+    parsed = parse_metadata_record(rec.key, rec.value, channel=1)
+    assert parsed == Transmission("dan", 1, 25571, 25604, 1704825600000, 34, {})
+    assert isinstance(parsed, Transmission)
+    assert not parsed.has_talk_details
+    assert (parsed.frames, parsed.frame_ms, parsed.duration_ms) == (34, 60, 2040)
+    assert parsed.key() == rec.key
+
+
+def test_msg_chok_vector() -> None:
+    rec = one("msg-chok")
+    built = build_transmission(
+        user="dan",
+        channel=1,
+        start_offset=25571,
+        end_offset=25604,
+        timestamp_ms=1704825600000,
+        tx_id=TX,
+        frames=30,
+        duration_ms=1800,
+        frame_ms=60,
+    )
+    assert (built.key(), built.to_value()) == (rec.key, rec.value)
+    parsed = parse_metadata_record(rec.key, rec.value)
+    assert parsed == built
+    assert isinstance(parsed, Transmission)
+    assert (parsed.frames, parsed.duration_ms, parsed.message_count) == (30, 1800, 34)
+
+
+def test_msg_map_refresh_vector() -> None:
+    original = parse_metadata_record(one("msg-original").key, ORIGINAL)
+    assert isinstance(original, Transmission)
+    refreshed = original.with_reactions({"❤️": ["dan"], "👍": ["bob", "ann"]})
+    rec = one("msg-map-refresh")
+    assert (refreshed.key(), refreshed.to_value()) == (rec.key, rec.value)
+    assert rec.value is not None
+    assert b'"reactions":{"\xf0\x9f\x91\x8d"' in rec.value
+    assert b'"\xe2\x9d\xa4\xef\xb8\x8f":["dan"]' in rec.value
+    parsed = parse_metadata_record(rec.key, rec.value)
+    assert parsed == refreshed
+    assert isinstance(parsed, Transmission) and parsed.map_from_reactions
+
+
+@pytest.mark.parametrize(
+    ("name", "record"),
+    [
+        ("reaction-on", ReactionRecord(1, 25571, "ann", "👍", True, 1704825660000)),
+        ("reaction-off", ReactionRecord(1, 25571, "dan", "❤️", False, 1704825720000)),
+    ],
+)
+def test_reaction_vectors(name: str, record: ReactionRecord) -> None:
+    rec = one(name)
+    assert (record.key(), record.to_value()) == (rec.key, rec.value)
+    assert parse_metadata_record(rec.key, rec.value, channel=1) == record
+
+
+def test_effective_reactions_worked_example() -> None:
+    refresh = one("msg-map-refresh")
+    msg = parse_metadata_record(refresh.key, refresh.value)
+    assert isinstance(msg, Transmission)
+    reactions = []
+    for name in ("reaction-on", "reaction-off"):
+        parsed = parse_metadata_record(one(name).key, one(name).value)
+        assert isinstance(parsed, ReactionRecord)
+        reactions.append(parsed)
+    assert effective_reactions(msg.reactions, reactions) == {"👍": ["ann", "bob"]}
+
+
+def test_client_config_file_vector() -> None:
+    expected = FILES["client-config"]
+    built = ClientConfig(
+        broker_url="kafka.example.org:9093",
+        channels=[ChannelConfig.standard(1, "Main"), ChannelConfig.standard(2, "Secondary")],
+        extras={"chokUser": "dan", "chokVersion": 1, "chokSecurityProtocol": "SSL"},
+    )
+    assert built.to_json() == expected
+    parsed = parse_client_config(expected)
+    assert parsed == built
+    assert parsed.to_json() == expected
