@@ -1,0 +1,65 @@
+"""Reacting: one compacted record per (transmission, person, emoji), so
+concurrent reactions never overwrite each other; then the original app's
+``reactions`` map is brought up to date (protocol.md section 5.5).
+
+Reconciling converges: after writing, a client re-reads the metadata
+partition to its end and rewrites the transmission record only while the
+newest map differs from the effective reactions it can see. Whoever writes a
+stale map last re-reads afterwards and sees the other's reaction record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chok.channel.session import ChannelSession, now_ms
+from chok.channel.timeline import Timeline, load_timeline
+from chok.kafka.stream import RecordProducer
+from chok.protocol.names import validate_emoji
+from chok.protocol.reactions import ReactionRecord, toggle_target_state
+
+MAX_ROUNDS = 5
+
+
+@dataclass(frozen=True)
+class ReactResult:
+    on: bool
+    reactions: dict[str, list[str]]
+    map_rewrites: int
+
+
+def toggle_reaction(session: ChannelSession, tx_id: int, emoji: str) -> ReactResult:
+    emoji = validate_emoji(emoji)
+    timeline = load_timeline(session)
+    entry = timeline.find(tx_id)
+    on = toggle_target_state(entry.reactions, session.user, emoji)
+    record = ReactionRecord(session.number, tx_id, session.user, emoji, on, now_ms())
+    producer = session.producer()
+    producer.produce(
+        session.metadata_topic, record.key(), record.to_value(),
+        partition=session.config.metadata_partition,
+    )  # fmt: skip
+    producer.flush()
+    reactions, rewrites = reconcile_map(session, tx_id, producer, timeline)
+    return ReactResult(on, reactions, rewrites)
+
+
+def reconcile_map(
+    session: ChannelSession, tx_id: int, producer: RecordProducer, before: Timeline
+) -> tuple[dict[str, list[str]], int]:
+    """Rewrite the transmission record until its map equals the effective reactions."""
+    start = before.first_offsets.get(tx_id)
+    rewrites = 0
+    for _ in range(MAX_ROUNDS):
+        entry = load_timeline(session, from_offset=start).find(tx_id)
+        current = {emoji: list(names) for emoji, names in entry.transmission.reactions.items()}
+        if current == entry.reactions:
+            return entry.reactions, rewrites
+        refreshed = entry.transmission.with_reactions(entry.reactions)
+        producer.produce(
+            session.metadata_topic, refreshed.key(), refreshed.to_value(),
+            partition=session.config.metadata_partition,
+        )  # fmt: skip
+        producer.flush()
+        rewrites += 1
+    return entry.reactions, rewrites

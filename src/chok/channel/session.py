@@ -1,0 +1,52 @@
+"""One person on one channel: whom to connect as, which topics."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from chok.kafka.client import Credentials
+from chok.kafka.stream import PartitionReader, RecordProducer
+from chok.profiles import Profile
+from chok.protocol.client_config import ChannelConfig
+
+
+@dataclass(frozen=True)
+class ChannelSession:
+    user: str
+    profile_name: str
+    creds: Credentials
+    config: ChannelConfig
+
+    @property
+    def number(self) -> int:
+        return self.config.number
+
+    @property
+    def audio_topic(self) -> str:
+        return self.config.audio_topic
+
+    @property
+    def metadata_topic(self) -> str:
+        return self.config.metadata_topic
+
+    def audio_reader(self, purpose: str) -> PartitionReader:
+        return PartitionReader(
+            self.creds, self.user, self.audio_topic, self.config.audio_partition, purpose
+        )
+
+    def metadata_reader(self, purpose: str) -> PartitionReader:
+        return PartitionReader(
+            self.creds, self.user, self.metadata_topic, self.config.metadata_partition, purpose
+        )
+
+    def producer(self) -> RecordProducer:
+        return RecordProducer(self.creds)
+
+
+def open_session(profile: Profile, channel: int | None = None) -> ChannelSession:
+    return ChannelSession(profile.user, profile.name, profile.credentials, profile.channel(channel))
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)

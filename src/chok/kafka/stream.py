@@ -1,0 +1,221 @@
+"""Producing and reading one partition with low latency and explicit offsets.
+
+chok never joins a consumer group: a reader ``assign()``s partition 0 at an
+explicit offset, so tuning in costs one fetch, not a group rebalance. librdkafka
+still wants a ``group.id`` (it looks up the coordinator), so each reader uses
+the person's own prefix ``chok.<user>.`` which their ACLs cover.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_END,
+    Consumer,
+    Message,
+    Producer,
+    TopicPartition,
+)
+from confluent_kafka import KafkaError as RdKafkaError
+
+from chok.errors import AccessDeniedError, ChokError, KafkaError, KafkaTimeoutError
+from chok.kafka.client import Credentials, with_errors
+from chok.kafka.errors import convert
+
+Headers = Sequence[tuple[str, bytes]]
+BEGINNING = OFFSET_BEGINNING
+END = OFFSET_END
+
+# Live audio: send every frame at once (no batching delay), keep order with
+# the idempotent producer, never compress (Opus does not shrink).
+PRODUCER_SETTINGS: dict[str, Any] = {
+    "linger.ms": 0,
+    "enable.idempotence": True,
+    "acks": "all",
+    "compression.type": "none",
+    "message.timeout.ms": 15000,
+    "request.timeout.ms": 10000,
+}
+# The broker answers a fetch as soon as one byte is there (fetch.min.bytes=1),
+# so fetch.wait.max.ms only bounds idle polls, not latency.
+READER_SETTINGS: dict[str, Any] = {
+    "enable.auto.commit": False,
+    "enable.auto.offset.store": False,
+    "enable.partition.eof": True,
+    "fetch.wait.max.ms": 100,
+    "fetch.min.bytes": 1,
+    "fetch.error.backoff.ms": 50,
+    "session.timeout.ms": 45000,
+}
+
+
+@dataclass(frozen=True)
+class Delivered:
+    topic: str
+    offset: int
+    key: bytes | None
+
+
+DeliveryCallback = Callable[[Delivered | None, ChokError | None], None]
+
+
+class RecordProducer:
+    """A producer whose failures become chok errors (auth, revoked access, timeouts)."""
+
+    def __init__(self, creds: Credentials, extra: dict[str, Any] | None = None) -> None:
+        conf, self._errors = with_errors(creds, {**PRODUCER_SETTINGS, **(extra or {})})
+        self._producer = Producer(conf)
+        self._failure: ChokError | None = None
+        self._lock = threading.Lock()
+
+    def produce(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Headers | None = None,
+        on_delivery: DeliveryCallback | None = None,
+        partition: int = 0,
+    ) -> None:
+        self.raise_failure()
+
+        def report(err: RdKafkaError | None, msg: Message) -> None:
+            if err is not None:
+                failure = convert(err, f"sending to {topic}")
+                with self._lock:
+                    self._failure = self._failure or failure
+                if on_delivery:
+                    on_delivery(None, failure)
+            elif on_delivery:
+                on_delivery(Delivered(topic, msg.offset() or 0, msg.key()), None)
+
+        try:
+            self._producer.produce(
+                topic, value=value, key=key, headers=list(headers or []),
+                partition=partition, on_delivery=report,
+            )  # fmt: skip
+        except BufferError as exc:
+            raise KafkaError("too many records waiting for the broker") from exc
+        except Exception as exc:  # KafkaException from librdkafka
+            raise convert(exc, f"sending to {topic}") from exc
+        self._producer.poll(0)
+
+    def poll(self, timeout: float = 0.0) -> None:
+        self._producer.poll(timeout)
+
+    def flush(self, timeout: float = 15.0) -> None:
+        """Wait until every record is acknowledged; raise the first failure."""
+        left = self._producer.flush(timeout)
+        self.raise_failure()
+        if left:
+            pending = self._errors.take()
+            raise pending or KafkaTimeoutError(
+                f"{left} record(s) not acknowledged in {timeout:.0f} s"
+            )
+
+    def raise_failure(self) -> None:
+        with self._lock:
+            failure = self._failure
+        if failure is not None:
+            raise failure
+
+
+class PartitionReader:
+    """Reads one partition from an explicit offset, without joining a group."""
+
+    def __init__(
+        self,
+        creds: Credentials,
+        user: str,
+        topic: str,
+        partition: int = 0,
+        purpose: str = "read",
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        group = f"chok.{user}.{purpose}-{uuid.uuid4().hex[:8]}"
+        conf, self._errors = with_errors(
+            creds, {**READER_SETTINGS, "group.id": group, **(extra or {})}
+        )
+        self._consumer = Consumer(conf)
+        self.topic, self.partition = topic, partition
+        self.at_end = False
+
+    def watermarks(self, timeout: float = 10.0) -> tuple[int, int]:
+        """(low, high): the oldest offset still kept and the next offset to be written."""
+        try:
+            low, high = self._consumer.get_watermark_offsets(
+                TopicPartition(self.topic, self.partition), timeout=timeout, cached=False
+            )
+        except Exception as exc:  # KafkaException
+            pending = self._errors.take()
+            raise pending or convert(exc, f"reading {self.topic}") from exc
+        return int(low), int(high)
+
+    def assign(self, offset: int) -> None:
+        self._consumer.assign([TopicPartition(self.topic, self.partition, offset)])
+        self.at_end = False
+
+    def poll(self, timeout: float) -> Message | None:
+        """The next record, or None on timeout or at the end of the partition."""
+        msg = self._consumer.poll(timeout)
+        if msg is None:
+            self._raise_fatal()
+            return None
+        err = msg.error()
+        if err is None:
+            self.at_end = False
+            return msg
+        if err.code() == RdKafkaError._PARTITION_EOF:
+            self.at_end = True
+            return None
+        raise convert(err, f"reading {self.topic}")
+
+    def consume(self, max_records: int, timeout: float) -> list[Message]:
+        """Up to max_records records (fewer at the end of the partition)."""
+        batch = self._consumer.consume(max_records, timeout)
+        out: list[Message] = []
+        for msg in batch:
+            err = msg.error()
+            if err is None:
+                out.append(msg)
+                self.at_end = False
+            elif err.code() == RdKafkaError._PARTITION_EOF:
+                self.at_end = True
+            else:
+                raise convert(err, f"reading {self.topic}")
+        if not batch:
+            self._raise_fatal()
+        return out
+
+    def _raise_fatal(self) -> None:
+        """Turn a refused handshake or revoked access into an error instead of a hang."""
+        pending = self._errors.peek()
+        if isinstance(pending, AccessDeniedError) or (
+            pending is not None and "TLS handshake" in str(pending)
+        ):
+            self._errors.take()
+            raise pending
+
+    def close(self) -> None:
+        self._consumer.close()
+
+    def __enter__(self) -> PartitionReader:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def headers_of(msg: Message) -> list[tuple[str, bytes | None]] | None:
+    """A record's headers as (name, bytes) pairs, whatever form librdkafka gave."""
+    raw = msg.headers()
+    if raw is None:
+        return None
+    pairs = raw.items() if isinstance(raw, dict) else raw
+    return [(name, value.encode() if isinstance(value, str) else value) for name, value in pairs]
