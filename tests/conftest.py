@@ -4,7 +4,6 @@ in a throwaway CHOK_HOME on free ports, once per test session."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -14,29 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from chok.broker.process import free_port_pair
+
 # Every test runs in its own CHOK_HOME, never the developer's real one.
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="chok-test-home-"))
 os.environ["CHOK_HOME"] = str(_SESSION_HOME)
 os.environ.pop("CHOK_PROFILE", None)
 
 CHOK = [sys.executable, "-m", "chok"]
-
-
-def free_port_pair() -> int:
-    """A port p such that p and p+1 are both free on loopback."""
-    for _ in range(200):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port >= 65535:
-            continue
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free pair of ports")
 
 
 @dataclass

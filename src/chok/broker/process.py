@@ -275,3 +275,14 @@ def status() -> Status:
         uptime_s=uptime,
         log_file=str(cfg.log_dir() / "server.log"),
     )
+
+
+def free_port_pair() -> int:
+    """A port p such that p (clients) and p+1 (controller) are free on loopback."""
+    for _ in range(200):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port < 65535 and _port_free(port + 1, "127.0.0.1"):
+            return port
+    raise BrokerError("no free pair of ports on this machine")

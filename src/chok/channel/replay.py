@@ -9,7 +9,7 @@ startOffset to endOffset is played.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 from chok.channel.session import ChannelSession
 from chok.errors import KafkaTimeoutError, NotFoundError
@@ -23,7 +23,7 @@ def replay_frames(
     tx: Transmission,
     reader: PartitionReader | None = None,
     timeout: float = 30.0,
-) -> Iterator[AudioFrame]:
+) -> Generator[AudioFrame, None, None]:
     """Yield the transmission's frames in order; raise NotFoundError if expired."""
     own = reader or session.audio_reader("replay")
     try:

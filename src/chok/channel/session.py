@@ -41,7 +41,10 @@ class ChannelSession:
         )
 
     def producer(self) -> RecordProducer:
-        return RecordProducer(self.creds)
+        """A producer already connected to the broker (see RecordProducer.connect)."""
+        producer = RecordProducer(self.creds)
+        producer.connect(self.audio_topic)
+        return producer
 
 
 def open_session(profile: Profile, channel: int | None = None) -> ChannelSession:

@@ -65,20 +65,20 @@ def parse_since(value: str) -> int | None:
 def load_timeline(
     session: ChannelSession, since_s: int | None = None, from_offset: int | None = None
 ) -> Timeline:
-    fold = _Fold()
     reader = session.metadata_reader("timeline")
     try:
         low, high = reader.watermarks()
+        audio_low, audio_high = reader.watermarks(
+            topic=session.audio_topic, partition=session.config.audio_partition
+        )
+        newest: dict[bytes, tuple[int, bytes]] = {}
+        first_offsets: dict[bytes, int] = {}
         if high > low:
             reader.assign(BEGINNING if from_offset is None else from_offset)
-            _read_until(reader, session.number, high, fold)
+            _read_until(reader, high, newest, first_offsets)
     finally:
         reader.close()
-    audio = session.audio_reader("watermarks")
-    try:
-        audio_low, audio_high = audio.watermarks()
-    finally:
-        audio.close()
+    fold = _fold(session.number, newest, first_offsets)
     cutoff = None if since_s is None else now_ms() - since_s * 1000
     entries = [
         Entry(tx, _effective(tx, fold.reactions.get(start, [])), tx.start_offset >= audio_low)
@@ -94,10 +94,18 @@ def _effective(tx: Transmission, records: list[ReactionRecord]) -> dict[str, lis
 
 
 def _read_until(
-    reader: PartitionReader, channel: int, high: int, fold: _Fold, timeout: float = 30.0
+    reader: PartitionReader,
+    high: int,
+    newest: dict[bytes, tuple[int, bytes]],
+    first_offsets: dict[bytes, int],
+    timeout: float = 30.0,
 ) -> None:
-    """Fold every record below ``high``; the end-of-partition event also ends the
-    read (compaction may have removed the records just below ``high``)."""
+    """Keep the newest value per key below ``high`` (what compaction keeps, so
+    nothing is lost) and where each transmission key first appeared.
+
+    The end-of-partition event also ends the read: compaction may have removed
+    the records just below ``high``.
+    """
     deadline = time.monotonic() + timeout
     position = -1
     while position + 1 < high and not reader.at_end:
@@ -105,15 +113,27 @@ def _read_until(
             raise KafkaTimeoutError(f"reading the timeline: stuck at offset {position}")
         for msg in reader.consume(BATCH, 0.5):
             position = msg.offset() or 0
-            _fold_record(fold, channel, msg.key(), msg.value(), position)
+            key, value = msg.key(), msg.value()
+            if key is None:
+                continue
+            if value is None:
+                newest.pop(key, None)  # a tombstone deletes the key
+                continue
+            newest[key] = (position, value)
+            if key.startswith(b"msg-"):
+                first_offsets.setdefault(key, position)
 
 
-def _fold_record(
-    fold: _Fold, channel: int, key: bytes | None, value: bytes | None, offset: int
-) -> None:
-    record = parse_metadata_record(key, value, channel=channel)
-    if isinstance(record, Transmission):
-        fold.latest[record.start_offset] = record
-        fold.first_offset.setdefault(record.start_offset, offset)
-    elif isinstance(record, ReactionRecord):
-        fold.reactions.setdefault(record.start_offset, []).append(record)
+def _fold(
+    channel: int, newest: dict[bytes, tuple[int, bytes]], first_offsets: dict[bytes, int]
+) -> _Fold:
+    fold = _Fold()
+    # Reaction records in log order: effective_reactions lets the last one decide.
+    for key, (_offset, value) in sorted(newest.items(), key=lambda item: item[1][0]):
+        record = parse_metadata_record(key, value, channel=channel)
+        if isinstance(record, Transmission):
+            fold.latest[record.start_offset] = record
+            fold.first_offset[record.start_offset] = first_offsets.get(key, _offset)
+        elif isinstance(record, ReactionRecord):
+            fold.reactions.setdefault(record.start_offset, []).append(record)
+    return fold

@@ -49,10 +49,28 @@ cli.add_command(broker_group)
 
 def _register_optional() -> None:
     # Command groups that live in their own modules; each registers itself.
-    from chok.cli import admin_cmd, profile_cmd
+    from chok.cli import (
+        admin_cmd,
+        bench_cmd,
+        demo_cmd,
+        listen_cmd,
+        profile_cmd,
+        talk_cmd,
+        timeline_cmd,
+    )
 
     cli.add_command(admin_cmd.admin_group)
-    for command in profile_cmd.COMMANDS:
+    for command in (
+        *profile_cmd.COMMANDS,
+        talk_cmd.talk_cmd,
+        listen_cmd.listen_cmd,
+        timeline_cmd.timeline_cmd,
+        timeline_cmd.play_cmd,
+        timeline_cmd.export_cmd,
+        timeline_cmd.react_cmd,
+        demo_cmd.demo_cmd,
+        bench_cmd.bench_cmd,
+    ):
         cli.add_command(command)
 
 

@@ -1,0 +1,49 @@
+"""Keeping what was heard: one Ogg/Opus file per transmission (the exact packets)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chok.channel.live import Event, FrameArrived, TalkEnded
+from chok.codec import write_ogg_opus
+from chok.errors import UsageError
+
+
+@dataclass
+class SaveDir:
+    root: Path
+    _packets: dict[str, list[bytes]] = field(default_factory=dict)
+    _frame_ms: dict[str, int] = field(default_factory=dict)
+    saved: list[Path] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.root.exists() and not self.root.is_dir():
+            raise UsageError(f"--save needs a directory, and {self.root} is a file")
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def feed(self, event: Event) -> Path | None:
+        """Collect frames; on the end of a transmission write its file and return the path."""
+        if isinstance(event, FrameArrived):
+            self._packets.setdefault(event.key, []).append(event.frame.packet)
+            self._frame_ms[event.key] = event.frame.frame_ms
+        elif isinstance(event, TalkEnded):
+            return self._write(event.key, event.talker)
+        return None
+
+    def flush(self) -> list[Path]:
+        """Write whatever is still open (listening stopped mid-transmission)."""
+        return [p for key in list(self._packets) if (p := self._write(key, "unfinished"))]
+
+    def _write(self, key: str, talker: str) -> Path | None:
+        packets = self._packets.pop(key, [])
+        frame_ms = self._frame_ms.pop(key, 60)
+        if not packets:
+            return None
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in talker)
+        path = self.root / f"{stamp}-{safe}-{key}.ogg"
+        write_ogg_opus(path, packets, frame_ms)
+        self.saved.append(path)
+        return path

@@ -1,0 +1,39 @@
+"""`chok bench`: measure chok beside a client that behaves like the original app."""
+
+from __future__ import annotations
+
+import click
+
+from chok.cli.output import emit_json, info
+
+
+@click.command("bench")
+@click.option(
+    "--frames", default=250, show_default=True, help="Live frames per client (60 ms each)."
+)
+@click.option("--runs", default=10, show_default=True, help="Repetitions of tune-in and replay.")
+@click.option(
+    "--timeline",
+    "timeline_size",
+    default=10_000,
+    show_default=True,
+    help="Transmissions in the timeline test.",
+)
+@click.option(
+    "--here", is_flag=True, help="Use this CHOK_HOME's broker instead of a throwaway one."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def bench_cmd(frames: int, runs: int, timeline_size: int, here: bool, as_json: bool) -> None:
+    """Measure live latency, tune-in, timeline load, replay start and bytes on the wire.
+
+    Runs on a throwaway local mTLS broker (unless --here), chok and an
+    original-app-like client side by side, and prints a table.
+    """
+    from chok.bench.run import as_json as rows_json
+    from chok.bench.run import run_all, table
+
+    rows = run_all(info, frames, runs, timeline_size, isolated=not here)
+    if as_json:
+        emit_json(rows_json(rows))
+    else:
+        click.echo(table(rows))

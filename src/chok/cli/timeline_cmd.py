@@ -1,0 +1,167 @@
+"""`chok timeline`, `chok play`, `chok export`, `chok react`: the recordings."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from chok.channel.reactions import toggle_reaction
+from chok.channel.replay import replay_frames
+from chok.channel.timeline import Entry, load_timeline, parse_since
+from chok.cli.common import channel_option, device_option, json_option, session_from
+from chok.cli.output import emit_json, info
+from chok.codec import EXPORT_SUFFIXES, OpusDecoder, export
+from chok.errors import NotFoundError, UsageError
+
+
+def entry_json(entry: Entry) -> dict[str, Any]:
+    tx = entry.transmission
+    return {
+        "id": entry.id,
+        "user": tx.user_id,
+        "timestamp_ms": tx.timestamp_ms,
+        "time": dt.datetime.fromtimestamp(tx.timestamp_ms / 1000, dt.UTC).isoformat(),
+        "duration_ms": tx.duration_ms,
+        "frames": tx.frames,
+        "reactions": entry.reactions,
+        "audio_available": entry.audio_available,
+        "chok_client": tx.has_talk_details,
+    }
+
+
+def _when(timestamp_ms: int) -> str:
+    moment = dt.datetime.fromtimestamp(timestamp_ms / 1000)
+    today = dt.datetime.now().date()
+    return moment.strftime("%H:%M:%S" if moment.date() == today else "%Y-%m-%d %H:%M")
+
+
+def _reactions_text(reactions: dict[str, list[str]]) -> str:
+    return " ".join(f"{emoji}{len(names)}" for emoji, names in reactions.items())
+
+
+@click.command("timeline")
+@channel_option
+@click.option(
+    "--since",
+    default="24h",
+    show_default=True,
+    metavar="1h|6h|24h|7d|all",
+    help="How far back to look.",
+)
+@json_option
+@click.pass_obj
+def timeline_cmd(obj: dict[str, Any], channel: int | None, since: str, as_json: bool) -> None:
+    """List the channel's recordings, newest first.
+
+    ID is what `chok play`, `chok export` and `chok react` take. "expired"
+    means the broker's retention has already removed that recording's audio.
+    """
+    window = parse_since(since)
+    session = session_from(obj, channel)
+    began = time.monotonic()
+    timeline = load_timeline(session, window)
+    took = time.monotonic() - began
+    if as_json:
+        emit_json([entry_json(e) for e in timeline.entries])
+        return
+    if not timeline.entries:
+        click.echo(f"no recordings on channel {session.number} in the last {since}")
+        return
+    click.echo(f"{'ID':>8}  {'WHO':<16} {'WHEN':<16} {'LENGTH':>7}  REACTIONS")
+    for entry in timeline.entries:
+        tx = entry.transmission
+        audio = "" if entry.audio_available else "  (audio expired)"
+        click.echo(
+            f"{entry.id:>8}  {tx.user_id[:16]:<16} {_when(tx.timestamp_ms):<16} "
+            f"{tx.duration_ms / 1000:>6.1f}s  {_reactions_text(entry.reactions)}{audio}"
+        )
+    info(f"{len(timeline.entries)} recording(s), loaded in {took * 1000:.0f} ms")
+
+
+def _find(obj: dict[str, Any], channel: int | None, tx_id: int) -> tuple[Any, Entry]:
+    session = session_from(obj, channel)
+    entry = load_timeline(session).find(tx_id)
+    if not entry.audio_available:
+        raise NotFoundError(
+            f"the audio of recording {tx_id} has expired (removed by the channel's retention)"
+        )
+    return session, entry
+
+
+@click.command("play")
+@click.argument("tx_id", metavar="ID", type=int)
+@channel_option
+@device_option
+@click.option("--out", type=click.Path(path_type=Path), help="Write to FILE (.wav/.ogg) instead.")
+@click.pass_obj
+def play_cmd(
+    obj: dict[str, Any], tx_id: int, channel: int | None, device: str | None, out: Path | None
+) -> None:
+    """Replay recording ID (only its own frames, even if someone talked over it)."""
+    if out is not None:
+        _export(obj, channel, tx_id, out)
+        return
+    from chok.audio import open_output
+
+    session, entry = _find(obj, channel, tx_id)
+    decoder = OpusDecoder(entry.transmission.frame_ms)
+    with open_output(device) as speaker:
+        played = 0
+        for frame in replay_frames(session, entry.transmission):
+            speaker.write(decoder.decode(frame.packet))
+            played += 1
+        speaker.drain()
+    click.echo(f"played {entry.transmission.user_id}'s {played * frame_seconds(entry):.1f} s")
+
+
+def frame_seconds(entry: Entry) -> float:
+    return entry.transmission.frame_ms / 1000
+
+
+def _export(obj: dict[str, Any], channel: int | None, tx_id: int, path: Path) -> None:
+    if path.suffix.lower() not in EXPORT_SUFFIXES:  # refuse before fetching anything
+        raise UsageError(f"cannot export to '{path.name}': use a .wav, .ogg or .opus file name")
+    session, entry = _find(obj, channel, tx_id)
+    packets = [f.packet for f in replay_frames(session, entry.transmission)]
+    if not packets:
+        raise NotFoundError(f"recording {tx_id} has no audio frames on the broker")
+    export(path, packets, frame_ms=entry.transmission.frame_ms)
+    click.echo(f"wrote {path} ({len(packets)} frames, {len(packets) * frame_seconds(entry):.1f} s)")
+
+
+@click.command("export")
+@click.argument("tx_id", metavar="ID", type=int)
+@click.argument("path", metavar="FILE", type=click.Path(path_type=Path))
+@channel_option
+@click.pass_obj
+def export_cmd(obj: dict[str, Any], tx_id: int, path: Path, channel: int | None) -> None:
+    """Save recording ID to FILE: .ogg/.opus (the exact Opus packets) or .wav."""
+    _export(obj, channel, tx_id, path)
+
+
+@click.command("react")
+@click.argument("tx_id", metavar="ID", type=int)
+@click.argument("emoji")
+@channel_option
+@json_option
+@click.pass_obj
+def react_cmd(
+    obj: dict[str, Any], tx_id: int, emoji: str, channel: int | None, as_json: bool
+) -> None:
+    """Toggle your EMOJI reaction (👍 ❤️ 🔥, or any emoji) on recording ID.
+
+    \b
+    Shortcuts: like = 👍, love = ❤️, fire = 🔥
+    """
+    emoji = {"like": "👍", "love": "❤️", "heart": "❤️", "fire": "🔥"}.get(emoji, emoji)
+    session = session_from(obj, channel)
+    result = toggle_reaction(session, tx_id, emoji)
+    if as_json:
+        emit_json({"id": tx_id, "emoji": emoji, "on": result.on, "reactions": result.reactions})
+        return
+    verb = "added" if result.on else "removed"
+    click.echo(f"{verb} {emoji} on {tx_id}: {_reactions_text(result.reactions) or 'no reactions'}")
