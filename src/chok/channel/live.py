@@ -147,5 +147,9 @@ class LiveListener:
                     key, active.talker, active.frames, active.duration_ms, active.original
                 )
 
+    def probe(self, timeout: float = 2.0) -> None:
+        """Ask the broker for the partition's end; raises when it cannot answer."""
+        self._reader.watermarks(timeout)
+
     def close(self) -> None:
         self._reader.close()

@@ -10,9 +10,13 @@ from collections.abc import Callable
 
 from chok.channel.live import Event, LiveListener, TalkEnded, TalkStarted
 from chok.channel.session import ChannelSession
-from chok.errors import ChokError
+from chok.errors import AccessDeniedError, ChokError
 
 EventHandler = Callable[[Event], None]
+StateHandler = Callable[[str], None]
+# librdkafka reconnects by itself; a cheap request this often tells whether it has.
+PROBE_INTERVAL_S = 3.0
+CONNECTED, RECONNECTING = "connected", "reconnecting"
 
 
 class ListenService:
@@ -22,11 +26,14 @@ class ListenService:
         on_event: EventHandler | None = None,
         on_error: Callable[[ChokError], None] | None = None,
         start_offset: int | None = None,
+        on_state: StateHandler | None = None,
     ) -> None:
         self.session = session
         self._on_event = on_event
         self._on_error = on_error
         self._start_offset = start_offset
+        self._on_state = on_state
+        self.state = CONNECTED
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._talkers: dict[str, str] = {}  # transmission key -> talker
@@ -67,12 +74,16 @@ class ListenService:
             listener.tune_in(self._start_offset)
             self.tune_in_s = time.monotonic() - began
             self._ready.set()
+            next_probe = time.monotonic() + PROBE_INTERVAL_S
             while not self._stop.is_set():
                 for event in listener.events():
                     self._track(event)
                     if self._on_event is not None:
                         self._on_event(event)
                 self.position = listener.position
+                if time.monotonic() >= next_probe:
+                    self._probe(listener)
+                    next_probe = time.monotonic() + PROBE_INTERVAL_S
         except ChokError as exc:
             self.error = exc
             if self._on_error is not None:
@@ -81,6 +92,19 @@ class ListenService:
             self.position = listener.position
             self._ready.set()
             listener.close()
+
+    def _probe(self, listener: LiveListener) -> None:
+        try:
+            listener.probe()
+            state = CONNECTED
+        except AccessDeniedError:
+            raise
+        except ChokError:
+            state = RECONNECTING
+        if state != self.state:
+            self.state = state
+            if self._on_state is not None:
+                self._on_state(state)
 
     def _track(self, event: Event) -> None:
         with self._lock:
