@@ -25,7 +25,8 @@ def speech_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _listen(profile: str, *args: str) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "chok", "--profile", profile, "listen", "--no-play", "--json", *args],
+        [sys.executable, "-m", "chok", "--profile", profile, "listen", "--no-play", "--json",
+         *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
     )  # fmt: skip
     assert proc.stdout is not None

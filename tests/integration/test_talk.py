@@ -106,3 +106,31 @@ def test_unreacting_toggles_off(new_user) -> None:  # type: ignore[no-untyped-de
     second = toggle_reaction(alice, tx_id, "🔥")
     assert not second.on and second.reactions == {}
     assert load_timeline(alice).find(tx_id).transmission.reactions == {}
+
+
+def test_silence_runs_are_left_out_on_the_wire_and_restored(new_user) -> None:  # type: ignore[no-untyped-def]
+    from chok.kafka.stream import PartitionReader
+
+    alice, bob = open_session(new_user("alice")), open_session(new_user("bob"))
+    speech = list(speech_packets())
+    tiny = b"\xf8\xff\xfe"  # an Opus packet under 25 bytes: sent as 00 00
+    packets = speech[:10] + [tiny] * 8 + speech[10:20] + [tiny] * 5
+    recorder = Recorder(bob).start()
+    result = _talk(alice, packets)
+    recorder.wait_for(lambda _events: recorder.ended(result.tx_id))
+    recorder.finish()
+    tx = result.transmission
+    assert tx is not None and tx.frames == len(packets)
+    # On the partition: each run of silence is its first marker only (+ the end record).
+    reader = PartitionReader(alice.creds, alice.user, alice.audio_topic, purpose="test")
+    reader.assign(tx.start_offset)
+    values = [m.value() for m in reader.consume(100, 5) if m.offset() <= tx.end_offset]
+    reader.close()
+    ours = [v for v in values if v]  # others' records cannot be in this test's range
+    assert len(ours) == len(packets) - 7 - 4
+    expected = [on_wire(p) for p in packets]
+    live = recorder.frames_of(result.tx_id)
+    assert [f.frame.packet for f in live] == expected
+    assert [f.frame.seq for f in live] == list(range(len(packets)))
+    assert [f.synthesized for f in live].count(True) == 11
+    assert [f.packet for f in replay_frames(bob, tx)] == expected

@@ -8,6 +8,8 @@ from typing import Any
 
 from chok.errors import BadBundleError
 from chok.protocol import (
+    MAX_SEQ,
+    SILENCE_MARKER,
     AudioFrame,
     ClientConfig,
     EndOfTransmission,
@@ -16,12 +18,16 @@ from chok.protocol import (
     build_audio_frame,
     build_end_of_transmission,
     build_transmission,
+    fill_gaps,
+    is_tx_id,
+    may_omit,
     parse_audio_record,
     parse_client_config,
     parse_metadata_record,
 )
 
-TX = "8f3a5c0e1b2d4f67"
+TX = "8f3a5c0e"
+OLD_TX = "8f3a5c0e1b2d4f67"
 CASES = 3000
 
 VALID_METADATA = [
@@ -39,8 +45,8 @@ VALID_METADATA = [
             end_offset=20,
             timestamp_ms=99,
             tx_id=TX,
-            frames=11,
-            duration_ms=660,
+            frames=40,  # more than the 11 offsets: silence frames left out
+            duration_ms=2400,
             frame_ms=60,
             reactions={"👍": ["bob"], "❤️": ["ann"]},
         ).to_value(),
@@ -65,6 +71,7 @@ ATOMS: list[Any] = [
     "",
     "dan",
     TX,
+    OLD_TX,
     "👍",
     [],
     {},
@@ -115,30 +122,74 @@ def _mutate(rng: random.Random, data: bytes) -> bytes:
     return bytes(buf)
 
 
+def _check_audio(key: object, value: object, headers: object) -> None:
+    result = parse_audio_record(key, value, headers)  # type: ignore[arg-type]
+    assert result is None or isinstance(result, AudioFrame | EndOfTransmission)
+    if isinstance(result, AudioFrame):
+        assert result.packet == value and result.frame_ms in (20, 40, 60)
+        assert (result.tx_id is None) == (result.seq is None) == (result.talker is None)
+        if result.seq is not None:
+            assert is_tx_id(result.tx_id) and 0 <= result.seq <= MAX_SEQ
+            assert result.talker is not None and result.talker.encode() == key
+            rebuilt = build_audio_frame(
+                result.talker, result.tx_id, result.seq, result.packet, result.frame_ms
+            )
+            if len(result.packet) >= 25 or result.packet == SILENCE_MARKER:
+                assert parse_audio_record(*rebuilt) == result
+    elif isinstance(result, EndOfTransmission):
+        assert value == b""
+        rebuilt = build_end_of_transmission(
+            result.talker, result.tx_id, result.frames, result.duration_ms, frame_ms=result.frame_ms
+        )
+        assert parse_audio_record(*rebuilt) == result
+
+
 def test_random_audio_records() -> None:
     rng = random.Random(20240109)
-    names = ["chok-v", "chok-tx", "chok-seq", "chok-fms", "chok-end", "chok-dms", "x"]
-    values: list[bytes | None] = [None, b"", b"1", b"0", b"60", b"-1", TX.encode(), b"\xff"]
+    names = ["chok", "chok-end", "chok-v", "chok-tx", "chok-seq", "Chok", "x"]
+    values: list[bytes | None] = [
+        None,
+        b"",
+        b"1",
+        TX.encode(),
+        b"\xff",
+        build_audio_frame("dan", TX, 3, b"").headers[0][1],
+        build_end_of_transmission("dan", TX, 4, 240).headers[0][1],
+    ]
     for _ in range(CASES):
         headers: list[tuple[str, bytes | None]] | None = None
         if rng.random() < 0.8:
             headers = [
-                (rng.choice(names), rng.choice([*values, _random_bytes(rng, 20)]))
-                for _ in range(rng.randint(0, 7))
+                (
+                    rng.choice(names),
+                    rng.choice(
+                        [*values, _random_bytes(rng, 20), rng.randbytes(rng.choice([8, 15]))]
+                    ),
+                )
+                for _ in range(rng.randint(0, 4))
             ]
         key = rng.choice([None, b"user1", b"dan", _random_bytes(rng, 10)])
         value = rng.choice([None, b"", b"\x00\x00", _random_bytes(rng, 300)])
-        result = parse_audio_record(key, value, headers)
-        assert result is None or isinstance(result, AudioFrame | EndOfTransmission)
-        if isinstance(result, AudioFrame):
-            assert result.packet == value and result.frame_ms in (20, 40, 60)
-            assert (result.tx_id is None) == (result.seq is None) == (result.talker is None)
-        elif isinstance(result, EndOfTransmission):
-            assert value == b""
-            rebuilt = build_end_of_transmission(
-                result.talker, result.tx_id, result.frames, result.duration_ms
-            )
-            assert parse_audio_record(*rebuilt) == result
+        _check_audio(key, value, headers)
+
+
+def test_random_binary_headers() -> None:
+    """Every 8-byte ``chok`` value: a chok frame iff byte 0 is 21, 22 or 23."""
+    rng = random.Random(8)
+    for _ in range(CASES):
+        raw = rng.randbytes(8)
+        if rng.random() < 0.5:
+            raw = bytes([rng.choice([0x21, 0x22, 0x23])]) + raw[1:]
+        parsed = parse_audio_record(b"ann", b"\x00\x00", [("chok", raw)])
+        assert isinstance(parsed, AudioFrame)
+        if raw[0] in (0x21, 0x22, 0x23):
+            assert parsed.frame_ms == 20 * (raw[0] - 0x20)
+            assert parsed.tx_id == raw[1:5].hex()
+            assert parsed.seq == int.from_bytes(raw[5:], "big")
+        else:
+            assert parsed.is_original_app
+        end = rng.randbytes(15)
+        _check_audio(b"ann", b"", [("chok-end", end)])
 
 
 def test_mutated_audio_headers() -> None:
@@ -151,11 +202,39 @@ def test_mutated_audio_headers() -> None:
             (name, _mutate(rng, value) if rng.random() < 0.5 else value)
             for name, value in record.headers
         ]
+        if rng.random() < 0.2:
+            headers.append(rng.choice(headers))
         result = parse_audio_record(record.key, record.value, headers)
         if record is frame:
             assert isinstance(result, AudioFrame)  # a frame is never dropped
         else:
             assert result is None or isinstance(result, EndOfTransmission)
+        _check_audio(record.key, record.value, headers)
+
+
+def test_random_silence_suppression() -> None:
+    """Whatever a talker omits, fill_gaps gives the receiver back every frame up to the last."""
+    rng = random.Random(11)
+    for _ in range(CASES // 10):
+        packets = [rng.choice([b"", b"\x01" * 10, bytes(range(30))]) for _ in range(40)]
+        previous: bytes | None = None
+        sent = []
+        for seq, packet in enumerate(packets):
+            if rng.random() < 0.2 or not may_omit(packet, previous):
+                sent.append(parse_audio_record(*build_audio_frame("ann", TX, seq, packet)))
+            previous = packet
+        assert sent and isinstance(sent[0], AudioFrame) and sent[0].seq == 0
+        played: list[AudioFrame] = []
+        for frame in sent:
+            assert isinstance(frame, AudioFrame) and frame.seq is not None
+            gap = fill_gaps(len(played), frame)
+            assert len(gap) == frame.seq - len(played)
+            played.extend(gap)
+            played.append(frame)
+        assert [f.seq for f in played] == list(range(len(played)))
+        expected = [build_audio_frame("ann", TX, 0, p).value for p in packets]
+        assert [f.packet for f in played] == expected[: len(played)]
+        assert all(p == SILENCE_MARKER for p in expected[len(played) :])
 
 
 def _check_metadata(key: bytes | None, value: bytes | None) -> None:

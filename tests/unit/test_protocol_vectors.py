@@ -20,6 +20,8 @@ from chok.protocol import (
     build_end_of_transmission,
     build_transmission,
     effective_reactions,
+    fill_gaps,
+    may_omit,
     metadata_topic,
     parse_audio_record,
     parse_client_config,
@@ -28,7 +30,7 @@ from chok.protocol import (
 )
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
-_BLOCK = re.compile(r"^```(chok-vector(?:-file)?) (\S+)\n(.*?)^```$", re.M | re.S)
+_BLOCK = re.compile(r"^```(chok-vector(?:-file)?|chok-bytes) (\S+)\n(.*?)^```$", re.M | re.S)
 
 
 @dataclass
@@ -62,26 +64,34 @@ def _records(body: str) -> list[Rec]:
             elif field == "header":
                 name, _, header_value = text.partition(" = ")
                 rec.headers = (rec.headers or []) + [(name, header_value.encode("utf-8"))]
+            elif field == "header.hex":
+                name, _, header_value = text.partition(" = ")
+                rec.headers = (rec.headers or []) + [(name, bytes.fromhex(header_value))]
+            elif field == "header.null":
+                rec.headers = (rec.headers or []) + [(text, None)]
             else:
                 raise AssertionError(f"unknown vector line {line!r}")
         records.append(rec)
     return records
 
 
-def _load() -> tuple[dict[str, list[Rec]], dict[str, bytes]]:
+def _load() -> tuple[dict[str, list[Rec]], dict[str, bytes], dict[str, bytes]]:
     vectors: dict[str, list[Rec]] = {}
     files: dict[str, bytes] = {}
+    raw: dict[str, bytes] = {}
     for kind, name, body in _BLOCK.findall(DOC.read_text(encoding="utf-8")):
-        assert name not in vectors and name not in files, f"vector {name} defined twice"
+        assert name not in vectors | files | raw, f"vector {name} defined twice"
         if kind == "chok-vector-file":
             files[name] = body.encode("utf-8")
+        elif kind == "chok-bytes":
+            raw[name] = bytes.fromhex(body)
         else:
             vectors[name] = _records(body)
-    return vectors, files
+    return vectors, files, raw
 
 
-VECTORS, FILES = _load()
-TX = "8f3a5c0e1b2d4f67"
+VECTORS, FILES, BYTES = _load()
+TX = "8f3a5c0e"
 ORIGINAL = (
     b'{"userId":"dan","channelId":1,"startOffset":25571,"endOffset":25604,'
     b'"timestamp":1704825600000,"messageCount":34,"reactions":{}}'
@@ -97,13 +107,16 @@ def test_all_vectors_found() -> None:
     expected = {
         "audio-frame",
         "audio-silence",
+        "audio-gap",
         "audio-frame-20ms",
         "audio-end",
+        "audio-end-reserved",
         "audio-original",
         "audio-malformed-headers",
         "skip-audio",
         "msg-original",
         "msg-chok",
+        "msg-v1-details",
         "msg-map-refresh",
         "skip-msg",
         "reaction-on",
@@ -112,6 +125,7 @@ def test_all_vectors_found() -> None:
     }
     assert set(VECTORS) == expected
     assert set(FILES) == {"client-config"}
+    assert set(BYTES) == {"header-section-audio-frame"}
 
 
 def test_reference_example_is_in_the_doc_verbatim() -> None:
@@ -134,26 +148,104 @@ def test_topic_table() -> None:
     [
         ("audio-frame", ("dan", TX, 0, bytes(range(1, 31)), 60)),
         ("audio-silence", ("dan", TX, 1, bytes.fromhex("f8fffe"), 60)),
-        ("audio-frame-20ms", ("ann-2", "0000000000000001", 41, bytes([0x55] * 25), 20)),
+        ("audio-gap", ("dan", TX, 5, bytes(range(31, 61)), 60)),
+        ("audio-frame-20ms", ("ann-2", "00000001", 70000, bytes([0x55] * 25), 20)),
     ],
 )
 def test_audio_frame_vectors(name: str, args: tuple[str, str, int, bytes, int]) -> None:
     rec = one(name)
     built = build_audio_frame(*args)
-    assert (built.key, built.value, built.headers) == (rec.key, rec.value, rec.headers)
+    headers = rec.headers or []
+    if name == "audio-frame-20ms":  # the doc adds a foreign header, which is ignored
+        assert headers[1:] == [("trace", b"abc")]
+        headers = headers[:1]
+    assert (built.key, built.value, built.headers) == (rec.key, rec.value, headers)
+    assert len(built.headers) == 1 and len(built.headers[0][1]) == 8
     talker, tx_id, seq, _packet, frame_ms = args
     parsed = parse_audio_record(rec.key, rec.value, rec.headers)
     assert parsed == AudioFrame(talker, tx_id, seq, frame_ms, built.value)
     assert parsed.is_silence_marker == (name == "audio-silence")
 
 
-def test_audio_end_vector() -> None:
+def test_audio_gap_vector() -> None:
+    """The story of section 8.2: frames 0, 1, (2, 3, 4 left out), 5, end of 6 frames."""
+    previous: bytes | None = None
+    packets = [bytes(range(1, 31)), bytes.fromhex("f8fffe"), b"", b"\x01", b"\x00" * 24]
+    packets.append(bytes(range(31, 61)))
+    sent = []
+    for seq, packet in enumerate(packets):
+        if not may_omit(packet, previous):
+            sent.append(seq)
+        previous = packet
+    assert sent == [0, 1, 5]
+    received = [
+        parse_audio_record(r.key, r.value, r.headers)
+        for r in (one("audio-frame"), one("audio-silence"), one("audio-gap"))
+    ]
+    played: list[AudioFrame] = []
+    expected = 0
+    for frame in received:
+        assert isinstance(frame, AudioFrame) and frame.seq is not None
+        played.extend(fill_gaps(expected, frame))
+        played.append(frame)
+        expected = frame.seq + 1
+    assert [frame.seq for frame in played] == [0, 1, 2, 3, 4, 5]
+    assert [frame.is_silence_marker for frame in played] == [False, True, True, True, True, False]
+    assert all((f.talker, f.tx_id, f.frame_ms) == ("dan", TX, 60) for f in played)
+    end = parse_audio_record(one("audio-end").key, one("audio-end").value, one("audio-end").headers)
+    assert isinstance(end, EndOfTransmission) and end.frames == len(played) == expected
+
+
+def test_audio_end_vectors() -> None:
     rec = one("audio-end")
-    built = build_end_of_transmission("dan", TX, 2, 120)
+    built = build_end_of_transmission("dan", TX, 6, 360, frame_ms=60)
     assert (built.key, built.value, built.headers) == (rec.key, rec.value, rec.headers)
-    assert parse_audio_record(rec.key, rec.value, rec.headers) == EndOfTransmission(
-        "dan", TX, 2, 120
-    )
+    assert len(built.headers) == 1 and len(built.headers[0][1]) == 15
+    expected = EndOfTransmission("dan", TX, 6, 360)
+    assert parse_audio_record(rec.key, rec.value, rec.headers) == expected
+    reserved = one("audio-end-reserved")
+    assert reserved.headers is not None
+    assert reserved.headers[0][1] is not None and reserved.headers[0][1][12:] != bytes(3)
+    assert parse_audio_record(reserved.key, reserved.value, reserved.headers) == expected
+
+
+def _varint(number: int) -> bytes:
+    """A Kafka (protobuf-style zigzag) varint."""
+    zigzag = (number << 1) ^ (number >> 63)
+    out = bytearray()
+    while True:
+        byte = zigzag & 0x7F
+        zigzag >>= 7
+        if zigzag:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _header_section(headers: list[tuple[str, bytes]]) -> bytes:
+    """How Kafka's record format v2 writes a record's headers."""
+    out = _varint(len(headers))
+    for name, value in headers:
+        out += _varint(len(name.encode())) + name.encode() + _varint(len(value)) + value
+    return out
+
+
+def test_bytes_on_the_wire() -> None:
+    """Section 4.6: the header section costs 15 bytes (v1 text headers cost about 60)."""
+    built = build_audio_frame("dan", TX, 0, bytes(range(1, 31)), 60)
+    section = _header_section(built.headers)
+    assert section == BYTES["header-section-audio-frame"] and len(section) == 15
+    assert _header_section([]) == b"\x00"  # the original app's records: 1 byte
+    v1 = [
+        ("chok-v", b"1"),
+        ("chok-tx", b"8f3a5c0e1b2d4f67"),
+        ("chok-seq", b"100"),
+        ("chok-fms", b"60"),
+    ]
+    assert len(_header_section(v1)) == 60
+    text = DOC.read_text(encoding="utf-8")
+    assert "4.16 KB/s" in text and "5.29 KB/s" in text and "4.25 KB/s" in text
 
 
 def test_audio_original_vectors() -> None:
@@ -162,6 +254,7 @@ def test_audio_original_vectors() -> None:
     parsed = parse_audio_record(frame.key, frame.value, frame.headers)
     assert parsed == AudioFrame(None, None, None, 60, frame.value or b"")
     assert not parsed.is_silence_marker and parsed.is_original_app
+    assert fill_gaps(0, parsed) == ()
     parsed = parse_audio_record(silence.key, silence.value, silence.headers)
     assert isinstance(parsed, AudioFrame)
     assert parsed.is_silence_marker and parsed.talker is None and parsed.frame_ms == 60
@@ -169,10 +262,10 @@ def test_audio_original_vectors() -> None:
 
 def test_audio_malformed_header_vectors() -> None:
     records = VECTORS["audio-malformed-headers"]
-    assert len(records) == 4
+    assert len(records) == 10
     for rec in records:
         parsed = parse_audio_record(rec.key, rec.value, rec.headers)
-        assert parsed == AudioFrame(None, None, None, 60, rec.value or b"")
+        assert parsed == AudioFrame(None, None, None, 60, rec.value or b""), rec
 
 
 @pytest.mark.parametrize("name", ["skip-audio", "skip-msg", "skip-reaction"])
@@ -205,15 +298,23 @@ def test_msg_chok_vector() -> None:
         end_offset=25604,
         timestamp_ms=1704825600000,
         tx_id=TX,
-        frames=30,
-        duration_ms=1800,
+        frames=40,
+        duration_ms=2400,
         frame_ms=60,
     )
     assert (built.key(), built.to_value()) == (rec.key, rec.value)
     parsed = parse_metadata_record(rec.key, rec.value)
     assert parsed == built
     assert isinstance(parsed, Transmission)
-    assert (parsed.frames, parsed.duration_ms, parsed.message_count) == (30, 1800, 34)
+    assert (parsed.frames, parsed.duration_ms, parsed.message_count) == (40, 2400, 34)
+    assert parsed.frames > parsed.span  # silence frames left out count (section 5.1)
+
+
+def test_msg_v1_details_vector() -> None:
+    rec = one("msg-v1-details")
+    parsed = parse_metadata_record(rec.key, rec.value)
+    assert parsed == parse_metadata_record(one("msg-original").key, ORIGINAL)
+    assert isinstance(parsed, Transmission) and not parsed.has_talk_details
 
 
 def test_msg_map_refresh_vector() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from chok.bench import original
-from chok.channel.live import Event, FrameArrived
+from chok.channel.live import Event, FrameArrived, TalkEnded
 from chok.channel.replay import replay_frames
 from chok.channel.service import ListenService
 from chok.channel.session import ChannelSession
@@ -60,10 +60,17 @@ def chok_live(
     got: dict[int, float] = {}
     decoders: dict[str, OpusDecoder] = {}
 
+    ended = threading.Event()
+
     def on_event(event: Event) -> None:
+        # Time only frames that crossed the network; a left-out silence frame
+        # is synthesized when the next real one arrives.
         if isinstance(event, FrameArrived) and event.frame.seq is not None:
             decoders.setdefault(event.key, OpusDecoder()).decode(event.frame.packet)
-            got[event.frame.seq] = time.perf_counter()
+            if not event.synthesized:
+                got[event.frame.seq] = time.perf_counter()
+        elif isinstance(event, TalkEnded):
+            ended.set()
 
     stats: list[dict[str, Any]] = []
     producer = RecordProducer(
@@ -85,7 +92,7 @@ def chok_live(
     count = len(stats)
     _wait_stats(producer, stats, after=count)
     wire = (stats[-1]["tx_bytes"] - tx_before) / (len(packets) * FRAME_S)
-    _wait_for(lambda: len(got) >= len(packets))
+    _wait_for(ended.is_set)
     service.stop()
     return _latency(sent, got), wire
 
@@ -169,7 +176,7 @@ def fill_timeline(session: ChannelSession, count: int) -> None:
         tx = build_transmission(
             user="bench", channel=session.number, start_offset=index * 40,
             end_offset=index * 40 + 33, timestamp_ms=now - (count - index) * 1000,
-            tx_id=f"{index:016x}", frames=34, duration_ms=2040, frame_ms=60,
+            tx_id=f"{index:08x}", frames=34, duration_ms=2040, frame_ms=60,
         )  # fmt: skip
         producer.produce(session.metadata_topic, tx.key(), tx.to_value())
         if index % 1000 == 0:
@@ -221,3 +228,21 @@ def pesq_wb(pcm: Pcm, bitrate: int | None = None) -> float:
 
 def median_ms(values: list[float]) -> float:
     return statistics.median(values) * 1000
+
+
+def flite_speech(text: str) -> Pcm | None:
+    """The same text in CMU flite's voice (built from human recordings), if installed."""
+    import shutil
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from chok.codec import read_audio_file
+
+    exe = shutil.which("flite")
+    if exe is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "flite.wav"
+        subprocess.run([exe, "-t", text, "-o", str(wav)], check=True, capture_output=True)
+        return read_audio_file(wav)

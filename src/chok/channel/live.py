@@ -17,12 +17,21 @@ from confluent_kafka import Message
 from chok.channel.session import ChannelSession
 from chok.errors import KafkaTimeoutError
 from chok.kafka.stream import PartitionReader, headers_of
-from chok.protocol.audio import AudioFrame, EndOfTransmission, parse_audio_record
+from chok.protocol.audio import (
+    AudioFrame,
+    EndOfTransmission,
+    SilenceRun,
+    fill_gaps,
+    parse_audio_record,
+)
 
 ORIGINAL_GAP_S = 1.0
 # A chok talker that vanished without an end marker (crash, network loss).
 STALE_TALK_S = 3.0
 ORIGINAL_TALKER = "someone (Android app)"
+# Longest pause (in frames) filled with silence; a larger seq jump is hostile or
+# broken input and is not filled, so it cannot flood the listener with events.
+MAX_FILLED_GAP = 1000
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,9 @@ class FrameArrived:
     frame: AudioFrame
     offset: int
     sent_ms: int  # the record's timestamp (producer clock, ms)
+    # True for a silence frame the talker left out (a gap in seq): play it when
+    # saving or replaying, but not live, where the pause already passed in real time.
+    synthesized: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,7 @@ class _Active:
     talker: str
     frames: int = 0
     duration_ms: int = 0
+    next_seq: int = 0
     last_seen: float = field(default_factory=time.monotonic)
     original: bool = False
 
@@ -115,6 +128,14 @@ class LiveListener:
         if isinstance(parsed, EndOfTransmission):
             active = self._active.pop(parsed.tx_id, None)
             if active is not None:
+                # Frames the talker left out as silence after its last record.
+                last = min(parsed.frames, active.next_seq + MAX_FILLED_GAP)
+                trailing = SilenceRun(
+                    active.talker, parsed.tx_id, parsed.frame_ms, active.next_seq,
+                    max(active.next_seq, last),
+                )  # fmt: skip
+                for silent in trailing:
+                    yield FrameArrived(parsed.tx_id, active.talker, silent, offset, 0, True)
                 yield TalkEnded(
                     parsed.tx_id, active.talker, parsed.frames, parsed.duration_ms, True
                 )
@@ -124,10 +145,16 @@ class LiveListener:
         if active is None:
             active = self._active[key] = _Active(talker, original=parsed.tx_id is None)
             yield TalkStarted(key, talker, offset)
+        _, sent_ms = msg.timestamp()
+        gap = fill_gaps(active.next_seq, parsed)
+        if len(gap) <= MAX_FILLED_GAP:
+            for silent in gap:
+                yield FrameArrived(key, talker, silent, offset, int(sent_ms), True)
+        if parsed.seq is not None:
+            active.next_seq = parsed.seq + 1
         active.frames += 1
         active.duration_ms += parsed.frame_ms
         active.last_seen = time.monotonic()
-        _, sent_ms = msg.timestamp()
         yield FrameArrived(key, talker, parsed, offset, int(sent_ms))
 
     def _transmission_of(self, frame: AudioFrame, offset: int) -> tuple[str, str]:

@@ -35,9 +35,11 @@ class LivePlayer:
         return cls(open_output(device))
 
     def feed(self, event: Event) -> None:
-        if isinstance(event, FrameArrived):
+        if isinstance(event, FrameArrived) and not event.synthesized:
+            # Arrival order (seq None): a talker's records keep their order in
+            # the partition, and a left-out pause must not be played late.
             with self._lock:
-                self._mixer.push(event.key, event.frame.packet, event.frame.seq)
+                self._mixer.push(event.key, event.frame.packet, None)
             self._wake.set()
 
     def play_pcm(self, pcm: Pcm) -> None:

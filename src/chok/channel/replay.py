@@ -11,10 +11,11 @@ from __future__ import annotations
 import time
 from collections.abc import Generator, Iterator
 
+from chok.channel.live import MAX_FILLED_GAP
 from chok.channel.session import ChannelSession
 from chok.errors import KafkaTimeoutError, NotFoundError
 from chok.kafka.stream import PartitionReader, headers_of
-from chok.protocol.audio import AudioFrame, EndOfTransmission, parse_audio_record
+from chok.protocol.audio import AudioFrame, SilenceRun, fill_gaps, parse_audio_record
 from chok.protocol.transmission import Transmission
 
 
@@ -46,35 +47,35 @@ def _frames_in_range(
     reader: PartitionReader, tx: Transmission, timeout: float
 ) -> Iterator[AudioFrame]:
     deadline = time.monotonic() + timeout
-    wanted = tx.frames if tx.tx_id is not None else None
-    seen = 0
     next_seq = 0
-    held: dict[int, AudioFrame] = {}
+    last: AudioFrame | None = None
     while time.monotonic() < deadline:
         msg = reader.poll(0.2)
         if msg is None:
             if reader.at_end:
-                return
+                break
             continue
-        offset = msg.offset() or 0
-        if offset > tx.end_offset:
-            return
+        if (msg.offset() or 0) > tx.end_offset:
+            break
         frame = parse_audio_record(msg.key(), msg.value(), headers_of(msg))
-        if frame is None or isinstance(frame, EndOfTransmission):
+        if not isinstance(frame, AudioFrame):
             continue
         if tx.tx_id is None:
-            yield frame
+            yield frame  # the original app's way: everything in the range
             continue
-        if frame.tx_id != tx.tx_id or frame.seq is None:
+        # Ids are 4 random bytes: the talker's name must match as well.
+        mine = frame.tx_id == tx.tx_id and frame.talker == tx.user_id
+        if not mine or frame.seq is None or frame.seq < next_seq:
             continue
-        # One idempotent producer keeps order; hold frames only if it did not.
-        held[frame.seq] = frame
-        while next_seq in held:
-            yield held.pop(next_seq)
-            next_seq += 1
-            seen += 1
-        if wanted is not None and seen >= wanted:
-            return
-    raise KafkaTimeoutError(
-        f"replaying transmission {tx.start_offset}: the broker stopped answering"
-    )
+        gap = fill_gaps(next_seq, frame)  # a pause the talker left out
+        if len(gap) <= MAX_FILLED_GAP:
+            yield from gap
+        yield frame
+        next_seq, last = frame.seq + 1, frame
+    else:
+        raise KafkaTimeoutError(
+            f"replaying transmission {tx.start_offset}: the broker stopped answering"
+        )
+    if last is not None and last.talker is not None and tx.frames > next_seq:
+        stop = min(tx.frames, next_seq + MAX_FILLED_GAP)
+        yield from SilenceRun(last.talker, tx.tx_id or "", last.frame_ms, next_seq, stop)

@@ -15,7 +15,7 @@ import numpy.typing as npt
 from chok.channel.session import ChannelSession, now_ms
 from chok.codec.opus import DEFAULT_BITRATE, OpusEncoder
 from chok.kafka.stream import Delivered, RecordProducer
-from chok.protocol.audio import build_audio_frame, build_end_of_transmission
+from chok.protocol.audio import SILENCE_MARKER, build_audio_frame, build_end_of_transmission
 from chok.protocol.names import tx_id_from_bytes
 from chok.protocol.transmission import Transmission, build_transmission
 
@@ -48,9 +48,11 @@ class Talker:
         self.frame_ms = frame_ms
         self._producer = producer or session.producer()
         self._encoder = OpusEncoder(frame_ms, bitrate)
-        self.tx_id = tx_id_from_bytes(os.urandom(8))
+        self.tx_id = tx_id_from_bytes(os.urandom(4))
         self._seq = 0
         self._bytes = 0
+        self._last_silent = False
+        self.suppress_silence = True
         self._offsets: list[int] = []
         self._lock = threading.Lock()
 
@@ -64,6 +66,12 @@ class Talker:
     def send_packet(self, packet: bytes) -> None:
         record = build_audio_frame(self.session.user, self.tx_id, self._seq, packet, self.frame_ms)
         self._seq += 1
+        silent = record.value == SILENCE_MARKER
+        if silent and self._last_silent and self.suppress_silence:
+            # A pause goes out as its first silence marker only; the gap in seq
+            # tells receivers how long it lasted (protocol.md, silence runs).
+            return
+        self._last_silent = silent
         self._bytes += len(record.value)
         self._producer.produce(
             self.session.audio_topic,
@@ -85,7 +93,9 @@ class Talker:
         duration_ms = frames * self.frame_ms
         if frames == 0:
             return TalkResult(None, 0, 0, self.tx_id)
-        eot = build_end_of_transmission(self.session.user, self.tx_id, frames, duration_ms)
+        eot = build_end_of_transmission(
+            self.session.user, self.tx_id, frames, duration_ms, frame_ms=self.frame_ms
+        )
         self._producer.produce(
             self.session.audio_topic, eot.key, eot.value, eot.headers,
             partition=self.session.config.audio_partition,

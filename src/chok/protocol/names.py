@@ -14,10 +14,10 @@ SUPPORTED_EMOJI: tuple[str, ...] = ("\U0001f44d", "\u2764\ufe0f", "\U0001f525")
 
 MAX_USER_NAME_LENGTH = 64
 MAX_EMOJI_BYTES = 16
-TX_ID_BYTES = 8
+TX_ID_BYTES = 4
 
 _USER_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_TX_ID = re.compile(r"[0-9a-f]{16}")
+_TX_ID = re.compile(r"[0-9a-f]{8}")
 
 _ZWJ = "\u200d"
 _KEYCAP = "\u20e3"
@@ -50,18 +50,19 @@ def validate_user_name(name: object) -> str:
 
 
 def is_tx_id(tx_id: object) -> TypeGuard[str]:
-    """True for a transmission id: 16 lowercase hex characters."""
+    """True for a transmission id as text: 8 lowercase hex characters (4 bytes)."""
     return isinstance(tx_id, str) and _TX_ID.fullmatch(tx_id) is not None
 
 
 def validate_tx_id(tx_id: object) -> str:
+    """Return ``tx_id`` if it is a transmission id (8 lowercase hex characters), else raise."""
     if not is_tx_id(tx_id):
-        raise UsageError(f"invalid transmission id {tx_id!r}: expected 16 lowercase hex characters")
+        raise UsageError(f"invalid transmission id {tx_id!r}: expected 8 lowercase hex characters")
     return tx_id
 
 
 def tx_id_from_bytes(raw: bytes) -> str:
-    """The transmission id of 8 random bytes (the caller draws them, e.g. os.urandom(8))."""
+    """The transmission id of 4 random bytes (the caller draws them: os.urandom(4))."""
     if not isinstance(raw, bytes) or len(raw) != TX_ID_BYTES:
         raise UsageError(f"a transmission id is made of exactly {TX_ID_BYTES} random bytes")
     return raw.hex()

@@ -106,10 +106,9 @@ class Transmission:
         if all(item is None for item in details):
             return
         validate_tx_id(self.tx_id)
-        if not int_in(self.chok_frames, 1, min(MAX_COUNT, self.span)):
-            raise UsageError(
-                f"frame count {self.chok_frames!r} must be from 1 to {min(MAX_COUNT, self.span)}"
-            )
+        # Frames left out as silence count (section 4.5): no bound by the span.
+        if not int_in(self.chok_frames, 1, MAX_COUNT):
+            raise UsageError(f"frame count {self.chok_frames!r} must be from 1 to {MAX_COUNT}")
         if not int_in(self.chok_duration_ms, 0, MAX_COUNT):
             raise UsageError(f"invalid duration {self.chok_duration_ms!r} ms")
         if not is_frame_ms(self.chok_frame_ms):
@@ -127,7 +126,10 @@ class Transmission:
 
     @property
     def frames(self) -> int:
-        """Audio frames of this transmission (``messageCount`` without talk details)."""
+        """Audio frames of this transmission (``messageCount`` without talk details).
+
+        With talk details, frames left out as silence count: it may exceed ``span``.
+        """
         return self.chok_frames if self.chok_frames is not None else self.message_count
 
     @property
@@ -216,7 +218,7 @@ def _reactions_from_json(raw: object) -> Reactions | None:
     return normalize_reactions(raw)
 
 
-def _talk_details(obj: Mapping[str, Any], span: int) -> dict[str, Any]:
+def _talk_details(obj: Mapping[str, Any]) -> dict[str, Any]:
     """The talk details as Transmission arguments, or {} if absent or invalid."""
     if not int_in(obj.get("chokV"), PROTOCOL_VERSION, PROTOCOL_VERSION):
         return {}
@@ -224,7 +226,7 @@ def _talk_details(obj: Mapping[str, Any], span: int) -> dict[str, Any]:
     duration_ms, frame_ms = obj.get("chokDurationMs"), obj.get("chokFrameMs")
     if not (
         is_tx_id(tx_id)
-        and int_in(frames, 1, min(MAX_COUNT, span))
+        and int_in(frames, 1, MAX_COUNT)
         and int_in(duration_ms, 0, MAX_COUNT)
         and is_frame_ms(frame_ms)
     ):
@@ -264,7 +266,7 @@ def parse_transmission_value(obj: Mapping[str, Any]) -> Transmission | None:
             message_count=count,
             reactions=reactions,
             map_from_reactions=obj.get("chokMapFromReactions") is True,
-            **_talk_details(obj, end - start + 1),
+            **_talk_details(obj),
         )
     except UsageError:  # pragma: no cover - the checks above are the same
         return None
