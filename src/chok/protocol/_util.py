@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, TypeGuard
 
 INT64_MIN = -(2**63)
@@ -74,6 +75,20 @@ def _bounded_int(text: str) -> int:
     return int(text)
 
 
+# Built once: json.loads with hooks builds a new decoder on every call, which
+# was a fifth of the time to load a timeline of 10,000 transmissions.
+_STRICT = json.JSONDecoder(
+    object_pairs_hook=_no_duplicates,
+    parse_constant=_reject_constant,
+    parse_int=_bounded_int,
+)
+_STRICT_INTS_UNCHECKED = json.JSONDecoder(
+    object_pairs_hook=_no_duplicates,
+    parse_constant=_reject_constant,
+)
+_LONG_DIGITS = re.compile(rf"\d{{{_MAX_INT_DIGITS + 1}}}")
+
+
 def loads_object(value: bytes | str) -> dict[str, Any] | None:
     """Decode strict UTF-8 JSON holding one object; None for anything else.
 
@@ -82,12 +97,10 @@ def loads_object(value: bytes | str) -> dict[str, Any] | None:
     """
     try:
         text = value.decode("utf-8") if isinstance(value, bytes) else value
-        obj = json.loads(
-            text,
-            object_pairs_hook=_no_duplicates,
-            parse_constant=_reject_constant,
-            parse_int=_bounded_int,
-        )
+        # Only a text with a run of 21+ digits can hold a too-long integer:
+        # checking every integer in Python costs more than the rest of a parse.
+        decoder = _STRICT if _LONG_DIGITS.search(text) else _STRICT_INTS_UNCHECKED
+        obj = decoder.decode(text)
     except (ValueError, RecursionError, TypeError):
         return None
     return obj if isinstance(obj, dict) else None
