@@ -22,8 +22,22 @@ from chok.cli.output import emit_json, info
 @click.option(
     "--here", is_flag=True, help="Use this CHOK_HOME's broker instead of a throwaway one."
 )
+@click.option(
+    "--broker-start",
+    "broker_starts",
+    type=int,
+    metavar="N",
+    help="Instead: time N starts of the local broker (until mTLS clients work).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-def bench_cmd(frames: int, runs: int, timeline_size: int, here: bool, as_json: bool) -> None:
+def bench_cmd(
+    frames: int,
+    runs: int,
+    timeline_size: int,
+    here: bool,
+    broker_starts: int | None,
+    as_json: bool,
+) -> None:
     """Measure live latency, tune-in, timeline load, replay start and bytes on the wire.
 
     Runs on a throwaway local mTLS broker (unless --here), chok and an
@@ -31,6 +45,17 @@ def bench_cmd(frames: int, runs: int, timeline_size: int, here: bool, as_json: b
     """
     from chok.bench.run import as_json as rows_json
     from chok.bench.run import run_all, table
+
+    if broker_starts is not None:
+        from chok.bench.broker_start import measure_starts
+
+        result = measure_starts(broker_starts, info)
+        if as_json:
+            emit_json(result)
+        else:
+            for name, value in result.items():
+                click.echo(f"{name}: {value:.2f}")
+        return
 
     rows = run_all(info, frames, runs, timeline_size, isolated=not here)
     if as_json:
