@@ -1,16 +1,20 @@
-"""`chok admin`: set up channels and people (the person who runs the cluster)."""
+"""`chok admin`: set up the cluster, its channels and people (the person who runs it)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 
 import click
 
+from chok.cli import admin_serve_cmd, admin_users_cmd
 from chok.cli.output import emit_json, info
 from chok.errors import UsageError
-from chok.home import write_private
-from chok.provision import local
+from chok.provision import aiven_backend, kafka_backend, local, service
+from chok.provision.access import DEFAULT_PRINCIPAL_FORMAT
+from chok.provision.aiven_api import DEFAULT_API_URL
+from chok.provision.server import parse_duration
 
 
 @click.group("admin")
@@ -18,76 +22,239 @@ def admin_group() -> None:
     """Provision the cluster: channels, people, their bundles.
 
     \b
-    A family's set-up on this machine:
+    A family's set-up on this machine (the embedded broker):
       chok admin init --host 192.0.2.10     broker + channels 1 "Main", 2 "Secondary"
       chok admin add-user mum               writes mum.chok: give it to mum
       chok admin add-user dad --channels 1
+      chok admin serve                      hand bundles over by link / QR code
+    Other clusters: `init --backend kafka` or `init --backend aiven`.
     """
 
 
+_KAFKA_OPTS = ("admin_config", "ca_cert", "ca_key", "server_ca", "user_bootstrap", "replication")
+_AIVEN_OPTS = ("project", "service_name", "token_file", "remove_wildcard_acls")
+
+
+def _check_options(backend: str, given: Mapping[str, object]) -> None:
+    for name, value in given.items():
+        if not value:
+            continue
+        owner = "kafka" if name in _KAFKA_OPTS else "aiven" if name in _AIVEN_OPTS else None
+        if owner and owner != backend:
+            flag = "--" + name.replace("_name", "").replace("_", "-")
+            raise UsageError(f"{flag} is for --backend {owner}")
+    if backend == "kafka" and not given.get("admin_config"):
+        raise UsageError("--backend kafka needs --admin-config FILE (the admin's client settings)")
+    if backend == "aiven" and not (given.get("project") and given.get("service_name")):
+        raise UsageError("--backend aiven needs --project NAME and --service NAME")
+    if bool(given.get("ca_cert")) != bool(given.get("ca_key")):
+        raise UsageError("give --ca-cert and --ca-key together")
+
+
 @admin_group.command("init")
+@click.option(
+    "--backend",
+    type=click.Choice(["local", "kafka", "aiven"]),
+    default="local",
+    show_default=True,
+    help="Who runs the cluster: the embedded broker, any Kafka you administer, or Aiven.",
+)
+@click.option(
+    "--channels", "channel_count", default=2, show_default=True, help="How many channels."
+)
 @click.option(
     "--host",
     "hosts",
     multiple=True,
     metavar="NAME",
-    help="Name or address other devices use to reach this broker (repeatable).",
+    help="local: a name or address other devices use to reach this broker (repeatable).",
 )
 @click.option(
-    "--channels", "channel_count", default=2, show_default=True, help="How many channels."
+    "--admin-config",
+    type=click.Path(path_type=Path),
+    help="kafka: your admin client settings (librdkafka properties or JSON).",
+)
+@click.option("--ca-cert", type=click.Path(path_type=Path), help="kafka: your CA's certificate.")
+@click.option("--ca-key", type=click.Path(path_type=Path), help="kafka: your CA's private key.")
+@click.option(
+    "--server-ca",
+    type=click.Path(path_type=Path),
+    help="kafka: the CA that signed the brokers (default: ssl.ca.location).",
+)
+@click.option(
+    "--user-bootstrap",
+    metavar="HOST:PORT",
+    help="kafka: the address people connect to (default: bootstrap.servers).",
+)
+@click.option(
+    "--principal-format",
+    default=DEFAULT_PRINCIPAL_FORMAT,
+    show_default=True,
+    help="kafka: the principal your brokers derive from a CN, e.g. 'CN={cn},O=chok'.",
+)
+@click.option("--replication", type=int, help="kafka: replicas per topic (default: up to 3).")
+@click.option("--project", help="aiven: the Aiven project (created if missing).")
+@click.option("--service", "service_name", help="aiven: the Kafka service (created if missing).")
+@click.option(
+    "--cloud",
+    default=aiven_backend.DEFAULT_CLOUD,
+    show_default=True,
+    help="aiven: cloud region for a new project/service.",
+)
+@click.option(
+    "--plan",
+    default=aiven_backend.DEFAULT_PLAN,
+    show_default=True,
+    help="aiven: service plan for a new service.",
+)
+@click.option("--api-url", default=DEFAULT_API_URL, show_default=True, help="aiven: API address.")
+@click.option(
+    "--token-file",
+    type=click.Path(path_type=Path),
+    help="aiven: file holding the API token (0600). Default: $AIVEN_TOKEN.",
+)
+@click.option(
+    "--wait",
+    "wait",
+    default="15m",
+    show_default=True,
+    help="aiven: how long to wait for a new service to run.",
+)
+@click.option(
+    "--remove-wildcard-acls",
+    is_flag=True,
+    help="aiven: delete ACLs that grant every user at once (the original set-up's).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-def init_cmd(hosts: tuple[str, ...], channel_count: int, as_json: bool) -> None:
-    """Start the local broker if needed and create the channels' topics.
+def init_cmd(
+    backend: str,
+    channel_count: int,
+    hosts: tuple[str, ...],
+    admin_config: Path | None,
+    ca_cert: Path | None,
+    ca_key: Path | None,
+    server_ca: Path | None,
+    user_bootstrap: str | None,
+    principal_format: str,
+    replication: int | None,
+    project: str | None,
+    service_name: str | None,
+    cloud: str,
+    plan: str,
+    api_url: str,
+    token_file: Path | None,
+    wait: str,
+    remove_wildcard_acls: bool,
+    as_json: bool,
+) -> None:
+    """Create the channels' topics on a cluster (and start the local broker if needed).
 
     Safe to run again: existing topics and channels are kept.
+
+    \b
+    Examples:
+      chok admin init
+      chok admin init --backend kafka --admin-config admin.properties \\
+          --ca-cert ca.pem --ca-key ca.key
+      AIVEN_TOKEN=... chok admin init --backend aiven --project family --service chok-kafka
     """
-    result = local.init(list(hosts), channel_count, info)
+    given = {
+        "admin_config": admin_config, "ca_cert": ca_cert, "ca_key": ca_key,
+        "server_ca": server_ca, "user_bootstrap": user_bootstrap, "replication": replication,
+        "project": project, "service_name": service_name, "token_file": token_file,
+        "remove_wildcard_acls": remove_wildcard_acls,
+    }  # fmt: skip
+    _check_options(backend, given)
+    if hosts and backend != "local":
+        raise UsageError("--host is for --backend local")
+    result: service.InitResult
+    if backend == "local":
+        result = local.init(list(hosts), channel_count, info)
+    elif backend == "kafka":
+        assert admin_config is not None
+        result = kafka_backend.init(
+            admin_config=admin_config,
+            ca=(ca_cert, ca_key) if ca_cert and ca_key else None,
+            server_ca=server_ca,
+            user_bootstrap=user_bootstrap,
+            principal_format=principal_format,
+            replication=replication,
+            channel_count=channel_count,
+            progress=info,
+        )
+    else:
+        assert project and service_name
+        result = aiven_backend.init(
+            project=project,
+            service_name=service_name,
+            cloud=cloud,
+            plan=plan,
+            api_url=api_url,
+            token_file=token_file,
+            channel_count=channel_count,
+            wait_s=parse_duration(wait),
+            remove_wildcard_acls=remove_wildcard_acls,
+            progress=info,
+        )
     if as_json:
         emit_json(asdict(result))
         return
-    click.echo(f"broker: {result.bootstrap}" + (" (started)" if result.broker_started else ""))
+    started = " (started)" if result.broker_started else ""
+    click.echo(f"{result.backend} cluster: {result.bootstrap}{started}")
     for channel in result.channels:
         click.echo(f"channel {channel.number}: {channel.name}")
     if result.topics_created:
         click.echo(f"created topics: {', '.join(result.topics_created)}")
+    for note in result.notes:
+        click.echo(f"note: {note}")
     click.echo("next: `chok admin add-user NAME` for each person")
 
 
-def parse_channel_list(value: str | None) -> list[int] | None:
-    if value is None:
-        return None
-    try:
-        numbers = [int(part) for part in value.split(",") if part.strip()]
-    except ValueError as exc:
-        raise UsageError(f"--channels takes numbers like 1,2 (got '{value}')") from exc
-    if not numbers or any(n < 1 for n in numbers):
-        raise UsageError(f"--channels takes channel numbers from 1 (got '{value}')")
-    return sorted(set(numbers))
-
-
-@admin_group.command("add-user")
+@admin_group.command("add-channel")
 @click.argument("name")
-@click.option("--channels", metavar="1,2", help="Channels NAME belongs to (default: all).")
-@click.option("--out", type=click.Path(path_type=Path), help="Bundle path (default: ./NAME.chok).")
-@click.option("--force", is_flag=True, help="Re-issue the certificate of an existing user.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-def add_user_cmd(
-    name: str, channels: str | None, out: Path | None, force: bool, as_json: bool
-) -> None:
-    """Create NAME's certificate and access, and write their bundle NAME.chok.
-
-    The bundle holds NAME's private key: hand it over privately (in person,
-    or with `chok admin serve`), never by e-mail or chat.
-    """
-    bundle, record = local.add_user(name, parse_channel_list(channels), force)
-    path = out or Path(f"{record.name}.chok")
-    if path.is_dir():
-        path = path / f"{record.name}.chok"
-    write_private(path, bundle.to_zip())
+def add_channel_cmd(name: str, as_json: bool) -> None:
+    """Create a new channel NAME (the next free number). Nobody is in it yet."""
+    channel, created = service.add_channel(name)
     if as_json:
-        emit_json({**asdict(record), "bundle": str(path)})
+        emit_json({**asdict(channel), "topics_created": created})
         return
-    click.echo(f"user {record.name}: channels {', '.join(map(str, record.channels))}")
-    click.echo(f"certificate valid until {record.cert_expires}")
-    click.echo(f"bundle written to {path} (keep it private; on their machine: chok join {path})")
+    click.echo(f"channel {channel.number}: {channel.name}")
+    click.echo(f"next: `chok admin grant PERSON {channel.number}` for each member")
+
+
+@admin_group.command("list-channels")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def list_channels_cmd(as_json: bool) -> None:
+    """List the channels and who belongs to each."""
+    rows = service.list_channels()
+    if as_json:
+        emit_json([{**asdict(channel), "members": members} for channel, members in rows])
+        return
+    for channel, members in rows:
+        click.echo(f"{channel.number:>3}  {channel.name:<20} {', '.join(members) or '-'}")
+
+
+@admin_group.command("grant")
+@click.argument("name")
+@click.argument("channel")
+def grant_cmd(name: str, channel: str) -> None:
+    """Let person NAME read and write CHANNEL (a number or a name)."""
+    record, found = service.grant(name, channel)
+    click.echo(f"{record.name} may now use channel {found.number} {found.name}")
+    click.echo(
+        f"their bundle lists it after `chok admin get-bundle {record.name}` (same certificate)"
+    )
+
+
+@admin_group.command("deny")
+@click.argument("name")
+@click.argument("channel")
+def deny_cmd(name: str, channel: str) -> None:
+    """Take CHANNEL (a number or a name) away from person NAME, at once."""
+    record, found = service.deny(name, channel)
+    click.echo(f"{record.name} can no longer use channel {found.number} {found.name}")
+
+
+for _command in (*admin_users_cmd.COMMANDS, admin_serve_cmd.serve_cmd):
+    admin_group.add_command(_command)

@@ -55,6 +55,7 @@ def _register_optional() -> None:
         demo_cmd,
         listen_cmd,
         profile_cmd,
+        start_cmd,
         talk_cmd,
         timeline_cmd,
     )
@@ -70,6 +71,8 @@ def _register_optional() -> None:
         timeline_cmd.react_cmd,
         demo_cmd.demo_cmd,
         bench_cmd.bench_cmd,
+        start_cmd.start_cmd,
+        start_cmd.devices_cmd,
     ):
         cli.add_command(command)
 

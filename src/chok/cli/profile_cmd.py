@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,33 +12,56 @@ from chok import profiles
 from chok.cli.output import emit_json
 from chok.errors import BadBundleError, ChokError
 from chok.kafka.admin import Admin
-from chok.provision import pki
+from chok.provision import handover, pki
 from chok.provision.bundle import read_bundle
 
 
 @click.command("join")
-@click.argument("source", metavar="FILE")
+@click.argument("source", metavar="FILE|LINK|-")
 @click.option("--name", help="Profile name (default: the person's name in the bundle).")
 @click.option("--force", is_flag=True, help="Replace an existing profile of that name.")
 def join_cmd(source: str, name: str | None, force: bool) -> None:
-    """Install a bundle (NAME.chok from your admin) as a profile on this machine.
+    """Install your bundle: a file (NAME.chok) or a link from `chok admin serve`.
+
+    \b
+    chok join alice.chok
+    chok join 'http://192.0.2.10:8080/bundle/...#...'   (quote the link)
+    chok join -            read the link from standard input, so that its
+                           secret part never shows in the process list
 
     The newly joined profile becomes the default; others stay available
     with `--profile NAME`.
     """
-    path = Path(source)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise BadBundleError(f"no such file: {source}") from exc
-    except IsADirectoryError as exc:
-        raise BadBundleError(f"{source} is a directory, not a bundle file") from exc
-    profile = profiles.install(read_bundle(data, source), name, force)
+    if source == "-":
+        source = sys.stdin.readline().strip()
+        if not handover.is_link(source):
+            raise BadBundleError("standard input did not hold a bundle link")
+    if handover.is_link(source):
+        data = handover.fetch(handover.parse_link(source))
+        where = "the downloaded bundle"
+    else:
+        data = _read_file(source)
+        where = source
+    profile = profiles.install(read_bundle(data, where), name, force)
     click.echo(
         f"joined as {profile.user} (profile '{profile.name}', broker {profile.config.broker_url})"
     )
     channels = ", ".join(f"{c.number} {c.name}" for c in profile.config.channels)
     click.echo(f"channels: {channels}")
+
+
+def _read_file(source: str) -> bytes:
+    path = Path(source)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise BadBundleError(f"no such file: {source}") from exc
+    except IsADirectoryError as exc:
+        raise BadBundleError(f"{source} is a directory, not a bundle file") from exc
+    except PermissionError as exc:
+        raise BadBundleError(f"{source} is not readable by you") from exc
+    except OSError as exc:
+        raise BadBundleError(f"cannot read {source} ({exc.strerror})") from exc
 
 
 @click.command("whoami")

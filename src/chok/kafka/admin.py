@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from confluent_kafka import KafkaError as RdKafkaError
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import (
     AclBinding,
@@ -14,14 +15,17 @@ from confluent_kafka.admin import (
     AclOperation,
     AclPermissionType,
     AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
     NewTopic,
     ResourcePatternType,
     ResourceType,
 )
 
-from chok.errors import ChokError, KafkaTimeoutError
-from chok.kafka.client import Credentials, raise_pending, with_errors
-from chok.kafka.errors import convert
+from chok.errors import AccessDeniedError, ChokError, KafkaTimeoutError
+from chok.kafka.client import LIBRDKAFKA_LOG, Credentials, raise_pending, with_errors
+from chok.kafka.errors import ErrorCollector, convert
 
 
 @dataclass(frozen=True)
@@ -53,10 +57,44 @@ class Grant:
             AclPermissionType.ALLOW,
         )
 
+    def filter(self) -> AclBindingFilter:
+        """A filter matching exactly this ACL (to delete it)."""
+        b = self.binding()
+        return AclBindingFilter(
+            b.restype,
+            b.name,
+            b.resource_pattern_type,
+            b.principal,
+            b.host,
+            b.operation,
+            b.permission_type,
+        )
+
+
+TopicAccess = str  # "ok" | "denied" | "missing"
+
 
 class Admin:
-    def __init__(self, creds: Credentials, timeout: float = 15.0) -> None:
-        conf, self._errors = with_errors(creds, {})
+    def __init__(
+        self,
+        creds: Credentials | None,
+        timeout: float = 15.0,
+        *,
+        raw: dict[str, Any] | None = None,
+    ) -> None:
+        """An admin client from chok credentials, or from a librdkafka config (``raw``).
+
+        ``raw`` carries the admin's own client configuration for a cluster chok
+        does not run (the kafka backend): SASL, ssl.* paths, anything librdkafka
+        takes. Its values are never printed (they may hold passwords).
+        """
+        if creds is not None:
+            conf, self._errors = with_errors(creds, {})
+        else:
+            raw = raw or {}
+            self._errors = ErrorCollector(str(raw.get("bootstrap.servers", "the cluster")))
+            conf = {"client.id": "chok-admin", "logger": LIBRDKAFKA_LOG, **raw}
+            conf["error_cb"] = self._errors
         self._client = AdminClient(conf)
         self._timeout = timeout
 
@@ -98,18 +136,119 @@ class Admin:
             self._wait(future, f"deleting topic {name}")
 
     def grant(self, grants: Iterable[Grant]) -> None:
+        """Create ALLOW ACLs and return once the broker enforces them."""
+        grants = list(grants)
         bindings = [g.binding() for g in grants]
         if not bindings:
             return
         for binding, future in self._client.create_acls(bindings).items():
             self._wait(future, f"granting access to {binding.name}")
+        self._await_acls(grants, present=True)
 
     def revoke_all(self, principal: str) -> int:
-        """Delete every ACL of a principal; return how many were deleted."""
+        """Delete every ACL of a principal; return how many were deleted.
+
+        Returns only once the broker no longer shows any of them, so a caller
+        can say "revoked" and mean it.
+        """
         deleted = 0
         for future in self._client.delete_acls([_principal_filter(principal)]).values():
             deleted += len(self._wait(future, f"revoking access of {principal}"))
+        self._await(lambda: not self.acls_of(principal), f"revoking access of {principal}")
         return deleted
+
+    def revoke(self, grants: Iterable[Grant]) -> int:
+        """Delete exactly these ACLs; return how many existed (once they are gone)."""
+        grants = list(grants)
+        filters = [g.filter() for g in grants]
+        if not filters:
+            return 0
+        deleted = 0
+        for future in self._client.delete_acls(filters).values():
+            deleted += len(self._wait(future, "removing access"))
+        self._await_acls(grants, present=False)
+        return deleted
+
+    def _await_acls(self, grants: list[Grant], present: bool) -> None:
+        """Wait until the broker's view of these ACLs is what was just asked for.
+
+        CreateAcls/DeleteAcls return when the controller committed the change;
+        the broker's authorizer applies it a moment later (KRaft metadata).
+        """
+        wanted = {_key(g.binding()) for g in grants}
+        principals = {g.principal for g in grants}
+
+        def settled() -> bool:
+            seen = {_key(b) for p in principals for b in self.acls_of(p)}
+            return wanted <= seen if present else not (wanted & seen)
+
+        self._await(settled, "applying access changes")
+
+    def _await(self, done: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + self._timeout
+        while not done():
+            if time.monotonic() > deadline:
+                raise KafkaTimeoutError(f"{what}: the broker did not apply it in time")
+            time.sleep(0.05)  # poll interval while waiting for the condition
+
+    def alter_topic_config(self, topic: str, config: dict[str, str]) -> None:
+        entries = [
+            ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)
+            for key, value in config.items()
+        ]
+        resource = ConfigResource(ResourceType.TOPIC, topic, incremental_configs=entries)
+        for future in self._client.incremental_alter_configs([resource]).values():
+            self._wait(future, f"changing the configuration of {topic}")
+
+    def topic_access(self, topics: Iterable[str]) -> dict[str, TopicAccess]:
+        """Whether this principal may see each topic: "ok", "denied" or "missing"."""
+        result: dict[str, TopicAccess] = {}
+        for topic in topics:
+            try:
+                meta = self._client.list_topics(topic=topic, timeout=self._timeout)
+            except KafkaException as exc:
+                raise_pending(self._errors)
+                raise convert(exc, f"looking up {topic}") from exc
+            error = meta.topics[topic].error if topic in meta.topics else None
+            if error is None:
+                result[topic] = "ok"
+            elif error.code() == RdKafkaError.TOPIC_AUTHORIZATION_FAILED:
+                result[topic] = "denied"
+            else:
+                result[topic] = "missing"
+        return result
+
+    def verify_access(self, topics: list[str]) -> None:
+        """Raise a precise AccessDeniedError when this certificate lost its channels.
+
+        Kafka answers a revoked principal exactly like a stranger: "not
+        authorized". A person's bundle lists only channels they were granted,
+        so when every one of them is refused, the access was taken away.
+        """
+        access = self.topic_access(topics)
+        denied = [topic for topic, state in access.items() if state == "denied"]
+        if topics and len(denied) == len(topics):
+            raise AccessDeniedError(
+                "access revoked: the cluster no longer lets this certificate use its channels",
+                hint="ask your admin for a new bundle",
+            )
+        if denied:
+            raise AccessDeniedError(
+                f"access denied to {', '.join(denied)}: you are no longer a member there",
+                hint="ask your admin, or get a fresh bundle",
+            )
+
+    def broker_settings(self, names: Iterable[str]) -> dict[str, str]:
+        """Some settings of one broker (e.g. its authorizer), as the cluster reports them."""
+        try:
+            meta = self._client.list_topics(timeout=self._timeout)
+        except KafkaException as exc:
+            raise_pending(self._errors)
+            raise convert(exc, "cluster metadata") from exc
+        broker = str(min(meta.brokers))
+        resource = ConfigResource(ResourceType.BROKER, broker)
+        entries = self._wait(self._client.describe_configs([resource])[resource], "broker settings")
+        return {n: str(entries[n].value or "") for n in names if n in entries}
 
     def acls_of(self, principal: str) -> list[AclBinding]:
         flt = _principal_filter(principal)
@@ -125,6 +264,10 @@ class Admin:
         except TimeoutError as exc:
             pending: ChokError | None = self._errors.take()
             raise pending or KafkaTimeoutError(f"{what}: the broker did not answer") from exc
+
+
+def _key(b: AclBinding) -> tuple[Any, ...]:
+    return (b.restype, b.name, b.resource_pattern_type, b.principal, b.operation, b.permission_type)
 
 
 def _principal_filter(principal: str) -> AclBindingFilter:

@@ -15,7 +15,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from chok.errors import ConfigError
@@ -124,12 +124,7 @@ def issue(
     is also usable as a client (the broker talks to itself); otherwise it is a
     client certificate whose CN becomes the Kafka principal ``User:<CN>``.
     """
-    try:
-        ca_key = serialization.load_pem_private_key(ca.key_pem, password=None)
-    except ValueError as exc:
-        raise ConfigError("the cluster CA key is unreadable") from exc
-    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
-        raise ConfigError("the cluster CA key is not an EC key")
+    ca_key = _signing_key(ca)
     key = _new_key()
     start = not_before or (_now() - dt.timedelta(minutes=5))
     usages = [ExtendedKeyUsageOID.CLIENT_AUTH]
@@ -157,11 +152,45 @@ def issue(
     return Issued(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
 
 
+def _signing_key(ca: Issued) -> ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey:
+    # An admin's own CA (kafka backend) may well be RSA; chok's is EC.
+    try:
+        key = serialization.load_pem_private_key(ca.key_pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError("the CA key is unreadable (chok needs an unencrypted PEM key)") from exc
+    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+        raise ConfigError("the CA key is neither an EC nor an RSA key")
+    return key
+
+
+def is_ca_pair(ca: Issued) -> bool:
+    """True when ca.key_pem is the key of ca.cert_pem and that is a CA certificate."""
+    try:
+        cert = ca.cert
+        key = _signing_key(ca)
+        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except (ValueError, ConfigError, x509.ExtensionNotFound):
+        return False
+    same = cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    ) == key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return same and constraints.ca
+
+
 def load(cert_path: Path, key_path: Path) -> Issued:
     try:
         return Issued(cert_path.read_bytes(), key_path.read_bytes())
     except FileNotFoundError as exc:
         raise ConfigError(f"missing certificate file {exc.filename}") from exc
+
+
+def load_cert(cert_pem: bytes) -> x509.Certificate:
+    try:
+        return x509.load_pem_x509_certificate(cert_pem)
+    except ValueError as exc:
+        raise ConfigError("a certificate file is damaged (not PEM)") from exc
 
 
 def common_name(cert_pem: bytes) -> str:

@@ -1,0 +1,42 @@
+"""The files the original Android app's build takes, for one person.
+
+Its Gradle build reads ``app/src/main/assets/`` (``kafka_config.json``,
+``ca.pem``, ``client.pem``, ``client.key``) and compiles the person's name in
+from the ``CHOK_USER_ID`` project property. The configuration is written
+without chok's extra members: exactly the format that app was made with.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chok.errors import UsageError
+from chok.home import write_atomic, write_private
+from chok.protocol.names import validate_user_name
+from chok.provision import registry, service, userkeys
+
+GRADLE_PROPERTY = "CHOK_USER_ID"
+
+
+def write_assets(name: str, directory: Path) -> tuple[list[Path], str]:
+    """Write the four asset files; return them and the Gradle property to build with."""
+    reg = registry.load()
+    record = reg.require_user(validate_user_name(name))
+    if record.revoked:
+        raise UsageError(f"{name} was revoked", hint=f"`chok admin add-user {name} --force` first")
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"{directory} is a file, not a directory")
+    config = service.client_config(reg, record, chok=False)
+    issued = userkeys.load(record.name)
+    files = {
+        config.ca_asset: service.server_ca_pem(reg),
+        config.client_cert_asset: issued.cert_pem,
+        "kafka_config.json": config.to_json(),
+    }
+    written = []
+    for file_name, data in files.items():
+        write_atomic(directory / file_name, data)
+        written.append(directory / file_name)
+    write_private(directory / config.client_key_asset, issued.key_pem)
+    written.append(directory / config.client_key_asset)
+    return written, f"-P{GRADLE_PROPERTY}={record.name}"

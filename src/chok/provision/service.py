@@ -1,0 +1,329 @@
+"""The admin's use cases, the same on every backend: people, channels, bundles.
+
+Failure safety: the registry is saved only after the cluster accepted a
+change, except for revocations, which are written down first (as pending)
+and then carried out; every later command retries a pending revocation, so
+an interrupted rotate or revoke never leaves an old certificate working.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from chok.errors import ChokError, ConfigError, UsageError
+from chok.protocol.client_config import ChannelConfig, ClientConfig
+from chok.protocol.names import validate_user_name
+from chok.provision import access, pki, registry, userkeys
+from chok.provision.backend import Backend, open_backend
+from chok.provision.bundle import Bundle
+from chok.provision.cluster import ADMIN_PRINCIPAL, BROKER_PRINCIPAL, cluster_files
+
+RESERVED_NAMES = {ADMIN_PRINCIPAL, BROKER_PRINCIPAL, "ANONYMOUS", "user1", "avnadmin"}
+MAX_CHANNELS = 50
+MAX_CHANNEL_NAME = 64
+
+
+@dataclass(frozen=True)
+class InitResult:
+    backend: str
+    bootstrap: str
+    channels: list[registry.ChannelRecord]
+    topics_created: list[str]
+    broker_started: bool
+    channels_fit: int | None
+    notes: list[str]
+
+
+@dataclass(frozen=True)
+class ChannelsResult:
+    channels: list[registry.ChannelRecord]
+    topics_created: list[str]
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def check_channel_count(count: int) -> None:
+    if not 1 <= count <= MAX_CHANNELS:
+        raise UsageError(f"--channels must be between 1 and {MAX_CHANNELS}, not {count}")
+
+
+def check_backend(reg: registry.Registry, wanted: str) -> None:
+    if reg.channels and reg.backend != wanted:
+        raise UsageError(
+            f"this CHOK_HOME already provisions a {reg.backend} cluster",
+            hint=f"use another CHOK_HOME for the {wanted} backend",
+        )
+
+
+def settle(reg: registry.Registry, backend: Backend) -> None:
+    """Carry out revocations that an earlier, interrupted command left pending."""
+    while reg.pending_revocations:
+        backend.revoke(reg.pending_revocations[0])
+        reg.pending_revocations.pop(0)
+        registry.save(reg)
+
+
+def create_channels(reg: registry.Registry, backend: Backend, count: int) -> ChannelsResult:
+    """Make sure channels 1..count exist (topics and names); keep existing ones."""
+    settle(reg, backend)
+    created: list[str] = []
+    for number in range(1, count + 1):
+        created += backend.ensure_channel(number)
+        if reg.channel(number) is None:
+            name = registry.DEFAULT_CHANNEL_NAMES.get(number, f"Channel {number}")
+            reg.channels.append(registry.ChannelRecord(number, name))
+            # Saved per channel: a later failure keeps what was already made.
+            registry.save(reg)
+    registry.save(reg)
+    return ChannelsResult(sorted(reg.channels, key=lambda c: c.number), created)
+
+
+def principal_of(record: registry.UserRecord) -> str:
+    return record.principal or record.name
+
+
+def _record(
+    name: str, numbers: list[int], identity_cert: bytes, principal: str, generation: int
+) -> registry.UserRecord:
+    return registry.UserRecord(
+        name=name,
+        channels=numbers,
+        created=_now(),
+        cert_expires=pki.expiry(identity_cert).isoformat(timespec="seconds"),
+        cert_serial=format(pki.load_cert(identity_cert).serial_number, "x"),
+        generation=generation,
+        principal=principal,
+    )
+
+
+def _checked_channels(
+    reg: registry.Registry, channels: list[int] | None, fallback: list[int]
+) -> list[int]:
+    numbers = sorted(set(channels or fallback))
+    unknown = [n for n in numbers if reg.channel(n) is None]
+    if unknown:
+        raise UsageError(
+            f"no channel {unknown[0]}", hint="see `chok admin list-channels` or `add-channel`"
+        )
+    return numbers
+
+
+def add_user(
+    name: str, channels: list[int] | None, force: bool
+) -> tuple[Bundle, registry.UserRecord]:
+    """Give a new person a certificate and access; with force, start them afresh."""
+    name = validate_user_name(name)
+    if name in RESERVED_NAMES:
+        raise UsageError(f"'{name}' is reserved by chok: choose another name")
+    access.check_provisionable(name)
+    reg = registry.load()
+    if not reg.channels:
+        raise ConfigError("no channels yet", hint="run `chok admin init` first")
+    existing = reg.user(name)
+    if existing is not None and not force:
+        raise UsageError(
+            f"user '{name}' already exists",
+            hint="use `--force` to issue a new certificate for them",
+        )
+    fallback = existing.channels if existing else [c.number for c in reg.channels]
+    numbers = _checked_channels(reg, channels, fallback)
+    backend = open_backend(reg)
+    settle(reg, backend)
+    if existing is None:
+        record = _issue(reg, backend, name, 1, numbers, previous=None)
+    else:
+        record = _issue(reg, backend, name, existing.generation + 1, numbers, previous=existing)
+    return make_bundle(reg, record), record
+
+
+def _issue(
+    reg: registry.Registry,
+    backend: Backend,
+    name: str,
+    generation: int,
+    numbers: list[int],
+    previous: registry.UserRecord | None,
+) -> registry.UserRecord:
+    """Issue a certificate generation, grant it, and retire the previous one."""
+    identity = backend.issue(name, generation)
+    backend.grant(identity.principal, name, numbers)
+    userkeys.save(name, identity.issued)
+    record = _record(name, numbers, identity.issued.cert_pem, identity.principal, generation)
+    if previous is not None:
+        record.created = previous.created
+        record.rotated_at = _now()
+        if not previous.revoked:
+            reg.pending_revocations.append(principal_of(previous))
+    reg.put_user(record)
+    registry.save(reg)
+    try:
+        settle(reg, backend)
+    except ChokError as exc:
+        raise type(exc)(
+            f"{name}'s new certificate is ready (`chok admin get-bundle {name}`), "
+            f"but the old one is not revoked yet: {exc.message}",
+            hint="run the command again to retry the revocation",
+        ) from exc
+    return record
+
+
+def rotate_user(name: str) -> tuple[Bundle, registry.UserRecord]:
+    """A new certificate (and principal) for a person; the old one stops working."""
+    reg = registry.load()
+    record = reg.require_user(validate_user_name(name))
+    if record.revoked:
+        raise UsageError(
+            f"{name} was revoked", hint=f"to let them back in: `chok admin add-user {name} --force`"
+        )
+    return add_user(name, record.channels, force=True)
+
+
+def get_bundle(name: str, rotate: bool = False) -> tuple[Bundle, registry.UserRecord]:
+    """A person's bundle again, with their current certificate (or a new one)."""
+    if rotate:
+        return rotate_user(name)
+    reg = registry.load()
+    record = reg.require_user(validate_user_name(name))
+    if record.revoked:
+        raise UsageError(
+            f"{name} was revoked: their old bundle no longer works",
+            hint=f"to let them back in: `chok admin add-user {name} --force`",
+        )
+    return make_bundle(reg, record), record
+
+
+def revoke_user(name: str) -> registry.UserRecord:
+    """Take every access away from a person, at once."""
+    reg = registry.load()
+    record = reg.require_user(validate_user_name(name))
+    backend = open_backend(reg)
+    if not record.revoked:
+        record.revoked, record.revoked_at = True, _now()
+        # Written down before it is done: an interruption is retried later.
+        reg.pending_revocations.append(principal_of(record))
+        registry.save(reg)
+    settle(reg, backend)
+    userkeys.delete(record.name)
+    return record
+
+
+def list_users() -> list[registry.UserRecord]:
+    return sorted(registry.load().users, key=lambda u: u.name)
+
+
+def list_channels() -> list[tuple[registry.ChannelRecord, list[str]]]:
+    """Each channel with the names of its (not revoked) members."""
+    reg = registry.load()
+    result = []
+    for channel in sorted(reg.channels, key=lambda c: c.number):
+        members = sorted(
+            u.name for u in reg.users if channel.number in u.channels and not u.revoked
+        )
+        result.append((channel, members))
+    return result
+
+
+def add_channel(name: str) -> tuple[registry.ChannelRecord, list[str]]:
+    """A new channel with the next free number; nobody is a member yet."""
+    name = name.strip()
+    if not name or len(name) > MAX_CHANNEL_NAME or not name.isprintable():
+        raise UsageError(f"a channel name is 1 to {MAX_CHANNEL_NAME} printable characters")
+    if name.isdigit():
+        raise UsageError("a channel name cannot be only digits (those are channel numbers)")
+    reg = registry.load()
+    if any(c.name.lower() == name.lower() for c in reg.channels):
+        raise UsageError(f"there is already a channel named '{name}'")
+    backend = open_backend(reg)
+    settle(reg, backend)
+    number = reg.next_channel_number()
+    created = backend.ensure_channel(number)
+    channel = registry.ChannelRecord(number, name)
+    reg.channels.append(channel)
+    registry.save(reg)
+    return channel, created
+
+
+def _active_user(reg: registry.Registry, name: str) -> registry.UserRecord:
+    record = reg.require_user(validate_user_name(name))
+    if record.revoked:
+        raise UsageError(f"{name} was revoked", hint=f"`chok admin add-user {name} --force` first")
+    return record
+
+
+def grant(name: str, channel_ref: str) -> tuple[registry.UserRecord, registry.ChannelRecord]:
+    reg = registry.load()
+    record = _active_user(reg, name)
+    channel = reg.find_channel(channel_ref)
+    backend = open_backend(reg)
+    settle(reg, backend)
+    backend.grant(principal_of(record), record.name, [channel.number])
+    record.channels = sorted({*record.channels, channel.number})
+    registry.save(reg)
+    return record, channel
+
+
+def deny(name: str, channel_ref: str) -> tuple[registry.UserRecord, registry.ChannelRecord]:
+    reg = registry.load()
+    record = _active_user(reg, name)
+    channel = reg.find_channel(channel_ref)
+    if record.channels == [channel.number]:
+        raise UsageError(
+            f"channel {channel.number} is {name}'s only channel",
+            hint=f"to shut them out entirely: `chok admin revoke-user {name}`",
+        )
+    backend = open_backend(reg)
+    settle(reg, backend)
+    backend.deny(principal_of(record), record.name, [channel.number])
+    record.channels = [n for n in record.channels if n != channel.number]
+    registry.save(reg)
+    return record, channel
+
+
+def server_ca_pem(reg: registry.Registry) -> bytes:
+    """The CA certificate people use to verify the brokers (no network needed)."""
+    path = Path(reg.settings.get("server_ca") or cluster_files().ca_cert)
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the cluster's CA certificate {path}") from exc
+
+
+def client_config(reg: registry.Registry, record: registry.UserRecord, chok: bool) -> ClientConfig:
+    """kafka_config.json for a person; without chok's extras for the original app."""
+    channels = []
+    for number in record.channels:
+        channel = reg.channel(number)
+        if channel is not None:
+            channels.append(ChannelConfig.standard(number, channel.name))
+    if not channels:
+        raise ConfigError(f"{record.name} belongs to no channel", hint="`chok admin grant` one")
+    extras = {"chokUser": record.name, "chokVersion": 1} if chok else {}
+    return ClientConfig(broker_url=reg.bootstrap, channels=channels, extras=extras)
+
+
+def bundle_ca_pem(reg: registry.Registry) -> bytes:
+    """ca.pem of a chok bundle: the CA that issued people's certificates first,
+    then the brokers' CA when that is another one (kafka backend with chok's CA).
+
+    librdkafka trusts every certificate in the file; chok checks on joining
+    that the person's certificate comes from the first.
+    """
+    server = server_ca_pem(reg)
+    issuer_path = reg.settings.get("ca_cert")
+    if not issuer_path:
+        return server
+    try:
+        issuer = Path(issuer_path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the CA certificate {issuer_path}") from exc
+    return server if issuer.strip() in server else issuer.rstrip() + b"\n" + server
+
+
+def make_bundle(reg: registry.Registry, record: registry.UserRecord) -> Bundle:
+    issued = userkeys.load(record.name)
+    config = client_config(reg, record, chok=True)
+    return Bundle(config, bundle_ca_pem(reg), issued.cert_pem, issued.key_pem)

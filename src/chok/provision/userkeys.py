@@ -1,0 +1,50 @@
+"""The admin's copy of each person's current certificate and private key.
+
+``<CHOK_HOME>/cluster/users/<name>/client.pem`` and ``client.key`` (0600, in a
+0700 directory). Keeping the key lets ``get-bundle`` and ``serve`` hand the
+same identity over again without issuing a new certificate. The admin already
+holds the CA key, which can mint any identity, so these copies add no power
+an attacker on the admin's account would not have anyway (docs/security.md).
+A revoked person's key is deleted: nothing can use it any more.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from chok.errors import ConfigError
+from chok.home import subdir
+from chok.provision import pki
+
+
+def _dir(name: str) -> Path:
+    # Each level is made (and kept) 0700: mkdir(parents=True) would give the
+    # intermediate "users" folder the umask's looser mode.
+    for path in (subdir("cluster", "users"), subdir("cluster", "users", name)):
+        os.chmod(path, 0o700)
+    return subdir("cluster", "users", name)
+
+
+def save(name: str, issued: pki.Issued) -> None:
+    directory = _dir(name)
+    issued.save(directory / "client.pem", directory / "client.key")
+
+
+def load(name: str) -> pki.Issued:
+    directory = _dir(name)
+    try:
+        return pki.Issued(
+            (directory / "client.pem").read_bytes(), (directory / "client.key").read_bytes()
+        )
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"the admin's copy of {name}'s key is missing ({exc.filename})",
+            hint=f"issue a new one with `chok admin rotate-user {name}`",
+        ) from exc
+
+
+def delete(name: str) -> None:
+    directory = subdir("cluster", "users")
+    shutil.rmtree(directory / name, ignore_errors=True)
