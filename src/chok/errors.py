@@ -22,6 +22,8 @@ The CLI prints ``str(error)`` on one line and exits with ``error.exit_code``.
     │   └── KafkaTimeoutError nothing answered in time                           (6)
     ├── CodecError            audio could not be encoded/decoded/read            (8)
     └── NotFoundError         a transmission, user or channel that is not there  (9)
+        └── TopicMissingError the cluster shows no such topic (to a stranger,
+                              Kafka hides topics it may not see)                 (9)
 """
 
 from __future__ import annotations
@@ -105,3 +107,7 @@ class CodecError(ChokError):
 
 class NotFoundError(ChokError):
     exit_code = 9
+
+
+class TopicMissingError(NotFoundError):
+    pass

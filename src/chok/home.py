@@ -5,7 +5,7 @@ Layout (everything chok writes lives below this root)::
     <home>/
       cluster/            the local cluster's CA, broker and admin certificates
       broker/             the local broker: config, data (KRaft log dirs), log, pid
-      users/              admin's record of provisioned users and their bundles
+      cluster/users/      the admin's 0600 copies of people's current keys
       profiles/<name>/    one joined bundle each (kafka_config.json + PEMs)
       state.json          which profile is the default, listening positions
 """
@@ -29,9 +29,11 @@ def chok_home() -> Path:
 
 
 def subdir(*parts: str) -> Path:
-    """Return (and create, 0700) a directory below chok's root."""
-    path = chok_home().joinpath(*parts)
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Return (and create, 0700 at every level) a directory below chok's root."""
+    path = chok_home()
+    for part in parts:
+        path = path / part
+        path.mkdir(exist_ok=True, mode=0o700)  # mkdir(parents=True) would use the umask
     return path
 
 

@@ -130,3 +130,16 @@ def test_talk_without_microphone_says_what_to_do(new_user) -> None:  # type: ign
         code=4,
     )
     assert "--file" in line or "microphone" in line, line
+
+
+def test_revoked_person_gets_access_revoked_not_a_hang(
+    cluster, speech_file: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    assert run_chok("admin", "add-user", "fiona", "--out", str(tmp_path)).code == 0
+    assert run_chok("join", str(tmp_path / "fiona.chok"), "--name", "fiona").code == 0
+    assert run_chok("--profile", "fiona", "timeline", "--json").code == 0
+    assert run_chok("admin", "revoke-user", "fiona").code == 0
+    for args in (["timeline"], ["listen", "--no-play", "--timeout", "5"],
+                 ["talk", "--file", str(speech_file)], ["react", "1", "like"]):  # fmt: skip
+        line = assert_clean_error(run_chok("--profile", "fiona", *args, timeout=90), code=7)
+        assert "access revoked" in line, (args, line)

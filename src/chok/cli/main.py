@@ -10,7 +10,7 @@ import click
 from chok import __version__
 from chok.cli.broker_cmd import broker_group
 from chok.cli.output import fail
-from chok.errors import ChokError
+from chok.errors import AccessDeniedError, ChokError, TopicMissingError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -42,6 +42,25 @@ def cli(ctx: click.Context, profile: str | None) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["profile"] = profile
+    _selected["profile"] = profile
+
+
+# The --profile of this run, for explaining an access refusal after the fact.
+_selected: dict[str, str | None] = {}
+
+
+def _explain_denial(error: ChokError) -> ChokError:
+    """Kafka answers a revoked person like a stranger; ask once more, precisely."""
+    from chok import profiles
+    from chok.kafka.admin import Admin
+
+    try:
+        profile = profiles.active(_selected.get("profile"))
+        topics = [t for c in profile.config.channels for t in (c.audio_topic, c.metadata_topic)]
+        Admin(profile.credentials, timeout=10).verify_access(topics)
+    except ChokError as precise:
+        return precise
+    return error
 
 
 cli.add_command(broker_group)
@@ -87,6 +106,9 @@ def main() -> None:
         # Usage errors: click's own message, on one line, exit 2.
         ctx_hint = " (see --help)" if isinstance(exc, click.UsageError) else ""
         fail(exc.format_message() + ctx_hint, exc.exit_code)
+    except (AccessDeniedError, TopicMissingError) as exc:
+        explained = _explain_denial(exc)
+        fail(str(explained), explained.exit_code)
     except ChokError as exc:
         fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:

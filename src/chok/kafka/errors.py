@@ -14,7 +14,7 @@ from chok.errors import (
     ChokError,
     KafkaError,
     KafkaTimeoutError,
-    NotFoundError,
+    TopicMissingError,
 )
 
 _DENIED = {
@@ -47,7 +47,7 @@ def convert(error: Any, where: str) -> ChokError:
     if code in (RdKafkaError._SSL, RdKafkaError._AUTHENTICATION):
         return AuthenticationError(f"{where}: the broker refused the TLS handshake ({text})")
     if code in _MISSING:
-        return NotFoundError(f"{where}: no such topic or partition on the cluster")
+        return TopicMissingError(f"{where}: no such topic or partition on the cluster")
     if code in _UNREACHABLE:
         return KafkaError(f"{where}: cannot reach the broker ({text})")
     if code in (RdKafkaError._TIMED_OUT, RdKafkaError.REQUEST_TIMED_OUT):
