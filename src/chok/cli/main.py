@@ -72,6 +72,7 @@ def _register_optional() -> None:
         admin_cmd,
         bench_cmd,
         demo_cmd,
+        gui_cmd,
         listen_cmd,
         profile_cmd,
         start_cmd,
@@ -91,6 +92,7 @@ def _register_optional() -> None:
         demo_cmd.demo_cmd,
         bench_cmd.bench_cmd,
         start_cmd.start_cmd,
+        gui_cmd.gui_cmd,
         start_cmd.devices_cmd,
     ):
         cli.add_command(command)

@@ -1,0 +1,139 @@
+"""Replaying recordings from the timeline (one, or all unheard in order), and export.
+
+The replay thread streams one transmission's frames with chok's
+``replay_frames``, decodes them and writes them to the cue/replay output,
+paced by the clock (a little ahead of it), so progress is real time whether or
+not there is a sound card, and Stop takes effect at once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from chok.channel.replay import replay_frames
+from chok.channel.session import ChannelSession
+from chok.channel.timeline import Entry
+from chok.codec import EXPORT_SUFFIXES, OpusDecoder, export
+from chok.errors import NotFoundError, UsageError
+from chok.gui.audio_io import SoundOut
+from chok.gui.tasks import UiCaller, error_text
+
+LEAD_S = 0.25  # how far ahead of the clock audio is handed to the device
+PROGRESS_EVERY_S = 0.1
+
+
+class Replayer(QObject):
+    started = Signal(int, int)  # entry id, total ms
+    progress = Signal(int, int, int)  # entry id, played ms, total ms
+    finished = Signal(int, bool)  # entry id, played to the end
+    failed = Signal(int, str)  # entry id, why
+    playingChanged = Signal(bool)
+
+    def __init__(self, session: ChannelSession, sound: SoundOut, ui: UiCaller) -> None:
+        super().__init__()
+        self.session = session
+        self._sound = sound
+        self._ui = ui
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.playing = False
+        self._generation = 0
+
+    def play(self, entries: list[Entry]) -> None:
+        """Play these recordings one after the other (stops what plays now)."""
+        self.stop()
+        if not entries:
+            return
+        self._stop = threading.Event()
+        self._generation += 1
+        self._set_playing(True)
+        self._thread = threading.Thread(
+            target=self._run,
+            args=(list(entries), self._stop, self._generation),
+            name="chok-gui-replay",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.playing:
+            self._set_playing(False)
+
+    def _set_playing(self, playing: bool) -> None:
+        self.playing = playing
+        self.playingChanged.emit(playing)
+
+    def _run(self, entries: list[Entry], stop: threading.Event, generation: int) -> None:
+        for entry in entries:
+            if stop.is_set():
+                break
+            self._play_one(entry, stop)
+        self._ui.post(lambda: self._all_done(generation))
+
+    def _all_done(self, generation: int) -> None:
+        if generation == self._generation and self.playing:
+            self._set_playing(False)
+
+    def _play_one(self, entry: Entry, stop: threading.Event) -> None:
+        tx = entry.transmission
+        total = tx.duration_ms
+        key = entry.id
+        self._ui.post(lambda: self.started.emit(key, total))
+        decoder = OpusDecoder(tx.frame_ms)
+        played_ms = 0.0
+        began = time.monotonic()
+        last_report = 0.0
+        try:
+            for frame in replay_frames(self.session, tx):
+                if stop.is_set():
+                    break
+                pcm = decoder.decode(frame.packet)
+                ahead = began + played_ms / 1000 - LEAD_S - time.monotonic()
+                if ahead > 0 and stop.wait(ahead):
+                    break
+                self._sound.write(pcm)
+                played_ms += pcm.size / 48
+                now = time.monotonic()
+                if now - last_report >= PROGRESS_EVERY_S:
+                    last_report = now
+                    done = int(played_ms)
+                    self._post_progress(key, done, total)
+            else:
+                # The last frames are still in the device's queue: wait for them.
+                rest = began + played_ms / 1000 - time.monotonic()
+                if rest > 0 and stop.wait(rest):
+                    self._ui.post(lambda: self.finished.emit(key, False))
+                    return
+                end = max(int(played_ms), total)
+                self._post_progress(key, end, end)
+                self._ui.post(lambda: self.finished.emit(key, True))
+                return
+        except Exception as exc:  # expired audio, a broker that went away...
+            message = error_text(exc)
+            self._ui.post(lambda: self.failed.emit(key, message))
+            return
+        self._ui.post(lambda: self.finished.emit(key, False))
+
+    def _post_progress(self, key: int, done: int, total: int) -> None:
+        self._ui.post(lambda: self.progress.emit(key, done, total))
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+def export_entry(session: ChannelSession, entry: Entry, path: Path) -> int:
+    """(Worker thread) save a recording's exact Opus packets (.ogg/.opus) or as .wav."""
+    if path.suffix.lower() not in EXPORT_SUFFIXES:
+        raise UsageError(f"cannot save audio as '{path.name}': use a .ogg, .opus or .wav name")
+    if not entry.audio_available:
+        raise NotFoundError("this recording's audio has expired (removed by the channel)")
+    packets = [frame.packet for frame in replay_frames(session, entry.transmission)]
+    if not packets:
+        raise NotFoundError("this recording has no audio on the broker")
+    export(path, packets, frame_ms=entry.transmission.frame_ms)
+    return len(packets)

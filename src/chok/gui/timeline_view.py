@@ -1,0 +1,284 @@
+"""The timeline pane: how far back, the list, what you missed, and what to do
+with the selected recording (play/stop with progress, react, export)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelectionModel, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QProgressBar,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from chok.channel.timeline import Entry
+from chok.gui.timeline_model import ENTRY_ROLE, EntryDelegate, TimelineModel, seconds_text
+from chok.gui.viewmodel import REACTIONS, SINCE, ChannelViewModel
+
+EXPORT_FILTER = "Ogg Opus audio (*.ogg);;WAV audio (*.wav)"
+
+
+class TimelinePane(QWidget):
+    exportRequested = Signal(object)  # Entry (the window asks where to save)
+
+    def __init__(self, vm: ChannelViewModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.vm = vm
+        self.model = TimelineModel(vm.me)
+        self._pending: set[tuple[int, str]] = set()
+        self._completed: int | None = None  # the recording last played to its end
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(self._header())
+        layout.addLayout(self._unheard_row())
+        self.list = QListView()
+        self.list.setModel(self.model)
+        self.list.setItemDelegate(EntryDelegate(self.model))
+        self.list.setUniformItemSizes(True)
+        # Lay 10,000 rows out a batch per event-loop turn, not all at once.
+        self.list.setLayoutMode(QListView.LayoutMode.Batched)
+        self.list.setBatchSize(500)
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.list.setAccessibleName("Timeline: recordings, newest first")
+        self.list.activated.connect(lambda _index: self.play_or_stop())
+        self.list.doubleClicked.connect(lambda _index: self.play_or_stop())
+        layout.addWidget(self.list, 1)
+        self.status = QLabel("Loading the timeline...")
+        self.status.setWordWrap(True)
+        layout.addWidget(self.status)
+        layout.addLayout(self._actions())
+        self._bind()
+        self._selection_changed()
+
+    # -- building -------------------------------------------------------------
+
+    def _header(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        title = QLabel("<b>Timeline</b>")
+        row.addWidget(title)
+        row.addStretch(1)
+        self.since_group = QButtonGroup(self)
+        self.since_buttons: dict[str, QPushButton] = {}
+        for label, seconds in SINCE.items():
+            button = QPushButton(label)
+            button.setCheckable(True)
+            button.setChecked(seconds == self.vm.since)
+            button.setToolTip(f"Show the recordings of the last {label}" if seconds else "Show all")
+            button.clicked.connect(lambda _checked=False, s=seconds: self.vm.set_since(s))
+            self.since_group.addButton(button)
+            self.since_buttons[label] = button
+            row.addWidget(button)
+        return row
+
+    def _unheard_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.unheard_label = QLabel("")
+        row.addWidget(self.unheard_label, 1)
+        self.play_unheard_button = QPushButton("\u25b6 Play all unheard")
+        self.play_unheard_button.setToolTip("Play what you missed, oldest first (Ctrl+U)")
+        self.play_unheard_button.clicked.connect(self.vm.play_unheard)
+        row.addWidget(self.play_unheard_button)
+        return row
+
+    def _actions(self) -> QVBoxLayout:
+        box = QVBoxLayout()
+        top = QHBoxLayout()
+        self.play_button = QPushButton("\u25b6 Play")
+        self.play_button.setToolTip("Play or stop the selected recording (Enter)")
+        self.play_button.clicked.connect(self.play_or_stop)
+        top.addWidget(self.play_button)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("")
+        self.progress.setAccessibleName("Playback progress")
+        top.addWidget(self.progress, 1)
+        box.addLayout(top)
+        bottom = QHBoxLayout()
+        bottom.addWidget(QLabel("React:"))
+        self.react_buttons: dict[str, QToolButton] = {}
+        for number, emoji in enumerate(REACTIONS, start=1):
+            button = QToolButton()
+            button.setCheckable(True)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            button.setToolTip(f"React with {emoji} (Ctrl+{number}); click again to take it back")
+            button.setAccessibleName(f"React {emoji}")
+            button.setMinimumWidth(self.fontMetrics().height() * 4)
+            button.clicked.connect(lambda _checked=False, e=emoji: self.react(e))
+            self.react_buttons[emoji] = button
+            bottom.addWidget(button)
+        bottom.addStretch(1)
+        self.export_button = QPushButton("Save audio\u2026")
+        self.export_button.setToolTip("Save the selected recording as .ogg or .wav (Ctrl+E)")
+        self.export_button.clicked.connect(self.export_selected)
+        bottom.addWidget(self.export_button)
+        box.addLayout(bottom)
+        return box
+
+    def _bind(self) -> None:
+        vm = self.vm
+        vm.timelineChanged.connect(self._entries)
+        vm.timelineLoading.connect(self._loading)
+        vm.timelineError.connect(self._error)
+        vm.entryChanged.connect(self._entry_changed)
+        vm.unheardChanged.connect(self._unheard)
+        vm.playStarted.connect(lambda entry_id, total: self._progress(entry_id, 0, total))
+        vm.playProgress.connect(self._progress)
+        vm.playEnded.connect(self._play_ended)
+        vm.playingChanged.connect(lambda _playing: self._selection_changed())
+        vm.reactionPending.connect(self._reaction_pending)
+        self.list.selectionModel().currentChanged.connect(lambda *_: self._selection_changed())
+
+    # -- reacting to the view-model --------------------------------------------------
+
+    def _entries(self, entries: list[Entry]) -> None:
+        selected = self.selected()
+        scroll = self.list.verticalScrollBar().value()
+        self.model.set_entries(entries)
+        row = self.model.row_of(selected.id) if selected is not None else None
+        if row is None and entries:
+            row = 0
+        if row is not None:
+            self.list.selectionModel().setCurrentIndex(
+                self.model.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect
+            )
+        self.list.verticalScrollBar().setValue(scroll)
+        self._show_count()
+        self._selection_changed()
+
+    def _show_count(self) -> None:
+        shown = len(self.model.rows)
+        label = next((k for k, v in SINCE.items() if v == self.vm.since), "All")
+        window = "" if self.vm.since is None else f" in the last {label}"
+        if shown == 0:
+            self.status.setText(f"No recordings{window} yet: hold the big button to talk.")
+        else:
+            self.status.setText(f"{shown} recording{'s' if shown != 1 else ''}{window}")
+
+    def _loading(self, loading: bool) -> None:
+        if loading and not self.model.rows:
+            self.status.setText("Loading the timeline...")
+        elif not loading:
+            self._show_count()
+
+    def _error(self, message: str) -> None:
+        self.status.setText(message)
+
+    def _entry_changed(self, entry: Entry) -> None:
+        self.model.update_entry(entry)
+        self._selection_changed()
+
+    def _unheard(self, ids: list[int]) -> None:
+        self.model.set_unheard(ids)
+        count = len(ids)
+        self.unheard_label.setText(
+            f"<b>{count} unheard</b>" if count else "You have heard everything."
+        )
+        self.play_unheard_button.setEnabled(count > 0)
+
+    def _progress(self, entry_id: int, played_ms: int, total_ms: int) -> None:
+        if self._completed == entry_id:
+            self._completed = None
+        self.model.set_playing(entry_id, played_ms, total_ms)
+        selected = self.selected()
+        if selected is not None and selected.id == entry_id:
+            self._show_progress(played_ms, total_ms)
+
+    def _show_progress(self, played_ms: int, total_ms: int) -> None:
+        self.progress.setRange(0, max(1, total_ms))
+        self.progress.setValue(min(played_ms, max(1, total_ms)))
+        self.progress.setFormat(f"{seconds_text(played_ms)} / {seconds_text(total_ms)}")
+
+    def _play_ended(self, entry_id: int, completed: bool) -> None:
+        if self.model.playing is not None and self.model.playing[0] == entry_id:
+            self.model.set_playing(None)
+        if completed:
+            self._completed = entry_id  # played to the end: its bar stays full
+        self._selection_changed()
+
+    def _reaction_pending(self, entry_id: int, emoji: str, pending: bool) -> None:
+        (self._pending.add if pending else self._pending.discard)((entry_id, emoji))
+        self._selection_changed()
+
+    # -- the selected recording -----------------------------------------------------
+
+    def selected(self) -> Entry | None:
+        index = self.list.currentIndex()
+        entry = index.data(ENTRY_ROLE) if index.isValid() else None
+        return entry if isinstance(entry, Entry) else None
+
+    def select_id(self, entry_id: int) -> None:
+        row = self.model.row_of(entry_id)
+        if row is not None:
+            self.list.setCurrentIndex(self.model.index(row))
+
+    def _selection_changed(self) -> None:
+        entry = self.selected()
+        playing_id = self.model.playing[0] if self.model.playing else None
+        is_playing = entry is not None and playing_id == entry.id and self.vm.replayer.playing
+        self.play_button.setText("\u25a0 Stop" if is_playing else "\u25b6 Play")
+        self.play_button.setEnabled(entry is not None and (entry.audio_available or is_playing))
+        self.export_button.setEnabled(entry is not None and entry.audio_available)
+        if entry is not None and is_playing and self.model.playing is not None:
+            self._show_progress(self.model.playing[1], self.model.playing[2])
+        elif entry is not None:
+            total = entry.transmission.duration_ms
+            self._show_progress(total if entry.id == self._completed else 0, total)
+            if not entry.audio_available:
+                self.progress.setFormat("audio expired")
+        else:
+            self.progress.setValue(0)
+            self.progress.setFormat("")
+        for emoji, button in self.react_buttons.items():
+            names = entry.reactions.get(emoji, []) if entry is not None else []
+            button.setText(f"{emoji} {len(names)}" if names else emoji)
+            button.setChecked(entry is not None and self.vm.me in names)
+            pending = entry is not None and (entry.id, emoji) in self._pending
+            button.setEnabled(entry is not None and not pending)
+
+    def play_or_stop(self) -> None:
+        entry = self.selected()
+        if entry is None:
+            return
+        playing_id = self.model.playing[0] if self.model.playing else None
+        if self.vm.replayer.playing and playing_id == entry.id:
+            self.vm.stop()
+        else:
+            self.vm.play(entry)
+
+    def react(self, emoji: str) -> None:
+        entry = self.selected()
+        if entry is None:
+            return
+        self.vm.toggle_reaction(entry.id, emoji)
+        self._selection_changed()  # the button shows the state it had until confirmed
+
+    def export_selected(self) -> None:
+        entry = self.selected()
+        if entry is not None:
+            self.exportRequested.emit(entry)
+
+
+def ask_export_path(parent: QWidget, entry: Entry) -> Path | None:
+    """The save dialog, with a name made of who and when."""
+    moment = dt.datetime.fromtimestamp(entry.transmission.timestamp_ms / 1000)
+    name = f"{entry.transmission.user_id}-{moment:%Y%m%d-%H%M%S}.ogg"
+    chosen, selected_filter = QFileDialog.getSaveFileName(
+        parent, "Save the recording", str(Path.home() / name), EXPORT_FILTER
+    )
+    if not chosen:
+        return None
+    path = Path(chosen)
+    if not path.suffix:
+        path = path.with_suffix(".wav" if "wav" in selected_filter else ".ogg")
+    return path

@@ -1,0 +1,220 @@
+"""Fixtures for driving the desktop app against the real broker.
+
+Qt runs offscreen; the microphone is speech from memory (paced like a real
+one) and the speaker a buffer, so no sound card is needed. The broker, users
+and channels are the real ones of tests/conftest.py.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+
+import pytest
+
+from chok.audio import ArrayInput, AudioInput, AudioOutput, BufferOutput
+from chok.channel.session import ChannelSession
+from chok.channel.talk import Talker, TalkResult
+from chok.codec import Pcm, frames_of, sample_speech
+from chok.errors import AudioDeviceError
+from chok.gui.audio_io import AudioDevices, AudioSettings
+from chok.profiles import Profile
+
+SPEECH_S = 2.0
+
+
+@cache
+def speech() -> Pcm:
+    """About two seconds of the shipped speech sample."""
+    return sample_speech()[: int(48_000 * SPEECH_S)]
+
+
+@dataclass
+class FakeSound:
+    """Devices for the app: a paced speech "microphone", buffer "speakers"."""
+
+    inputs_opened: int = 0
+    outputs: list[BufferOutput] = field(default_factory=list)
+    input_error: Exception | None = None
+
+    def open_input(self, spec: str | None) -> AudioInput:
+        if spec == "none":
+            raise AudioDeviceError("no microphone chosen (Settings, Input)")
+        if self.input_error is not None:
+            raise self.input_error
+        self.inputs_opened += 1
+        return ArrayInput(speech(), realtime=True)
+
+    def open_output(self, _spec: str | None) -> AudioOutput:
+        out = BufferOutput()
+        self.outputs.append(out)
+        return out
+
+    @property
+    def devices(self) -> AudioDevices:
+        return AudioDevices(self.open_input, self.open_output)
+
+    def samples_heard(self) -> int:
+        return sum(out.pcm().size for out in self.outputs)
+
+
+@pytest.fixture
+def sound() -> FakeSound:
+    return FakeSound()
+
+
+@pytest.fixture
+def open_window(qtbot, sound: FakeSound) -> Iterator[Callable[..., object]]:  # type: ignore[no-untyped-def]
+    """Factory: the real main window for a profile, shown and connected."""
+    from chok.gui.main_window import MainWindow
+
+    windows: list[MainWindow] = []
+
+    def make(profile: Profile, channel: int | None = None, connected: bool = True) -> MainWindow:
+        window = MainWindow(profile, sound.devices, AudioSettings(), channel=channel, probe_ms=500)
+        qtbot.addWidget(window)
+        window.show()
+        windows.append(window)
+        if connected:
+            qtbot.waitUntil(lambda: window.vm.ptt_state == "idle", timeout=30_000)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+
+
+def talk_in_thread(session: ChannelSession, seconds: float = SPEECH_S) -> Speaker:
+    """Another client talking, paced in real time, on a thread of its own."""
+    return Speaker(session, seconds).start()
+
+
+@dataclass
+class Speaker:
+    session: ChannelSession
+    seconds: float
+    result: TalkResult | None = None
+    error: BaseException | None = None
+    started: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> Speaker:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            talker = Talker(self.session)
+            frames = list(frames_of(speech(), 60))
+            count = int(self.seconds * 1000 / 60)
+            began = time.monotonic()
+            for index in range(count):
+                delay = began + index * 0.06 - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)  # a person talks in real time
+                talker.send_pcm(frames[index % len(frames)])
+                self.started.set()
+            self.result = talker.end()
+        except BaseException as exc:  # surfaced by join()
+            self.error = exc
+            self.started.set()
+
+    def join(self, timeout: float = 30) -> TalkResult:
+        self._thread.join(timeout)
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result
+
+
+def quick_talk(session: ChannelSession, frames: int = 10) -> TalkResult:
+    """A short transmission sent at once (not paced)."""
+    talker = Talker(session)
+    for index, frame in enumerate(frames_of(speech(), 60)):
+        if index >= frames:
+            break
+        talker.send_pcm(frame)
+    return talker.end()
+
+
+@dataclass
+class TickCounter:
+    """A 10 ms QTimer: the gaps between its ticks show whether the UI thread waited."""
+
+    interval_ms: int = 10
+    stamps: list[float] = field(default_factory=list)
+
+    def start(self) -> TickCounter:
+        from PySide6.QtCore import QTimer
+
+        self.timer = QTimer()
+        self.timer.setInterval(self.interval_ms)
+        self.timer.timeout.connect(lambda: self.stamps.append(time.monotonic()))
+        self.timer.start()
+        return self
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+    @property
+    def max_gap_ms(self) -> float:
+        gaps = [b - a for a, b in zip(self.stamps, self.stamps[1:], strict=False)]
+        return max(gaps, default=0.0) * 1000
+
+
+_private_numbers = iter(range(9000, 10_000))
+
+
+@pytest.fixture
+def private_channel(cluster) -> Callable[..., tuple[int, list[Profile]]]:  # type: ignore[no-untyped-def]
+    """Factory: a channel of its own for some people, so that counts and deleted
+    audio disturb no other test. Its topics and ACLs are real, but it is not in
+    the admin's registry: bundles made by other tests never include it."""
+    from dataclasses import replace
+
+    from chok.protocol.client_config import ChannelConfig
+    from chok.provision import access, local, pki
+    from chok.provision.topics import channel_topics
+
+    def make(*people: Profile) -> tuple[int, list[Profile]]:
+        number = next(_private_numbers)
+        admin, _ = local.admin_client()
+        admin.create_topics(channel_topics(number))
+        joined = []
+        for person in people:
+            cert = (person.path / person.config.client_cert_asset).read_bytes()
+            principal = access.principal_for(pki.common_name(cert))
+            admin.grant(access.channel_grants(principal, number))
+            config = replace(
+                person.config,
+                channels=[ChannelConfig.standard(number, f"private {number}")],
+            )
+            joined.append(Profile(person.name, person.path, config))
+        return number, joined
+
+    return make
+
+
+def expire_audio(session: ChannelSession) -> int:
+    """Remove a channel's audio so far, as its retention would; return the new low mark."""
+    from confluent_kafka import TopicPartition
+
+    from chok.provision import local
+
+    admin, _ = local.admin_client()
+    reader = session.audio_reader("expire")
+    try:
+        _, high = reader.watermarks()
+    finally:
+        reader.close()
+    futures = admin._client.delete_records([TopicPartition(session.audio_topic, 0, high)])
+    for future in futures.values():
+        future.result(30)
+    return high

@@ -1,0 +1,58 @@
+"""The broker goes away and comes back: the app says so, and carries on by itself."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+from chok.channel.session import open_session
+from chok.profiles import Profile
+from tests.gui.conftest import quick_talk
+
+pytestmark = [pytest.mark.gui, pytest.mark.broker]
+
+
+def test_reconnecting_is_shown_and_done_by_itself(qtbot, cluster, new_user, open_window) -> None:  # type: ignore[no-untyped-def]
+    from chok.broker import process
+
+    alice, bob = new_user("alice"), new_user("bob")
+    window = open_window(alice)
+    assert "Connected" in window.conn_label.text()
+    assert process.stop()
+    try:
+        qtbot.waitUntil(lambda: "Reconnecting" in window.conn_label.text(), timeout=30_000)
+        assert window.vm.ptt_state == "offline"
+        window.vm.press()
+        assert window.messages[-1][0].startswith("not connected:")
+    finally:
+        process.start(port=cluster.port)
+    qtbot.waitUntil(lambda: "Connected" in window.conn_label.text(), timeout=90_000)
+    qtbot.waitUntil(lambda: window.vm.ptt_state == "idle", timeout=30_000)
+    # Still hearing the channel: bob's next words arrive and land on the timeline.
+    tx = quick_talk(open_session(bob)).transmission
+    assert tx is not None
+    qtbot.waitUntil(lambda: window.vm.sound.cues_played[-1:] == ["end"], timeout=30_000)
+    qtbot.waitUntil(
+        lambda: window.timeline.model.row_of(tx.start_offset) is not None, timeout=30_000
+    )
+    _wait_for_group_coordinator(bob)  # leave the restarted broker fully ready for other tests
+
+
+def _wait_for_group_coordinator(person: Profile, timeout: float = 90) -> None:
+    """Until a consumer group can commit (the coordinator loads after a restart)."""
+    conf = {**person.credentials.librdkafka(), "group.id": f"chok.{person.user}.settle"}
+    consumer = Consumer(conf)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                consumer.commit(offsets=[TopicPartition("chok-audio-1", 0, 0)], asynchronous=False)
+                return
+            except KafkaException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)  # the coordinator is still loading: ask again
+    finally:
+        consumer.close()
