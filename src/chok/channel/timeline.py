@@ -17,7 +17,7 @@ from chok.errors import KafkaTimeoutError, NotFoundError, UsageError
 from chok.kafka.stream import BEGINNING, PartitionReader
 from chok.protocol.metadata import parse_metadata_record
 from chok.protocol.reactions import ReactionRecord, effective_reactions
-from chok.protocol.transmission import Transmission
+from chok.protocol.transmission import Transmission, parse_transmission_key
 
 BATCH = 5000
 SINCE_CHOICES = {"1h": 3600, "6h": 6 * 3600, "24h": 24 * 3600, "7d": 7 * 86400, "all": None}
@@ -36,9 +36,37 @@ class Entry:
 
 @dataclass
 class _Fold:
+    """The newest record per key, folded as records arrive: what compaction
+    keeps, so the result does not depend on whether the broker compacted yet."""
+
+    channel: int
     latest: dict[int, Transmission] = field(default_factory=dict)
-    reactions: dict[int, list[ReactionRecord]] = field(default_factory=dict)
+    reactions: dict[bytes, ReactionRecord] = field(default_factory=dict)
     first_offset: dict[int, int] = field(default_factory=dict)
+
+    def add(self, key: bytes, value: bytes | None, offset: int) -> None:
+        record = parse_metadata_record(key, value, channel=self.channel)
+        if isinstance(record, Transmission):
+            self.latest[record.start_offset] = record
+            self.first_offset.setdefault(record.start_offset, offset)
+        elif isinstance(record, ReactionRecord):
+            self.reactions.pop(key, None)  # re-insert: dict order = log order
+            self.reactions[key] = record
+        else:
+            self._forget(key)  # a tombstone or a broken newest record replaces the key
+
+    def _forget(self, key: bytes) -> None:
+        ids = parse_transmission_key(key)
+        if ids is not None and ids[0] == self.channel:
+            self.latest.pop(ids[1], None)
+        else:
+            self.reactions.pop(key, None)
+
+    def reactions_by_transmission(self) -> dict[int, list[ReactionRecord]]:
+        grouped: dict[int, list[ReactionRecord]] = {}
+        for record in self.reactions.values():
+            grouped.setdefault(record.start_offset, []).append(record)
+        return grouped
 
 
 @dataclass(frozen=True)
@@ -66,22 +94,21 @@ def load_timeline(
     session: ChannelSession, since_s: int | None = None, from_offset: int | None = None
 ) -> Timeline:
     reader = session.metadata_reader("timeline")
+    fold = _Fold(session.number)
     try:
         low, high = reader.watermarks()
         audio_low, audio_high = reader.watermarks(
             topic=session.audio_topic, partition=session.config.audio_partition
         )
-        newest: dict[bytes, tuple[int, bytes]] = {}
-        first_offsets: dict[bytes, int] = {}
         if high > low:
             reader.assign(BEGINNING if from_offset is None else from_offset)
-            _read_until(reader, high, newest, first_offsets)
+            _read_until(reader, high, fold)
     finally:
         reader.close()
-    fold = _fold(session.number, newest, first_offsets)
     cutoff = None if since_s is None else now_ms() - since_s * 1000
+    reactions = fold.reactions_by_transmission()
     entries = [
-        Entry(tx, _effective(tx, fold.reactions.get(start, [])), tx.start_offset >= audio_low)
+        Entry(tx, effective_reactions(tx.reactions, reactions.get(start, [])), start >= audio_low)
         for start, tx in fold.latest.items()
         if cutoff is None or tx.timestamp_ms >= cutoff
     ]
@@ -89,19 +116,9 @@ def load_timeline(
     return Timeline(entries, high, audio_low, audio_high, fold.first_offset)
 
 
-def _effective(tx: Transmission, records: list[ReactionRecord]) -> dict[str, list[str]]:
-    return effective_reactions(tx.reactions, records)
-
-
-def _read_until(
-    reader: PartitionReader,
-    high: int,
-    newest: dict[bytes, tuple[int, bytes]],
-    first_offsets: dict[bytes, int],
-    timeout: float = 30.0,
-) -> None:
-    """Keep the newest value per key below ``high`` (what compaction keeps, so
-    nothing is lost) and where each transmission key first appeared.
+def _read_until(reader: PartitionReader, high: int, fold: _Fold, timeout: float = 30.0) -> None:
+    """Fold every record below ``high`` batch by batch, while librdkafka
+    fetches the next batch on its own thread.
 
     The end-of-partition event also ends the read: compaction may have removed
     the records just below ``high``.
@@ -113,27 +130,6 @@ def _read_until(
             raise KafkaTimeoutError(f"reading the timeline: stuck at offset {position}")
         for msg in reader.consume(BATCH, 0.5):
             position = msg.offset() or 0
-            key, value = msg.key(), msg.value()
-            if key is None:
-                continue
-            if value is None:
-                newest.pop(key, None)  # a tombstone deletes the key
-                continue
-            newest[key] = (position, value)
-            if key.startswith(b"msg-"):
-                first_offsets.setdefault(key, position)
-
-
-def _fold(
-    channel: int, newest: dict[bytes, tuple[int, bytes]], first_offsets: dict[bytes, int]
-) -> _Fold:
-    fold = _Fold()
-    # Reaction records in log order: effective_reactions lets the last one decide.
-    for key, (_offset, value) in sorted(newest.items(), key=lambda item: item[1][0]):
-        record = parse_metadata_record(key, value, channel=channel)
-        if isinstance(record, Transmission):
-            fold.latest[record.start_offset] = record
-            fold.first_offset[record.start_offset] = first_offsets.get(key, _offset)
-        elif isinstance(record, ReactionRecord):
-            fold.reactions.setdefault(record.start_offset, []).append(record)
-    return fold
+            key = msg.key()
+            if key is not None:
+                fold.add(key, msg.value(), position)
