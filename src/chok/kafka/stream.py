@@ -27,6 +27,7 @@ from confluent_kafka import KafkaError as RdKafkaError
 from chok.errors import AccessDeniedError, ChokError, KafkaError, KafkaTimeoutError
 from chok.kafka.client import Credentials, with_errors
 from chok.kafka.errors import convert
+from chok.protocol.names import consumer_group_prefix
 
 Headers = Sequence[tuple[str, bytes]]
 BEGINNING = OFFSET_BEGINNING
@@ -148,7 +149,7 @@ class PartitionReader:
         purpose: str = "read",
         extra: dict[str, Any] | None = None,
     ) -> None:
-        group = f"chok.{user}.{purpose}-{uuid.uuid4().hex[:8]}"
+        group = f"{consumer_group_prefix(user)}{purpose}-{uuid.uuid4().hex[:8]}"
         conf, self._errors = with_errors(
             creds, {**READER_SETTINGS, "group.id": group, **(extra or {})}
         )

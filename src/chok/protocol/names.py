@@ -135,3 +135,9 @@ def emoji_sort_key(emoji: str) -> tuple[int, str]:
 
 def sort_emoji(emoji: Iterable[str]) -> list[str]:
     return sorted(emoji, key=emoji_sort_key)
+
+
+def consumer_group_prefix(user: str) -> str:
+    """``chok.<user>.``: the consumer groups one person may use (ACLs grant the
+    prefix). A dot never occurs in a name, so no prefix covers another's."""
+    return f"chok.{user}."

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from chok.errors import UsageError
 from chok.kafka.admin import Grant
+from chok.protocol.names import consumer_group_prefix
 from chok.protocol.topics import audio_topic, metadata_topic
 
 TOPIC_OPERATIONS = ("READ", "WRITE", "DESCRIBE")
@@ -56,7 +57,7 @@ def principal_for(cn: str, principal_format: str = DEFAULT_PRINCIPAL_FORMAT) -> 
 
 
 def group_prefix(user: str) -> str:
-    return f"chok.{user}."
+    return consumer_group_prefix(user)
 
 
 def channel_grants(principal: str, channel: int) -> list[Grant]:
