@@ -21,18 +21,14 @@ def has_display() -> bool:
 def start_cmd(ctx: click.Context) -> None:
     """Open the desktop app where there is a display, else run the headless demo.
 
-    On first use with no profile, the demo provisions and joins people on the
-    local broker, so the app has someone to be.
+    On first use the app asks for your bundle (file or link) to join.
     """
-    from chok import profiles
     from chok.cli.demo_cmd import demo_cmd
 
     if not has_display():
         click.echo("no display here: running the headless demo (`chok gui` needs a screen)")
         ctx.invoke(demo_cmd, device=None, no_play=False)
         return
-    if profiles.default_name() is None:
-        ctx.invoke(demo_cmd, device=None, no_play=True)
     from chok.cli.gui_cmd import gui_cmd
 
     ctx.invoke(gui_cmd)
