@@ -144,3 +144,27 @@ def test_revoked_person_gets_access_revoked_not_a_hang(
                  ["talk", "--file", str(speech_file)], ["react", "1", "like"]):  # fmt: skip
         line = assert_clean_error(run_chok("--profile", "fiona", *args, timeout=90), code=7)
         assert "access revoked" in line, (args, line)
+
+
+def test_talk_waits_while_someone_else_is_talking(new_user, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    alice, bob = new_user("alice"), new_user("bob")
+    long_speech = tmp_path / "long.wav"
+    make_speech("This is a long message that keeps the channel busy for a while. " * 3, long_speech)
+    watcher = _listen(bob.name, "--count", "1", "--timeout", "90")
+    talker = subprocess.Popen(
+        [sys.executable, "-m", "chok", "--profile", alice.name, "talk", "--file", str(long_speech)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
+    )  # fmt: skip
+    assert watcher.stdout is not None
+    started = json.loads(watcher.stdout.readline())  # alice is on the air now
+    assert started["event"] == "talk_started", started
+    waited = run_chok("--profile", bob.name, "talk", "--file", str(long_speech), "--fast")
+    assert waited.code == 0, waited.err
+    assert f"{alice.user} is talking: waiting" in waited.err
+    assert talker.wait(60) == 0
+    # bob's first frame came after alice's last one: no talking over her.
+    timeline = json.loads(run_chok("--profile", bob.name, "timeline", "--json").out)
+    mine = next(e for e in timeline if e["user"] == bob.user)
+    hers = next(e for e in timeline if e["user"] == alice.user)
+    assert mine["id"] > hers["end_offset"]
+    watcher.communicate(timeout=60)

@@ -22,6 +22,7 @@ def entry_json(entry: Entry) -> dict[str, Any]:
     tx = entry.transmission
     return {
         "id": entry.id,
+        "end_offset": tx.end_offset,
         "user": tx.user_id,
         "timestamp_ms": tx.timestamp_ms,
         "time": dt.datetime.fromtimestamp(tx.timestamp_ms / 1000, dt.UTC).isoformat(),
