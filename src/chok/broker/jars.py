@@ -75,7 +75,7 @@ def _run_maven(mvn: str, pom: Path, out: Path, say: Progress) -> None:
     downloaded = copied = 0
     for line in proc.stdout:
         tail = [*tail[-20:], line.rstrip()]
-        if line.startswith("Downloaded from"):
+        if "] Downloaded from " in line or line.startswith("Downloaded from"):
             downloaded += 1
             if downloaded % 25 == 0:
                 say(f"  {downloaded} files downloaded...")
