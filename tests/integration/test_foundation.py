@@ -14,6 +14,7 @@ from chok.provision import pki
 from chok.provision.cluster import cluster_files
 from tests.conftest import LocalCluster, run_chok
 from tests.kafka_helpers import produce_one, read_from
+from tests.provision_helpers import handshake_refused
 
 pytestmark = pytest.mark.broker
 
@@ -51,16 +52,6 @@ def test_principal_without_acls_is_refused(cluster: LocalCluster, tmp_path: Path
     )
 
 
-def _handshake_refused(err: object) -> bool:
-    return isinstance(err, KafkaError) and err.code() in (
-        KafkaError._SSL,
-        KafkaError._TRANSPORT,
-        KafkaError._ALL_BROKERS_DOWN,
-        KafkaError._AUTHENTICATION,
-        KafkaError._MSG_TIMED_OUT,
-    )
-
-
 def test_client_without_certificate_is_refused_at_handshake(cluster: LocalCluster) -> None:
     files = cluster_files()
     creds = Credentials(
@@ -81,7 +72,7 @@ def test_client_without_certificate_is_refused_at_handshake(cluster: LocalCluste
         "chok-audio-1", b"x", partition=0, on_delivery=lambda e, m: delivered.append(e)
     )
     producer.flush(15)
-    assert delivered and _handshake_refused(delivered[0]), delivered
+    assert delivered and handshake_refused(delivered[0]), delivered
     assert any(e.code() in (KafkaError._SSL, KafkaError._TRANSPORT) for e in conf_errors), (
         conf_errors
     )
@@ -97,7 +88,7 @@ def test_certificate_from_another_ca_is_refused_at_handshake(
         cluster.bootstrap, cluster_files().ca_cert, tmp_path / "m.pem", tmp_path / "m.key"
     )
     err = produce_one(creds, "chok-audio-1", b"x", timeout=8)
-    assert _handshake_refused(err), err
+    assert handshake_refused(err), err
 
 
 def test_data_survives_broker_restart(cluster: LocalCluster, new_user) -> None:  # type: ignore[no-untyped-def]

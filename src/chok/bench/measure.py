@@ -80,7 +80,7 @@ def chok_live(
     producer.connect(talk.audio_topic)
     service = ListenService(listen, on_event=on_event).start()
     talker = Talker(talk, producer=producer)
-    _wait_stats(producer, stats)
+    _wait_stats(producer.poll, stats)
     tx_before = stats[-1]["tx_bytes"]
     began = time.perf_counter()
     for index, packet in enumerate(packets):
@@ -89,8 +89,7 @@ def chok_live(
         talker.send_packet(packet)
         producer.poll(0)
     talker.end()
-    count = len(stats)
-    _wait_stats(producer, stats, after=count)
+    _wait_stats(producer.poll, stats, after=len(stats))
     wire = (stats[-1]["tx_bytes"] - tx_before) / (len(packets) * FRAME_S)
     _wait_for(ended.is_set)
     service.stop()
@@ -122,8 +121,7 @@ def original_live(
     stats: list[dict[str, Any]] = []
     producer = original.producer(talk.creds, stats)
     producer.list_topics(listen.audio_topic, timeout=10)  # same warm start as chok's
-    while not stats:
-        producer.poll(0.05)
+    _wait_stats(producer.poll, stats)
     tx_before = stats[-1]["tx_bytes"]
     began = time.perf_counter()
     for index, packet in enumerate(packets):
@@ -133,9 +131,7 @@ def original_live(
         producer.produce(listen.audio_topic, value, b"user1", partition=0)
         producer.poll(0)
     producer.flush(15)
-    count = len(stats)
-    while len(stats) <= count + 1:
-        producer.poll(0.05)
+    _wait_stats(producer.poll, stats, after=len(stats))
     wire = (stats[-1]["tx_bytes"] - tx_before) / (len(packets) * FRAME_S)
     _wait_for(lambda: len(got) >= len(packets))
     stop.set()
@@ -144,11 +140,14 @@ def original_live(
     return _latency(sent, got), wire
 
 
-def _wait_stats(producer: RecordProducer, stats: list[dict[str, Any]], after: int = 0) -> None:
-    # Two fresh statistics reports after the last record: the totals are final.
+def _wait_stats(
+    poll: Callable[[float], object], stats: list[dict[str, Any]], after: int = 0
+) -> None:
+    """Serve the producer (``poll``) until two fresh statistics reports came
+    after the last record: its byte totals are final then."""
     deadline = time.monotonic() + 10
     while len(stats) <= after + 1 and time.monotonic() < deadline:
-        producer.poll(0.05)
+        poll(0.05)
 
 
 def _wait_for(condition: Callable[[], bool], timeout: float = 20) -> None:
