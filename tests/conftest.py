@@ -96,8 +96,8 @@ _user_counter = iter(range(1_000_000))
 def new_user(cluster: LocalCluster, tmp_path: Path):  # type: ignore[no-untyped-def]
     """Factory: provision a fresh user and return their installed profile."""
     from chok import profiles
+    from chok.protocol.bundle import read_bundle
     from chok.provision import local
-    from chok.provision.bundle import read_bundle
 
     def make(prefix: str = "user", channels: list[int] | None = None) -> profiles.Profile:
         name = f"{prefix}{next(_user_counter)}"

@@ -26,8 +26,8 @@ from chok.channel.timeline import Entry, load_timeline
 from chok.codec import OpusDecoder, sample_speech_path
 from chok.errors import ChokError
 from chok.home import subdir
+from chok.protocol.bundle import read_bundle
 from chok.provision import local, registry
-from chok.provision.bundle import read_bundle
 
 Say = Callable[[str], None]
 PEOPLE = ("bob", "alice")  # alice joins last: she is the default profile afterwards

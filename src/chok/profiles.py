@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chok import pki
 from chok.errors import BadBundleError, ConfigError, ProfileNotFoundError, UsageError
 from chok.home import chok_home, subdir, write_atomic, write_private
 from chok.kafka.client import Credentials
+from chok.protocol.bundle import CONFIG_NAME, Bundle
 from chok.protocol.client_config import ChannelConfig, ClientConfig, parse_client_config
-from chok.provision import pki
-from chok.provision.bundle import CONFIG_NAME, Bundle
 
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 

@@ -179,8 +179,9 @@ def private_channel(cluster) -> Callable[..., tuple[int, list[Profile]]]:  # typ
     the admin's registry: bundles made by other tests never include it."""
     from dataclasses import replace
 
+    from chok import pki
     from chok.protocol.client_config import ChannelConfig
-    from chok.provision import access, local, pki
+    from chok.provision import access, local
     from chok.provision.topics import channel_topics
 
     def make(*people: Profile) -> tuple[int, list[Profile]]:

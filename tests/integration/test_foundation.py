@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from confluent_kafka import KafkaError
 
+from chok import pki
 from chok.kafka.client import Credentials
-from chok.provision import pki
-from chok.provision.cluster import cluster_files
+from chok.pki.cluster import cluster_files
 from tests.conftest import LocalCluster, run_chok
 from tests.kafka_helpers import produce_one, read_from
 from tests.provision_helpers import handshake_refused

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
+from chok import pki
 from chok.errors import AccessDeniedError
 from chok.kafka.admin import Admin
 from chok.protocol.client_config import parse_client_config
-from chok.provision import pki
 from tests.conftest import LocalCluster, assert_clean_error, run_chok
 from tests.kafka_helpers import produce_one, read_from
 from tests.provision_helpers import (

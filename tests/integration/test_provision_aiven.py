@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from chok import pki
 from chok.errors import AccessDeniedError
 from chok.kafka.admin import Admin
-from chok.provision import pki
-from chok.provision.cluster import cluster_files
+from chok.pki.cluster import cluster_files
 from chok.provision.local import admin_client
 from tests.aiven_standin import AivenStandIn
 from tests.conftest import CHOK, LocalCluster, RunResult, assert_clean_error, run_chok

@@ -14,7 +14,7 @@ import pytest
 
 from chok.errors import AccessDeniedError
 from chok.kafka.admin import Admin
-from chok.provision.cluster import cluster_files
+from chok.pki.cluster import cluster_files
 from tests.conftest import LocalCluster, assert_clean_error, run_chok
 from tests.kafka_helpers import produce_one
 from tests.provision_helpers import denied, handshake_refused, profile_creds, unique

@@ -25,11 +25,12 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient
 
+from chok import pki
 from chok.errors import AccessDeniedError, BadBundleError, ChokError
 from chok.kafka.admin import Admin, TopicSpec
 from chok.kafka.client import Credentials
-from chok.provision import access, handover, pki, service
-from chok.provision.cluster import cluster_files
+from chok.pki.cluster import cluster_files
+from chok.provision import access, handover, service
 from chok.provision.local import admin_client
 from tests.conftest import LocalCluster, run_chok
 from tests.kafka_helpers import produce_one, read_from

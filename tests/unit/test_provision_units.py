@@ -13,8 +13,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from chok import pki
 from chok.errors import ConfigError, UsageError
-from chok.provision import access, aiven_backend, pki, registry
+from chok.provision import access, aiven_backend, registry
 from chok.provision.aiven_api import load_token
 from chok.provision.kafka_backend import kafka_settings, read_client_config
 

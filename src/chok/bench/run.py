@@ -44,8 +44,8 @@ def _measure(say: Say, frames: int, runs: int, timeline_size: int, isolated: boo
     from chok.broker.process import free_port_pair, start
     from chok.channel.session import open_session
     from chok.codec import encode_pcm, make_speech
+    from chok.protocol.bundle import read_bundle
     from chok.provision import local
-    from chok.provision.bundle import read_bundle
 
     port = free_port_pair() if isolated else None
     say("starting the local broker...")

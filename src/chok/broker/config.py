@@ -12,7 +12,7 @@ from pathlib import Path
 
 from chok.errors import ConfigError
 from chok.home import subdir, write_atomic
-from chok.provision.cluster import ADMIN_PRINCIPAL, BROKER_PRINCIPAL, ClusterFiles
+from chok.pki.cluster import ADMIN_PRINCIPAL, BROKER_PRINCIPAL, ClusterFiles
 
 DEFAULT_PORT = 29093
 

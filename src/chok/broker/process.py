@@ -19,7 +19,7 @@ from chok.broker.java import find_java
 from chok.errors import BrokerError, ChokError, CorruptDataError, PortInUseError
 from chok.kafka.admin import Admin
 from chok.kafka.client import Credentials
-from chok.provision.cluster import ClusterFiles, cluster_files, ensure_credentials
+from chok.pki.cluster import ClusterFiles, cluster_files, ensure_credentials
 
 Progress = Callable[[str], None]
 READY_TIMEOUT = 90.0

@@ -11,8 +11,8 @@ import click
 from chok.cli.output import emit_json
 from chok.errors import UsageError
 from chok.home import write_private
+from chok.protocol.bundle import Bundle
 from chok.provision import android, registry, service
-from chok.provision.bundle import Bundle
 
 
 def parse_channel_list(value: str | None) -> list[int] | None:

@@ -8,12 +8,12 @@ from typing import Any
 
 import click
 
-from chok import profiles
+from chok import pki, profiles
 from chok.cli.output import emit_json
 from chok.errors import BadBundleError, ChokError
 from chok.kafka.admin import Admin
-from chok.provision import handover, pki
-from chok.provision.bundle import read_bundle
+from chok.protocol.bundle import read_bundle
+from chok.provision import handover
 
 
 @click.command("join")

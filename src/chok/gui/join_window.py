@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 from chok.gui import joining
 from chok.gui.tasks import TaskRunner
 from chok.profiles import Profile
-from chok.provision.bundle import Bundle
+from chok.protocol.bundle import Bundle
 
 BUNDLE_FILTER = "chok bundles (*.chok *.zip);;All files (*)"
 

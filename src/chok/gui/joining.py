@@ -15,8 +15,8 @@ from cryptography import x509
 
 from chok import profiles
 from chok.errors import BadBundleError, UsageError
+from chok.protocol.bundle import Bundle, read_bundle
 from chok.provision import handover
-from chok.provision.bundle import Bundle, read_bundle
 
 MAX_BUNDLE_BYTES = 4 << 20
 

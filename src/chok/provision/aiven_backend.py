@@ -16,10 +16,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from chok import pki
 from chok.errors import KafkaError, KafkaTimeoutError, NotFoundError, UsageError
 from chok.home import subdir, write_atomic
 from chok.protocol.topics import audio_topic, metadata_topic
-from chok.provision import access, pki, registry, service
+from chok.provision import access, registry, service
 from chok.provision.aiven_api import DEFAULT_API_URL, AivenApi, load_token
 from chok.provision.backend import Identity, Progress
 from chok.provision.topics import PARTITIONS

@@ -12,8 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from chok import pki
 from chok.errors import ConfigError
-from chok.provision import pki, registry
+from chok.provision import registry
 
 Progress = Callable[[str], None]
 

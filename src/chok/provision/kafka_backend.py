@@ -16,11 +16,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from chok import pki
 from chok.errors import ChokError, UsageError
 from chok.kafka.admin import Admin
-from chok.provision import access, pki, registry, service
+from chok.pki.cluster import ClusterFiles, cluster_files, ensure_ca
+from chok.provision import access, registry, service
 from chok.provision.backend import Identity, Progress
-from chok.provision.cluster import ClusterFiles, cluster_files, ensure_ca
 from chok.provision.topics import channel_topics
 
 # librdkafka settings that name files: resolved against the config file's folder.

@@ -11,10 +11,10 @@ from chok.broker import config as broker_config
 from chok.broker import process
 from chok.errors import ConfigError
 from chok.kafka.admin import Admin
+from chok.pki.cluster import cluster_files
+from chok.protocol.bundle import Bundle
 from chok.provision import registry, service
 from chok.provision.backend import Progress
-from chok.provision.bundle import Bundle
-from chok.provision.cluster import cluster_files
 from chok.provision.kafka_backend import KafkaAclBackend
 
 InitResult = service.InitResult

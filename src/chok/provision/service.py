@@ -12,13 +12,14 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+from chok import pki
 from chok.errors import ChokError, ConfigError, UsageError
+from chok.pki.cluster import ADMIN_PRINCIPAL, BROKER_PRINCIPAL, cluster_files
+from chok.protocol.bundle import Bundle
 from chok.protocol.client_config import ChannelConfig, ClientConfig
 from chok.protocol.names import validate_user_name
-from chok.provision import access, pki, registry, userkeys
+from chok.provision import access, registry, userkeys
 from chok.provision.backend import Backend, open_backend
-from chok.provision.bundle import Bundle
-from chok.provision.cluster import ADMIN_PRINCIPAL, BROKER_PRINCIPAL, cluster_files
 
 RESERVED_NAMES = {ADMIN_PRINCIPAL, BROKER_PRINCIPAL, "ANONYMOUS", "user1", "avnadmin"}
 MAX_CHANNELS = 50

@@ -14,9 +14,9 @@ import os
 import shutil
 from pathlib import Path
 
+from chok import pki
 from chok.errors import ConfigError
 from chok.home import subdir
-from chok.provision import pki
 
 
 def _dir(name: str) -> Path:

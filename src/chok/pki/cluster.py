@@ -13,8 +13,8 @@ from pathlib import Path
 
 from cryptography import x509
 
+from chok import pki
 from chok.home import subdir, write_private
-from chok.provision import pki
 
 BROKER_PRINCIPAL = "chok-broker"
 ADMIN_PRINCIPAL = "chok-admin"
