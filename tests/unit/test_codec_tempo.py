@@ -46,7 +46,7 @@ def test_speech_streamed_frame_by_frame_lasts_one_over_the_speed(speed: float) -
 
 def test_speeds_out_of_range_are_refused() -> None:
     assert check_speed(1.5) == 1.5
-    with pytest.raises(UsageError, match="between 0.5 and 4"):
+    with pytest.raises(UsageError, match=r"between 0\.5 and 4"):
         check_speed(10)
     with pytest.raises(UsageError):
         Tempo(0.1)
