@@ -14,10 +14,12 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from chok import profiles
 from chok.channel.reactions import ReactResult, toggle_reaction
 from chok.channel.session import open_session
 from chok.channel.talk import TalkResult
 from chok.channel.timeline import Entry, Timeline, load_timeline
+from chok.codec.tempo import SPEEDS, check_speed
 from chok.gui.audio_io import AudioDevices, AudioSettings, SoundOut
 from chok.gui.heard import HeardLog
 from chok.gui.listening import Conn, Listening
@@ -29,7 +31,13 @@ from chok.profiles import Profile
 # The reactions offered (the original app's three, in its order).
 REACTIONS = ("\U0001f44d", "\u2764\ufe0f", "\U0001f525")
 LOAD_STUCK_S = 30.0  # a timeline load this old is given up and started again
+SPEED_KEY = "gui_replay_speed"
 SINCE = {"1 h": 3600, "6 h": 6 * 3600, "24 h": 24 * 3600, "All": None}
+
+
+def replay_speed(profile: str) -> float:
+    stored = profiles.recall(profile, SPEED_KEY)
+    return float(stored) if isinstance(stored, int | float) and stored in SPEEDS else 1.0
 
 
 class PttState:
@@ -59,6 +67,7 @@ class ChannelViewModel(QObject):
     playProgress = Signal(int, int, int)
     playEnded = Signal(int, bool)
     playingChanged = Signal(bool)
+    playPaused = Signal(bool)  # a replay waits while live audio plays
     reactionPending = Signal(int, str, bool)  # entry id, emoji, pending
 
     def __init__(
@@ -83,6 +92,8 @@ class ChannelViewModel(QObject):
         )
         self.talking = Talking(self.session, devices, lambda: self.audio.input, self.ui)
         self.replayer = Replayer(self.session, self.sound, self.ui)
+        self.replayer.speed = replay_speed(profile.name)
+        self._live: set[str] = set()  # live transmissions playing now (a replay waits)
         self.heard = HeardLog(profile.name, self.session.number, self.me)
         self.since: int | None = SINCE["24 h"]
         self.entries: list[Entry] = []  # the whole timeline, newest first
@@ -118,6 +129,7 @@ class ChannelViewModel(QObject):
         rep.finished.connect(self._play_finished)
         rep.failed.connect(self._play_failed)
         rep.playingChanged.connect(self.playingChanged)
+        rep.pausedChanged.connect(self.playPaused)
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(300)
@@ -158,11 +170,13 @@ class ChannelViewModel(QObject):
             return
         self.sound.cue("permit")
         self.talking.press()
+        self.live_started("you")
 
     def release(self) -> None:
         self.talking.release()
 
     def _sent(self, result: TalkResult) -> None:
+        self.live_ended("you")
         self.sound.cue("end")
         tx = result.transmission
         if tx is None:
@@ -176,6 +190,7 @@ class ChannelViewModel(QObject):
         self._debounce.start()
 
     def _talk_failed(self, message: str, mic: bool) -> None:
+        self.live_ended("you")
         if mic:
             self.mic_problem = message
             self._update_ptt()
@@ -216,16 +231,29 @@ class ChannelViewModel(QObject):
 
     def _other_started(self, key: str, talker: str, offset: int) -> None:
         self._starts[key] = offset
+        self.live_started(key)
         self.someoneTalking.emit(talker)
         if self.talking.state is TalkState.TALKING:
             self.message.emit(f"{talker} is talking too", True)
 
     def _other_ended(self, key: str, talker: str, duration_ms: int, heard: bool) -> None:
+        self.live_ended(key)
         self.sound.cue("end")
         offset = self._starts.pop(key, None)
         if heard and offset is not None:
             self.heard.heard_live(key, offset)
         self._debounce.start()
+
+    def live_started(self, key: str) -> None:
+        """Live audio (someone else, or you talking) comes first: a replay pauses."""
+        self._live.add(key)
+        self.replayer.pause()
+
+    def live_ended(self, key: str) -> None:
+        """The replay goes on from where it paused once nothing live plays."""
+        self._live.discard(key)
+        if not self._live:
+            self.replayer.resume()
 
     def _watermarks(self, _low: int, _high: int, meta_high: int) -> None:
         if self._meta_high is not None and meta_high != self._meta_high:
@@ -316,6 +344,11 @@ class ChannelViewModel(QObject):
 
     def stop(self) -> None:
         self.replayer.stop()
+
+    def set_speed(self, speed: float) -> None:
+        """Replays from now on (and the next one started) at this speed, the pitch kept."""
+        self.replayer.speed = check_speed(speed)
+        profiles.remember(self.profile.name, SPEED_KEY, speed)
 
     def _play_finished(self, entry_id: int, completed: bool) -> None:
         if completed:
