@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from PySide6.QtCore import Qt
 
 from chok.gui.hotkey import ComboTracker, from_qt, hotkey_problem, shown
 
@@ -106,3 +107,39 @@ def test_the_hotkey_is_seen_while_no_chok_window_has_the_focus(qtbot, x_display:
     xdotool(x_display, "key", "ctrl+F8")
     qtbot.wait(200)
     assert presses == ["press", "release"]  # stopped: heard no more
+
+
+@pytest.mark.broker
+def test_the_hotkey_talks_through_the_same_path_as_space(  # type: ignore[no-untyped-def]
+    qtbot, x_display: str, new_user, open_window
+) -> None:
+    from chok.channel.live import TalkEnded
+    from chok.channel.session import open_session
+    from chok.gui.tray import DesktopSettings
+    from tests.integration.talk_helpers import Recorder
+
+    alice, bob = new_user("alice"), new_user("bob")
+    window = open_window(alice)
+    window.apply_desktop(DesktopSettings(hotkey_on=True, hotkey="<f8>"))
+    assert window.hotkey.active, window.messages
+    assert window.messages[-1] == ("hold F8 in any app to talk", False)
+    bob_hears = Recorder(open_session(bob)).start()
+    try:
+        xdotool(x_display, "keydown", "F8")  # no chok window has the X focus
+        qtbot.waitUntil(lambda: window.vm.ptt_state == "talking", timeout=10_000)
+        assert window.ptt.isDown()
+        qtbot.keyPress(window, Qt.Key.Key_Space)  # Space as well: still one press
+        qtbot.wait(1500)  # held, through the X server's auto-repeat
+        qtbot.keyRelease(window, Qt.Key.Key_Space)
+        assert window.vm.ptt_state == "talking"  # F8 still holds it
+        xdotool(x_display, "keyup", "F8")
+        qtbot.waitUntil(lambda: window.vm.ptt_state == "idle", timeout=15_000)
+        bob_hears.wait_for(lambda events: any(isinstance(e, TalkEnded) for e in events))
+        qtbot.wait(500)  # a second transmission would have started by now
+    finally:
+        bob_hears.finish()
+        window.apply_desktop(DesktopSettings(hotkey_on=False))
+        xdotool(x_display, "key", "shift")
+    ended = [e for e in bob_hears.events if isinstance(e, TalkEnded)]
+    assert len(ended) == 1, ended  # one hold, one transmission
+    assert ended[0].duration_ms >= 1200

@@ -23,9 +23,11 @@ from PySide6.QtWidgets import (
 
 from chok.channel.timeline import Entry
 from chok.gui.audio_io import AudioDevices, AudioSettings
+from chok.gui.hotkey import GlobalHotkey, shown
 from chok.gui.keys import KEYS_HELP, add_actions
 from chok.gui.notify import Notifier
 from chok.gui.timeline_view import TimelinePane, ask_export_path
+from chok.gui.tray import DesktopSettings, Tray
 from chok.gui.viewmodel import ChannelViewModel, PttState
 from chok.gui.widgets import LevelBar, PttButton, Waveform, app_icon
 from chok.profiles import Profile
@@ -56,9 +58,14 @@ class MainWindow(QMainWindow):
         self.probe_ms = probe_ms
         self.messages: list[tuple[str, bool]] = []  # everything shown in the status bar
         self._retired: list[ChannelViewModel] = []
-        self._space_down = False
+        self._holding: set[str] = set()  # what holds the talk button: "space", "hotkey"
         self.setWindowIcon(app_icon())
-        self.notifier = Notifier(self, app_icon())
+        self.tray = Tray(self, app_icon())
+        self.notifier = Notifier(self, app_icon(), self.tray.icon)
+        self.desktop = DesktopSettings.load(profile.name)
+        self.hotkey = GlobalHotkey(self)
+        self.hotkey.pressed.connect(lambda: self.key_down("hotkey"))
+        self.hotkey.released.connect(lambda: self.key_up("hotkey"))
         self._build()
         self.vm = self._new_vm(channel)
         self._attach(self.vm)
@@ -72,6 +79,7 @@ class MainWindow(QMainWindow):
         self._reaper.start()
         line = self.fontMetrics().height()
         self.resize(line * 62, line * 38)
+        self.apply_desktop(self.desktop)
 
     # -- building ------------------------------------------------------------
 
@@ -145,6 +153,7 @@ class MainWindow(QMainWindow):
         vm.ownElapsed.connect(self._elapsed)
         vm.message.connect(self.show_message)
         vm.someoneTalking.connect(self._someone_talking)
+        vm.unheardChanged.connect(lambda ids: self.tray.set_unheard(len(ids)))
         pane = TimelinePane(vm)
         pane.exportRequested.connect(self._export)
         if self.timeline is not None:
@@ -215,24 +224,52 @@ class MainWindow(QMainWindow):
             return False
         if event.isAutoRepeat():
             return True
-        if kind == QEvent.Type.KeyPress and not self._space_down:
-            self._space_down = True
+        if kind == QEvent.Type.KeyPress:
+            self.key_down("space")
+        else:
+            self.key_up("space")
+        return True
+
+    def key_down(self, source: str) -> None:
+        """A key that talks went down: Space in the window, or the global hotkey.
+
+        Both take this one path; holding both is still one press."""
+        if source in self._holding:
+            return
+        self._holding.add(source)
+        if len(self._holding) == 1:
             self.ptt.setDown(True)
             self.vm.press()
-        elif kind == QEvent.Type.KeyRelease and self._space_down:
-            self._space_down = False
+
+    def key_up(self, source: str) -> None:
+        if source not in self._holding:
+            return
+        self._holding.discard(source)
+        if not self._holding:
             self.ptt.setDown(False)
             self.vm.release()
-        return True
 
     def changeEvent(self, event: QEvent) -> None:
         """Leaving the window while holding Space sends: the key-up would go elsewhere."""
         left = event.type() == QEvent.Type.ActivationChange and not self.isActiveWindow()
-        if left and self._space_down:
-            self._space_down = False
-            self.ptt.setDown(False)
-            self.vm.release()
+        if left and "space" in self._holding:
+            self.key_up("space")
         super().changeEvent(event)
+
+    def apply_desktop(self, desktop: DesktopSettings) -> None:
+        """The global hotkey on or off (saying why not, where the desktop forbids it)."""
+        self.desktop = desktop
+        desktop.save(self.profile.name)
+        if not desktop.hotkey_on:
+            self.hotkey.stop()
+            return
+        if self.hotkey.active and self.hotkey.hotkey == desktop.hotkey:
+            return
+        problem = self.hotkey.start(desktop.hotkey)
+        if problem is not None:
+            self.show_message(f"no global hotkey: {problem}", True)
+        else:
+            self.show_message(f"hold {shown(desktop.hotkey)} in any app to talk", False)
 
     def _ptt_state(self, state: str) -> None:
         talkers = self.vm.listening.talkers()
@@ -306,7 +343,9 @@ class MainWindow(QMainWindow):
         if app is not None:
             app.removeEventFilter(self)
         self._reaper.stop()
+        self.hotkey.stop()
         self.notifier.close()
+        self.tray.close()
         self.vm.close(wait_ms=3000)
         for vm in self._retired:
             vm.tasks.shutdown(3000)
