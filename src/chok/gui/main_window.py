@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeyEvent
 from PySide6.QtWidgets import (
@@ -21,11 +23,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from chok.channel.scan import ScanGate, ScanSettings
 from chok.channel.timeline import Entry
 from chok.gui.audio_io import AudioDevices, AudioSettings
 from chok.gui.hotkey import GlobalHotkey, shown
 from chok.gui.keys import KEYS_HELP, add_actions
 from chok.gui.notify import Notifier
+from chok.gui.scan_panel import ScanPanel
+from chok.gui.scanning import Scanning, load_scan, save_scan
+from chok.gui.tasks import TaskRunner, UiCaller
 from chok.gui.timeline_view import TimelinePane, ask_export_path
 from chok.gui.tray import DesktopSettings, Tray
 from chok.gui.viewmodel import ChannelViewModel, PttState
@@ -66,7 +72,15 @@ class MainWindow(QMainWindow):
         self.hotkey = GlobalHotkey(self)
         self.hotkey.pressed.connect(lambda: self.key_down("hotkey"))
         self.hotkey.released.connect(lambda: self.key_up("hotkey"))
+        self.ui, self.tasks = UiCaller(self), TaskRunner(self, max_threads=2)
         self._build()
+        first = profile.channel(channel).number
+        self.scan_gate = ScanGate(load_scan(profile, first), time.monotonic)
+        self.scanning = Scanning(
+            profile, self.scan_gate, self.devices, lambda: self.audio.output,
+            lambda: self.audio.volume, self.tasks, self.ui,
+        )  # fmt: skip
+        self._wire_scan()
         self.vm = self._new_vm(channel)
         self._attach(self.vm)
         add_actions(self)
@@ -108,6 +122,8 @@ class MainWindow(QMainWindow):
 
         left = QWidget()
         column = QVBoxLayout(left)
+        self.scan_panel = ScanPanel(self.profile.config.channels)
+        column.addWidget(self.scan_panel)
         self.ptt = PttButton()
         self.ptt.pressed.connect(self._ptt_pressed)
         self.ptt.released.connect(self._ptt_released)
@@ -142,7 +158,38 @@ class MainWindow(QMainWindow):
         self.timeline: TimelinePane | None = None
 
     def _new_vm(self, channel: int | None) -> ChannelViewModel:
-        return ChannelViewModel(self.profile, channel, self.devices, self.audio, self.probe_ms)
+        return ChannelViewModel(
+            self.profile, channel, self.devices, self.audio, self.probe_ms, self.scan_gate
+        )
+
+    def _wire_scan(self) -> None:
+        scan, panel = self.scanning, self.scan_panel
+        scan.activity.connect(self._scan_activity)
+        scan.missedChanged.connect(self._scan_missed)
+        scan.liveStarted.connect(lambda key: self.vm.live_started(key))
+        scan.liveEnded.connect(lambda key: self.vm.live_ended(key))
+        scan.problem.connect(lambda text: self.show_message(text, True))
+        panel.settingsChanged.connect(self.set_scan)
+        panel.channelChosen.connect(self.set_channel)
+
+    def set_scan(self, settings: ScanSettings) -> None:
+        """Which channels are heard, muted, and the priority one (remembered)."""
+        save_scan(self.profile.name, settings)
+        self.scanning.configure(settings, self.vm.session.number)
+        self.scan_panel.show_settings(settings, self.vm.session.number)
+
+    def _scan_activity(self, number: int, talkers: list[str]) -> None:
+        self.scan_panel.set_activity(number, talkers)
+        if talkers and (self.isHidden() or self.isMinimized()):
+            name = self.profile.channel(number).name
+            self.notifier.notify(f"{' and '.join(talkers)} talking", f"on channel {name} (chok)")
+
+    def _scan_missed(self, number: int, count: int) -> None:
+        self.scan_panel.set_missed(number, count)
+        self._update_tray()
+
+    def _update_tray(self) -> None:
+        self.tray.set_unheard(len(self.vm.unheard) + self.scan_panel.missed_total)
 
     def _attach(self, vm: ChannelViewModel) -> None:
         vm.connectionChanged.connect(self._connection)
@@ -153,7 +200,7 @@ class MainWindow(QMainWindow):
         vm.ownElapsed.connect(self._elapsed)
         vm.message.connect(self.show_message)
         vm.someoneTalking.connect(self._someone_talking)
-        vm.unheardChanged.connect(lambda ids: self.tray.set_unheard(len(ids)))
+        vm.unheardChanged.connect(lambda _ids: self._update_tray())
         pane = TimelinePane(vm)
         pane.exportRequested.connect(self._export)
         if self.timeline is not None:
@@ -169,6 +216,11 @@ class MainWindow(QMainWindow):
         self._connection(vm.listening.state.value, vm.listening.detail)
         self._ptt_state(vm.ptt_state)
         self._floor([])
+        settings = self.scan_gate.settings
+        if vm.session.number not in settings.channels:  # the one on screen is always heard
+            settings = load_scan(self.profile, vm.session.number)
+        self.scanning.configure(settings, vm.session.number)
+        self.scan_panel.show_settings(settings, vm.session.number)
         vm.start()
 
     # -- channel -----------------------------------------------------------------
@@ -344,9 +396,12 @@ class MainWindow(QMainWindow):
             app.removeEventFilter(self)
         self._reaper.stop()
         self.hotkey.stop()
+        self.scanning.close()
         self.notifier.close()
         self.tray.close()
         self.vm.close(wait_ms=3000)
         for vm in self._retired:
             vm.tasks.shutdown(3000)
+        self.tasks.shutdown(3000)
+        self.ui.closed = True
         super().closeEvent(event)

@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from chok import profiles
 from chok.channel.reactions import ReactResult, toggle_reaction
+from chok.channel.scan import ScanGate
 from chok.channel.session import open_session
 from chok.channel.talk import TalkResult
 from chok.channel.timeline import Entry, Timeline, load_timeline
@@ -77,6 +78,7 @@ class ChannelViewModel(QObject):
         devices: AudioDevices,
         audio: AudioSettings,
         probe_ms: int = 2000,
+        gate: ScanGate | None = None,
     ) -> None:
         super().__init__()
         self.profile = profile
@@ -88,7 +90,7 @@ class ChannelViewModel(QObject):
         self.tasks = TaskRunner(self)
         self.sound = SoundOut(devices, audio.output, self.volume, self._sound_problem)
         self.listening = Listening(
-            self.session, devices, audio.output, self.volume, self.tasks, self.ui, probe_ms
+            self.session, devices, audio.output, self.volume, self.tasks, self.ui, probe_ms, gate
         )
         self.talking = Talking(self.session, devices, lambda: self.audio.input, self.ui)
         self.replayer = Replayer(self.session, self.sound, self.ui)
