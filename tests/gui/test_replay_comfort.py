@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from chok import profiles
 from chok.audio import BufferOutput
 from chok.channel.session import open_session
-from chok.gui.viewmodel import SPEED_KEY
+from chok.gui.replaying import SPEED_KEY
 from tests.gui.conftest import quick_talk, talk_in_thread
 
 pytestmark = [pytest.mark.gui, pytest.mark.broker]

@@ -19,17 +19,24 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from chok import profiles
 from chok.channel.replay import replay_frames
 from chok.channel.session import ChannelSession
 from chok.channel.timeline import Entry
 from chok.codec import EXPORT_SUFFIXES, OpusDecoder, Pcm, export
-from chok.codec.tempo import Tempo
+from chok.codec.tempo import SPEEDS, Tempo
 from chok.errors import NotFoundError, UsageError
 from chok.gui.audio_io import SoundOut
 from chok.gui.tasks import UiCaller, error_text
 
+SPEED_KEY = "gui_replay_speed"  # remembered per profile
 LEAD_S = 0.25  # how far ahead of the clock audio is handed to the device
 PROGRESS_EVERY_S = 0.1
+
+
+def replay_speed(profile: str) -> float:
+    stored = profiles.recall(profile, SPEED_KEY)
+    return float(stored) if isinstance(stored, int | float) and stored in SPEEDS else 1.0
 
 
 class Replayer(QObject):

@@ -20,11 +20,11 @@ from chok.channel.scan import ScanGate
 from chok.channel.session import open_session
 from chok.channel.talk import TalkResult
 from chok.channel.timeline import Entry, Timeline, load_timeline
-from chok.codec.tempo import SPEEDS, check_speed
+from chok.codec.tempo import check_speed
 from chok.gui.audio_io import AudioDevices, AudioSettings, SoundOut
 from chok.gui.heard import HeardLog
 from chok.gui.listening import Conn, Listening
-from chok.gui.replaying import Replayer, export_entry
+from chok.gui.replaying import SPEED_KEY, Replayer, export_entry, replay_speed
 from chok.gui.talking import Talking, TalkState
 from chok.gui.tasks import TaskRunner, UiCaller
 from chok.profiles import Profile
@@ -32,13 +32,7 @@ from chok.profiles import Profile
 # The reactions offered (the original app's three, in its order).
 REACTIONS = ("\U0001f44d", "\u2764\ufe0f", "\U0001f525")
 LOAD_STUCK_S = 30.0  # a timeline load this old is given up and started again
-SPEED_KEY = "gui_replay_speed"
 SINCE = {"1 h": 3600, "6 h": 6 * 3600, "24 h": 24 * 3600, "All": None}
-
-
-def replay_speed(profile: str) -> float:
-    stored = profiles.recall(profile, SPEED_KEY)
-    return float(stored) if isinstance(stored, int | float) and stored in SPEEDS else 1.0
 
 
 class PttState:
