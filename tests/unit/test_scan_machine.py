@@ -154,3 +154,13 @@ def test_parse_channels_all_numbers_and_mistakes() -> None:
         parse_channels(["7"], [1, 2])
     with pytest.raises(ValueError, match="a channel number or 'all'"):
         parse_channels(["two"], [1, 2])
+
+
+def test_a_stopped_listener_s_channel_stops_holding_the_speaker(clock: FakeClock) -> None:
+    scan, cuts = machine(clock)
+    scan.started(1, "a", "alice")  # and then channel 1's listener is closed mid-talk
+    assert not scan.started(2, "b", "bob")
+    scan.forget(1)
+    assert scan.state is Speaker.FREE and scan.talkers(1) == []
+    assert scan.started(2, "b2", "bob")  # not blocked forever by a talk that never ends
+    assert cuts == []

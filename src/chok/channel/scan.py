@@ -146,6 +146,14 @@ class ScanMachine:
         if self.holder is not None and self.holder in settings.muted:
             self._release(self.holder)
 
+    def forget(self, channel: int) -> None:
+        """Its listener stopped (switched, reconnected): what was under way there will
+        not end through it, so it no longer holds the speaker."""
+        state = self._channel(channel)
+        state.talks.clear()
+        if self.holder == channel:
+            self.state, self.holder = Speaker.FREE, None
+
     # -- what the views show ------------------------------------------------------------
 
     def talkers(self, channel: int) -> list[str]:
@@ -227,6 +235,10 @@ class ScanGate:
     def talkers(self, channel: int) -> list[str]:
         with self._lock:
             return self._machine.talkers(channel)
+
+    def forget(self, channel: int) -> None:
+        with self._lock:
+            self._machine.forget(channel)
 
     def missed(self, channel: int) -> int:
         with self._lock:

@@ -166,6 +166,8 @@ class Listening(QObject):
         if self._talking:  # cut off mid-transmission: not heard, no end cue
             self._talking.clear()
             self.talkersChanged.emit([])
+        if self.gate is not None:
+            self.gate.forget(self.session.number)
         self._failed(message)
 
     def close(self) -> None:

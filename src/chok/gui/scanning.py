@@ -99,8 +99,12 @@ class Scanning(QObject):
         self.gate.reset_missed(selected)
         self.missedChanged.emit(selected, 0)
         others = tuple(n for n in settings.channels if n != selected)
+        if selected != self.selected and self.selected is not None:
+            self.gate.forget(self.selected)  # its listener went with the old view
         self.selected = selected
         if others != self.channels or self._service is None:
+            for number in {*self.channels, *others}:
+                self.gate.forget(number)  # their listener starts afresh
             self.channels = others
             self._restart()
 
@@ -136,6 +140,8 @@ class Scanning(QObject):
         self._service = service
 
     def _failed(self, message: str) -> None:
+        for number in self.channels:
+            self.gate.forget(number)
         if not self._closed:
             self.problem.emit(f"scan: {message}; trying again in {RETRY_S} s")
             self._retry.start(RETRY_S * 1000)

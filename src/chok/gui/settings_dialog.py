@@ -112,7 +112,7 @@ class SettingsDialog(QDialog):
         self.hotkey_edit.setAccessibleName("Push-to-talk hotkey")
         row.addWidget(self.hotkey_check)
         row.addWidget(self.hotkey_edit, 1)
-        form.addRow("&Hotkey:", row)
+        form.addRow("Hotkey:", row)
         problem = hotkey_problem()
         self.hotkey_note = QLabel(
             f"Not on this desktop: {problem}." if problem else
