@@ -3,6 +3,8 @@ one you are not looking at, mute, the priority channel, and switching."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from PySide6.QtCore import Qt
 
@@ -22,6 +24,20 @@ def _scan_speaker(window) -> BufferOutput:  # type: ignore[no-untyped-def]
     return inner
 
 
+def _wait_quiet(qtbot, output: BufferOutput, quiet_s: float = 0.5) -> int:  # type: ignore[no-untyped-def]
+    """Wait until the speaker got nothing new for ``quiet_s`` (its queue played out)."""
+    last = {"size": -1, "since": time.monotonic()}
+
+    def quiet() -> bool:
+        size = output.pcm().size
+        if size != last["size"]:
+            last["size"], last["since"] = size, time.monotonic()
+        return time.monotonic() - last["since"] >= quiet_s
+
+    qtbot.waitUntil(quiet, timeout=15_000)
+    return output.pcm().size
+
+
 def test_hear_two_channels_see_activity_mute_and_switch(qtbot, new_user, open_window) -> None:  # type: ignore[no-untyped-def]
     mum, bob = new_user("mum", [1, 2]), new_user("bob", [2])
     window = open_window(mum)
@@ -38,7 +54,7 @@ def test_hear_two_channels_see_activity_mute_and_switch(qtbot, new_user, open_wi
     qtbot.waitUntil(lambda: bob.user in panel.rows[2].activity.text(), timeout=15_000)
     speaker.join()
     qtbot.waitUntil(lambda: panel.rows[2].activity.text() == "", timeout=15_000)
-    heard = _scan_speaker(window).pcm().size
+    heard = _wait_quiet(qtbot, _scan_speaker(window))
     # bob's voice reached the speaker (not all of it under load: the jitter
     # buffer drops frames that come too late, as it should live).
     assert heard >= 48 * 300
@@ -84,3 +100,15 @@ def test_the_priority_channel_interrupts_the_channel_on_screen(
     qtbot.waitUntil(lambda: bool(ended), timeout=15_000)
     assert ended == [(dad.user, False)]  # cut off: dad's stays unheard, to replay
     assert _scan_speaker(window).pcm().size >= 48 * 300  # bob's was played
+
+
+def test_talk_on_another_channel_notifies_while_hidden(qtbot, new_user, open_window) -> None:  # type: ignore[no-untyped-def]
+    mum, bob = new_user("mum", [1, 2]), new_user("bob", [2])
+    window = open_window(mum)
+    window.scan_panel.rows[2].hear.setChecked(True)
+    qtbot.waitUntil(lambda: window.scanning._service is not None, timeout=20_000)
+    window.hide()
+    quick_talk(open_session(bob, 2), frames=5)
+    qtbot.waitUntil(lambda: bool(window.notifier.sent), timeout=15_000)
+    notice = window.notifier.sent[0]
+    assert notice.title == f"{bob.user} is talking" and "channel" in notice.text

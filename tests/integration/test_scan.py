@@ -176,3 +176,21 @@ def test_listen_channel_mistakes_are_one_clear_line(new_user) -> None:  # type: 
     assert "add --channel 2" in assert_clean_error(result, 2)
     result = run_chok("--profile", mum.name, "listen", "-c", "one", "--no-play")
     assert "a channel number or 'all'" in assert_clean_error(result, 2)
+
+
+def test_listen_several_saves_per_channel_and_catches_up_each(new_user, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    mum, bob, carol = new_user("mum", [1, 2]), new_user("bob", [1]), new_user("carol", [2])
+    first = _listen(mum.name, "-c", "all", "--json", "--timeout", "1")  # positions remembered
+    assert first.communicate(timeout=60)[0] is not None and first.returncode == 0
+    PacedTalker(open_session(bob, 1), 4).start().join()  # while mum is away
+    PacedTalker(open_session(carol, 2), 4).start().join()
+    result = run_chok(
+        "--profile", mum.name, "listen", "-c", "all", "--no-play", "--json", "--catch-up",
+        "--save", str(tmp_path / "heard"), "--timeout", "2",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    events = [json.loads(line) for line in result.out.splitlines()]
+    replayed = [(e["talker"], e["duration_ms"]) for e in events if e["event"] == "replayed"]
+    assert replayed == [(bob.user, 240), (carol.user, 240)]  # each channel in turn
+    saved = sorted(p.parent.name for p in (tmp_path / "heard").rglob("*.ogg"))
+    assert saved == ["channel-1", "channel-2"]

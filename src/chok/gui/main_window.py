@@ -164,7 +164,8 @@ class MainWindow(QMainWindow):
 
     def _wire_scan(self) -> None:
         scan, panel = self.scanning, self.scan_panel
-        scan.activity.connect(self._scan_activity)
+        scan.activity.connect(self.scan_panel.set_activity)
+        scan.someoneTalking.connect(self._scan_talking)
         scan.missedChanged.connect(self._scan_missed)
         scan.liveStarted.connect(lambda key: self.vm.live_started(key))
         scan.liveEnded.connect(lambda key: self.vm.live_ended(key))
@@ -178,11 +179,10 @@ class MainWindow(QMainWindow):
         self.scanning.configure(settings, self.vm.session.number)
         self.scan_panel.show_settings(settings, self.vm.session.number)
 
-    def _scan_activity(self, number: int, talkers: list[str]) -> None:
-        self.scan_panel.set_activity(number, talkers)
-        if talkers and (self.isHidden() or self.isMinimized()):
+    def _scan_talking(self, number: int, talker: str) -> None:
+        if self.isHidden() or self.isMinimized():
             name = self.profile.channel(number).name
-            self.notifier.notify(f"{' and '.join(talkers)} talking", f"on channel {name} (chok)")
+            self.notifier.notify(f"{talker} is talking", f"on channel {name} (chok)")
 
     def _scan_missed(self, number: int, count: int) -> None:
         self.scan_panel.set_missed(number, count)

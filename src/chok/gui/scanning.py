@@ -62,6 +62,7 @@ def save_scan(profile: str, settings: ScanSettings) -> None:
 
 class Scanning(QObject):
     activity = Signal(int, list)  # channel, who talks there now
+    someoneTalking = Signal(int, str)  # channel, talker (a talk started there)
     missedChanged = Signal(int, int)  # channel, transmissions not heard since you looked
     liveStarted = Signal(str)  # a played transmission's key (a replay waits)
     liveEnded = Signal(str)
@@ -157,14 +158,18 @@ class Scanning(QObject):
         if player is not None and item.audible:
             player.feed(event)
         if isinstance(event, TalkStarted | TalkEnded) and event.talker != self.profile.user:
-            self._ui.post(lambda: self._changed(item))
+            # Who talks, as of this event: by the time the UI thread runs, a short
+            # talk may be over already.
+            talkers = self.gate.talkers(item.channel)
+            self._ui.post(lambda: self._changed(item, talkers))
 
     # -- the UI thread ----------------------------------------------------------------
 
-    def _changed(self, item: ChannelEvent) -> None:
+    def _changed(self, item: ChannelEvent, talkers: list[str]) -> None:
         event, number = item.event, item.channel
         if isinstance(event, TalkStarted):
             self._starts[(number, event.key)] = event.offset
+            self.someoneTalking.emit(number, event.talker)
             if item.audible:
                 self.liveStarted.emit(f"scan-{number}-{event.key}")
         elif isinstance(event, TalkEnded):
@@ -175,7 +180,7 @@ class Scanning(QObject):
                 heard.mark(offset)  # heard whole here: not "unheard" when you look
                 heard.save()
             self.missedChanged.emit(number, self.gate.missed(number))
-        self.activity.emit(number, self.gate.talkers(number))
+        self.activity.emit(number, talkers)
 
     def close(self) -> None:
         self._closed = True
