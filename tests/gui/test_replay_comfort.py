@@ -44,8 +44,9 @@ def test_play_at_twice_the_speed_gives_half_the_audio(qtbot, new_user, open_wind
     qtbot.waitUntil(lambda: window.vm.sound._output is not None, timeout=5000)
     before = _replay_output(window).pcm().size
     with qtbot.waitSignal(window.vm.playEnded, timeout=20_000) as ended:
-        qtbot.mouseClick(pane.play_button, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: pane.play_button.text().endswith("Stop"))  # Play became Stop
+        with qtbot.waitSignal(window.vm.playStarted, timeout=10_000):
+            qtbot.mouseClick(pane.play_button, Qt.MouseButton.LeftButton)
+        assert pane.play_button.text().endswith("Stop")  # as soon as it plays
     assert ended.args == [tx.start_offset, True]
     played = _replay_output(window).pcm().size - before
     assert played / 48 == pytest.approx(tx.duration_ms / 2, rel=0.05)

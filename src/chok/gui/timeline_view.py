@@ -144,7 +144,7 @@ class TimelinePane(QWidget):
         vm.timelineError.connect(self._error)
         vm.entryChanged.connect(self._entry_changed)
         vm.unheardChanged.connect(self._unheard)
-        vm.playStarted.connect(lambda entry_id, total: self._progress(entry_id, 0, total))
+        vm.playStarted.connect(self._play_started)
         vm.playProgress.connect(self._progress)
         vm.playEnded.connect(self._play_ended)
         vm.playingChanged.connect(lambda _playing: self._selection_changed())
@@ -206,6 +206,10 @@ class TimelinePane(QWidget):
         selected = self.selected()
         if selected is not None and selected.id == entry_id:
             self._show_progress(played_ms, total_ms)
+
+    def _play_started(self, entry_id: int, total_ms: int) -> None:
+        self._progress(entry_id, 0, total_ms)
+        self._selection_changed()  # the button turns into Stop now, not at the next reload
 
     def _show_progress(self, played_ms: int, total_ms: int) -> None:
         self.progress.setRange(0, max(1, total_ms))
