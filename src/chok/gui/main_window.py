@@ -249,6 +249,7 @@ class MainWindow(QMainWindow):
         )
         self.audio.save(self.profile.name)
         if devices_changed:
+            self.scanning.new_output()
             old = self.vm
             old.close(wait_ms=0)
             self._retired.append(old)

@@ -20,6 +20,7 @@ from chok.channel.monitor import ChannelEvent, MonitorService
 from chok.channel.player import LivePlayer
 from chok.channel.scan import ScanGate, ScanSettings
 from chok.channel.session import open_session
+from chok.errors import ChokError
 from chok.gui.audio_io import AudioDevices, VolumeOutput
 from chok.gui.heard import HeardLog
 from chok.gui.tasks import TaskRunner, UiCaller
@@ -89,6 +90,7 @@ class Scanning(QObject):
         self._player: LivePlayer | None = None
         self._generation = 0
         self._closed = False
+        self._no_sound = False
         self._starts: dict[tuple[int, str], int] = {}
         self._retry = QTimer(self)
         self._retry.setSingleShot(True)
@@ -104,8 +106,8 @@ class Scanning(QObject):
             self.gate.forget(self.selected)  # its listener went with the old view
         self.selected = selected
         if others != self.channels or self._service is None:
-            for number in {*self.channels, *others}:
-                self.gate.forget(number)  # their listener starts afresh
+            for number in set(self.channels) - set(others):
+                self.gate.forget(number)  # no longer heard here
             self.channels = others
             self._restart()
 
@@ -117,6 +119,8 @@ class Scanning(QObject):
         if old is not None:
             self._tasks.run(old.stop)
         for number in self.channels:
+            self.gate.forget(number)  # their listener starts afresh
+        for number in self.channels:
             self.activity.emit(number, [])
         if not self.channels:
             return
@@ -124,15 +128,33 @@ class Scanning(QObject):
         sessions = [open_session(self.profile, n) for n in self.channels]
 
         def start() -> MonitorService:
-            if self._player is None:
-                output = self._devices.open_output(self._output_spec())
-                self._player = LivePlayer(VolumeOutput(output, self._volume))
+            self._open_player()
             service = MonitorService(
                 sessions, self.gate, on_event=self._on_event, on_error=self._on_error
             )
             return service.start()
 
         self._tasks.run(start, lambda s: self._started(generation, s), self._failed)
+
+    def _open_player(self) -> None:
+        """(Worker) the speaker for the other channels; without one, activity still shows."""
+        if self._player is not None or self._no_sound:
+            return
+        try:
+            output = self._devices.open_output(self._output_spec())
+        except ChokError as exc:
+            self._no_sound = True
+            message = f"scan: no sound for the other channels ({exc}); their activity still shows"
+            self._ui.post(lambda: self.problem.emit(message))
+            return
+        self._player = LivePlayer(VolumeOutput(output, self._volume))
+
+    def new_output(self) -> None:
+        """The speaker was changed in Settings: the next start opens the new one."""
+        player, self._player, self._no_sound = self._player, None, False
+        if player is not None:
+            self._tasks.run(player.close)
+        self._restart()
 
     def _started(self, generation: int, service: MonitorService) -> None:
         if generation != self._generation or self._closed:
