@@ -112,3 +112,31 @@ def test_talk_on_another_channel_notifies_while_hidden(qtbot, new_user, open_win
     qtbot.waitUntil(lambda: bool(window.notifier.sent), timeout=15_000)
     notice = window.notifier.sent[0]
     assert notice.title == f"{bob.user} is talking" and "channel" in notice.text
+
+
+def test_without_a_speaker_activity_still_shows(qtbot, new_user, sound) -> None:  # type: ignore[no-untyped-def]
+    from chok.errors import AudioDeviceError
+    from chok.gui.audio_io import AudioDevices, AudioSettings
+    from chok.gui.main_window import MainWindow
+
+    def no_speaker(_spec: str | None) -> BufferOutput:
+        raise AudioDeviceError("no sound output device found")
+
+    mum, bob = new_user("mum", [1, 2]), new_user("bob", [2])
+    devices = AudioDevices(sound.open_input, no_speaker)
+    window = MainWindow(mum, devices, AudioSettings(), channel=1, probe_ms=500)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        window.scan_panel.rows[2].hear.setChecked(True)
+        qtbot.waitUntil(lambda: window.scanning._service is not None, timeout=20_000)
+        assert any("no sound for the other channels" in text for text, _ in window.messages)
+        speaker = talk_in_thread(open_session(bob, 2), seconds=1.0)
+        qtbot.waitUntil(
+            lambda: bob.user in window.scan_panel.rows[2].activity.text(), timeout=15_000
+        )
+        speaker.join()
+        assert window.scanning._player is None
+        assert not any("trying again" in text for text, _ in window.messages)
+    finally:
+        window.close()
