@@ -37,7 +37,9 @@ def test_the_tray_counts_what_is_unheard(qtbot, new_user, private_channel, open_
 
 
 @pytest.mark.broker
-def test_start_minimised_and_the_setting_is_remembered(qtbot, new_user, sound) -> None:  # type: ignore[no-untyped-def]
+def test_start_minimised_and_the_setting_is_remembered(qtbot, new_user, sound, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("DISPLAY", raising=False)  # a desktop where no hotkey can work
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     from chok.gui.app import ChokApp
     from chok.gui.main_window import MainWindow
 
@@ -58,7 +60,7 @@ def test_start_minimised_and_the_setting_is_remembered(qtbot, new_user, sound) -
         assert dialog.desktop == DesktopSettings(True, "<ctrl>+<f9>", True)
         window.apply_desktop(dialog.desktop)
         assert DesktopSettings.load(alice.name) == dialog.desktop
-        # No X display here: the app says why there is no global hotkey.
+        # No X display: the app says why there is no global hotkey.
         assert window.messages[-1][1] is True and "hotkey" in window.messages[-1][0]
     finally:
         window.close()
