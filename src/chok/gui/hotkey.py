@@ -176,6 +176,19 @@ class GlobalHotkey(QObject):
         self._listener, self.hotkey = listener, hotkey
         return None
 
+    def apply(self, on: bool, hotkey: str) -> tuple[str, bool] | None:
+        """Turn it on (with this key) or off; what to tell the person (text, is an
+        error), or None when nothing changed."""
+        if not on:
+            self.stop()
+            return None
+        if self.active and self.hotkey == hotkey:
+            return None
+        problem = self.start(hotkey)
+        if problem is not None:
+            return f"no global hotkey: {problem}", True
+        return f"hold {shown(hotkey)} in any app to talk", False
+
     @property
     def active(self) -> bool:
         return self._listener is not None

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from chok.channel.scan import ScanGate, ScanSettings
 from chok.channel.timeline import Entry
 from chok.gui.audio_io import AudioDevices, AudioSettings
-from chok.gui.hotkey import GlobalHotkey, shown
+from chok.gui.hotkey import GlobalHotkey
 from chok.gui.keys import KEYS_HELP, add_actions
 from chok.gui.notify import Notifier
 from chok.gui.scan_panel import ScanPanel
@@ -313,16 +313,9 @@ class MainWindow(QMainWindow):
         """The global hotkey on or off (saying why not, where the desktop forbids it)."""
         self.desktop = desktop
         desktop.save(self.profile.name)
-        if not desktop.hotkey_on:
-            self.hotkey.stop()
-            return
-        if self.hotkey.active and self.hotkey.hotkey == desktop.hotkey:
-            return
-        problem = self.hotkey.start(desktop.hotkey)
-        if problem is not None:
-            self.show_message(f"no global hotkey: {problem}", True)
-        else:
-            self.show_message(f"hold {shown(desktop.hotkey)} in any app to talk", False)
+        said = self.hotkey.apply(desktop.hotkey_on, desktop.hotkey)
+        if said is not None:
+            self.show_message(*said)
 
     def _ptt_state(self, state: str) -> None:
         talkers = self.vm.listening.talkers()
