@@ -29,6 +29,11 @@ from chok.cli.output import emit_json, info
     metavar="N",
     help="Instead: time N starts of the local broker (until mTLS clients work).",
 )
+@click.option(
+    "--scan",
+    is_flag=True,
+    help="Instead: CPU, memory and connections of hearing 1 vs 3 channels; replay at speed.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def bench_cmd(
     frames: int,
@@ -36,6 +41,7 @@ def bench_cmd(
     timeline_size: int,
     here: bool,
     broker_starts: int | None,
+    scan: bool,
     as_json: bool,
 ) -> None:
     """Measure live latency, tune-in, timeline load, replay start and bytes on the wire.
@@ -55,6 +61,16 @@ def bench_cmd(
         else:
             for name, value in result.items():
                 click.echo(f"{name}: {value:.2f}")
+        return
+
+    if scan:
+        from chok.bench.scan import run_scan, scan_table
+
+        scan_rows = run_scan(info, runs, isolated=not here)
+        if as_json:
+            emit_json(scan_rows)
+        else:
+            click.echo(scan_table(scan_rows))
         return
 
     rows = run_all(info, frames, runs, timeline_size, isolated=not here)
