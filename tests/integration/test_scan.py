@@ -72,6 +72,18 @@ class Collected:
                     found.setdefault(item.channel, []).append(item)
             return found
 
+    def wait_started(self, channel: int, timeout: float = 30) -> None:
+        """Until the monitor has heard a transmission start on ``channel``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if any(
+                    i.channel == channel and isinstance(i.event, TalkStarted) for i in self.items
+                ):
+                    return
+            time.sleep(0.02)  # waiting for the listener thread's events
+        raise AssertionError(f"nothing started on channel {channel}")
+
     def wait_ended(self, per_channel: dict[int, int], timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -94,6 +106,7 @@ def test_first_channel_to_talk_holds_the_speaker_over_one_connection(new_user) -
     service, seen = monitor(mum, ScanSettings((1, 2)))
     try:
         first = PacedTalker(open_session(bob, 1), 30).start()
+        seen.wait_started(1)  # bob is heard first, whatever the machine's load
         second = PacedTalker(open_session(carol, 2), 10).start()  # while bob still talks
         first.join(), second.join()
         seen.wait_ended({1: 1, 2: 1})
@@ -115,7 +128,7 @@ def test_the_priority_channel_interrupts(new_user) -> None:  # type: ignore[no-u
     service, seen = monitor(mum, ScanSettings((1, 2), priority=2))
     try:
         first = PacedTalker(open_session(bob, 1), 40).start()
-        time.sleep(0.5)  # bob has been talking (and heard) for a while
+        seen.wait_started(1)  # bob has the speaker before carol starts
         second = PacedTalker(open_session(carol, 2), 10).start()
         first.join(), second.join()
         seen.wait_ended({1: 1, 2: 1})
