@@ -204,7 +204,7 @@ class ChannelViewModel(QObject):
     def _connection(self, state: str, detail: str) -> None:
         self.connectionChanged.emit(state, detail)
         self._update_ptt()
-        if state == Conn.RECONNECTING:
+        if state in (Conn.RECONNECTING, Conn.OFFLINE):
             self._was_away = True
         elif state == Conn.CONNECTED and (self._was_away or not self.entries):
             self._was_away = False
