@@ -77,10 +77,13 @@ class Delivery:
         creds: Credentials,
         producer: RecordProducer | None = None,
         clock: Clock = time.monotonic,
+        new_producer: ProducerFactory | None = None,
     ) -> None:
         self.entry = entry
         meta = entry.meta
-        self._new_producer: ProducerFactory = lambda: outbox_producer(creds, meta.audio_topic)
+        self._new_producer: ProducerFactory = new_producer or (
+            lambda: outbox_producer(creds, meta.audio_topic)
+        )
         self._owned = producer is None
         self._producer = producer or self._new_producer()
         self._clock = clock
