@@ -29,6 +29,13 @@ from chok.cli.output import emit_json, info
     metavar="N",
     help="Instead: time N starts of the local broker (until mTLS clients work).",
 )
+@click.option(
+    "--outage",
+    "outage_s",
+    type=float,
+    metavar="S",
+    help="Instead: kill a throwaway broker mid-talk for S seconds (frames lost, time to timeline).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def bench_cmd(
     frames: int,
@@ -36,6 +43,7 @@ def bench_cmd(
     timeline_size: int,
     here: bool,
     broker_starts: int | None,
+    outage_s: float | None,
     as_json: bool,
 ) -> None:
     """Measure live latency, tune-in, timeline load, replay start and bytes on the wire.
@@ -55,6 +63,18 @@ def bench_cmd(
         else:
             for name, value in result.items():
                 click.echo(f"{name}: {value:.2f}")
+        return
+
+    if outage_s is not None:
+        from chok.bench.outage import measure_outage
+
+        outcome = measure_outage(info, outage_s).rows()
+        if as_json:
+            emit_json(outcome)
+        else:
+            for name, value in outcome.items():
+                shown = f"{value:.2f}" if isinstance(value, float) else str(value)
+                click.echo(f"{name}: {shown}")
         return
 
     rows = run_all(info, frames, runs, timeline_size, isolated=not here)
