@@ -32,6 +32,7 @@ from pathlib import Path
 
 import filelock
 
+from chok.errors import EnvironmentError_
 from chok.home import subdir
 
 MAGIC = b"CHOKOUT1\n"
@@ -171,7 +172,10 @@ class OutboxEntry:
     def _append(self, body: bytes) -> None:
         if self._fd is None:
             raise RuntimeError("outbox entry already closed")
-        os.write(self._fd, _HEAD.pack(len(body), zlib.crc32(body)) + body)
+        try:
+            os.write(self._fd, _HEAD.pack(len(body), zlib.crc32(body)) + body)
+        except OSError as exc:
+            raise _cannot_write(self.path, exc) from exc
         self._dirty = True
 
     def _create(self) -> None:
@@ -198,6 +202,13 @@ class OutboxEntry:
             (self.end_offset,) = _OFFSET.unpack(payload)
         elif kind == b"R":
             self.record_sent = True
+
+
+def _cannot_write(path: Path, exc: OSError) -> EnvironmentError_:
+    return EnvironmentError_(
+        f"cannot keep what you say in the outbox {path.parent}: {exc.strerror or exc}",
+        hint="free some disk space, or check CHOK_HOME's permissions",
+    )
 
 
 def _records(data: bytes) -> tuple[list[tuple[bytes, bytes]], int]:
@@ -234,6 +245,9 @@ class Outbox:
         entry = OutboxEntry(path, lock, meta)
         try:
             entry._create()
+        except OSError as exc:
+            lock.release()
+            raise _cannot_write(path, exc) from exc
         except BaseException:
             lock.release()
             raise

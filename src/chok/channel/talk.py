@@ -115,6 +115,7 @@ def finish_and_wait(talker: Talker, say: Callable[[str], None], every_s: float =
     """
     delivery = talker.finish()
     shown: DeliveryState | None = None
+    waited = False  # said "queued" at least once
     next_note = 0.0
     try:
         while not delivery.wait(0.2):
@@ -122,12 +123,13 @@ def finish_and_wait(talker: Talker, say: Callable[[str], None], every_s: float =
             if progress.state is not shown or time.monotonic() >= next_note:
                 if progress.state is DeliveryState.QUEUED or shown is DeliveryState.QUEUED:
                     say(_describe(progress, delivery))
+                    waited = True
                 shown, next_note = progress.state, time.monotonic() + every_s
     except KeyboardInterrupt:
         delivery.leave()
         raise LeftInOutbox(talker.session.profile_name) from None
-    if shown is DeliveryState.QUEUED and delivery.state is DeliveryState.SENT:
-        say("sent")
+    if waited and delivery.state is DeliveryState.SENT:
+        say(f"sent, {delivery.progress().waiting_s:.1f} s after you let go")
     return delivery.result()
 
 

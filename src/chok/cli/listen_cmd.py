@@ -119,7 +119,7 @@ class _Shown:
 
     def connection(self, status: ConnStatus) -> None:
         """Changes after tuning in, and any trouble before it (never silent)."""
-        quiet_start = not self.tuned_in and status.state is ConnState.CONNECTED
+        quiet_start = self.last is None and status.state is ConnState.CONNECTED
         if status.state is self.last or quiet_start:
             self.last = status.state
             return
