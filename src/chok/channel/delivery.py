@@ -25,7 +25,14 @@ from enum import StrEnum
 
 from chok.channel.connection import Clock, ConnectionMachine, ConnState, ConnStatus
 from chok.channel.outbox import SYNC_INTERVAL_S, OutboxEnd, OutboxEntry
-from chok.errors import AccessDeniedError, AuthenticationError, ChokError, KafkaTimeoutError
+from chok.errors import (
+    AccessDeniedError,
+    AuthenticationError,
+    ChokError,
+    KafkaTimeoutError,
+    TopicMissingError,
+)
+from chok.kafka.admin import refusal
 from chok.kafka.client import Credentials
 from chok.kafka.stream import OUTBOX_PRODUCER_SETTINGS, Delivered, RecordProducer
 from chok.protocol.audio import AudioRecord, build_audio_frame, build_end_of_transmission
@@ -80,6 +87,7 @@ class Delivery:
         new_producer: ProducerFactory | None = None,
     ) -> None:
         self.entry = entry
+        self._creds = creds
         meta = entry.meta
         self._new_producer: ProducerFactory = new_producer or (
             lambda: outbox_producer(creds, meta.audio_topic)
@@ -97,6 +105,7 @@ class Delivery:
         self._end_queued = False
         self._record_queued = False
         self._replace = False
+        self._ask_access = False
         self._released_at: float | None = None
         self._state = DeliveryState.SENDING
         self.error: ChokError | None = None
@@ -189,6 +198,8 @@ class Delivery:
             while not self._stop.is_set() and not self._done.is_set():
                 self._producer.poll(0.05)
                 self._step()
+                if self._ask_access:
+                    self._check_access()
                 if self._clock() - last_sync >= SYNC_INTERVAL_S:
                     self.entry.sync()
                     last_sync = self._clock()
@@ -234,8 +245,19 @@ class Delivery:
         if isinstance(error, AccessDeniedError | AuthenticationError):
             self.error = self.error or error
             self._finish(DeliveryState.FAILED)
-        else:
-            self.machine.failed(str(error))
+            return
+        # A revoked person is told "no such topic", like a restarting broker:
+        # the delivery's thread asks precisely (outside the lock, it takes time).
+        self._ask_access = self._ask_access or isinstance(error, TopicMissingError)
+        self.machine.failed(str(error))
+
+    def _check_access(self) -> None:
+        self._ask_access = False
+        meta = self.entry.meta
+        denied = refusal(self._creds, [meta.audio_topic, meta.metadata_topic])
+        if denied is not None:
+            with self._lock:
+                self._failed(denied)
 
     def _report(self, what: int) -> Report:
         generation = self._generation

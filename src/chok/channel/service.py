@@ -19,7 +19,8 @@ from collections.abc import Callable
 from chok.channel.connection import PROBE_INTERVAL_S, ConnectionMachine, ConnState, ConnStatus
 from chok.channel.live import Event, LiveListener
 from chok.channel.session import ChannelSession
-from chok.errors import AccessDeniedError, AuthenticationError, ChokError
+from chok.errors import AccessDeniedError, AuthenticationError, ChokError, TopicMissingError
+from chok.kafka.admin import refusal
 from chok.kafka.stream import PartitionReader
 
 EventHandler = Callable[[Event], None]
@@ -185,6 +186,7 @@ class ListenService:
         except _FATAL:
             raise
         except ChokError as exc:
+            self._raise_if_refused(exc)
             with self._lock:
                 self.machine.failed(str(exc))
             listener.reopen()  # a client that failed may hold stale metadata
@@ -208,6 +210,7 @@ class ListenService:
         except _FATAL:
             raise
         except ChokError as exc:
+            self._raise_if_refused(exc)
             with self._lock:
                 self.machine.failed(str(exc))
             self._stop.wait(0.2)  # the reader keeps failing until the broker is back
@@ -221,6 +224,14 @@ class ListenService:
             changed, self._floor = floor != self._floor, floor
         if changed and self._on_floor is not None:
             self._on_floor(floor)
+
+    def _raise_if_refused(self, exc: ChokError) -> None:
+        """A revoked person sees "no such topic", like a restarting broker: ask."""
+        if isinstance(exc, TopicMissingError):
+            topics = [self.session.audio_topic, self.session.metadata_topic]
+            denied = refusal(self.session.creds, topics)
+            if denied is not None:
+                raise denied
 
     def _state_changed(self, status: ConnStatus) -> None:
         """(under the lock) The machine says the connection changed."""
@@ -257,13 +268,17 @@ class ListenService:
     def _probe(self, client: _Probe) -> None:
         try:
             marks = client.read(PROBE_TIMEOUT_S)
-        except _FATAL as exc:
-            self.error = exc
-            self._stop.set()
-            if self._on_error is not None:
-                self._on_error(exc)
-            return
         except ChokError as exc:
+            try:
+                if isinstance(exc, _FATAL):
+                    raise
+                self._raise_if_refused(exc)
+            except _FATAL as refused:
+                self.error = refused
+                self._stop.set()
+                if self._on_error is not None:
+                    self._on_error(refused)
+                return
             with self._lock:
                 self.machine.failed(str(exc))
                 # A client that failed may hold stale metadata ("no such topic"
