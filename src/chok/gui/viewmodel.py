@@ -145,9 +145,8 @@ class ChannelViewModel(QObject):
         state = self.ptt_state
         if state in (PttState.TALKING, PttState.SENDING):
             return
-        if state == PttState.OFFLINE:
-            self.message.emit(f"not connected: {self.listening.detail}", True)
-            return
+        if state == PttState.OFFLINE:  # talk anyway: the outbox keeps it until connected
+            self.message.emit("queued: will be sent when connected", False)
         if state == PttState.NO_MIC:
             self.message.emit(f"cannot talk: {self.mic_problem}", True)
             return

@@ -22,7 +22,7 @@ PTT_LOOK: dict[str, tuple[str, str, str]] = {
     PttState.TALKING: ("#c62828", "Talking", "release to send"),
     PttState.SENDING: ("#ef6c00", "Sending", "one moment"),
     PttState.BUSY: ("#6d4c41", "Channel busy", "wait for the end"),
-    PttState.OFFLINE: ("#757575", "Connecting", "talk when connected"),
+    PttState.OFFLINE: ("#757575", "Not connected", "hold to talk: sent when connected"),
     PttState.NO_MIC: ("#757575", "No microphone", "listen only (see Settings)"),
 }
 
