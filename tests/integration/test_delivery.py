@@ -5,6 +5,8 @@ driven with real signals; the real `chok` commands as a person runs them."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -235,26 +237,39 @@ def test_talking_while_offline_is_queued_and_sent_later(
     assert any(e["id"] == sent["id"] for e in _timeline(broker, alice))
 
 
-def test_talker_killed_with_frames_queued_next_start_sends_them(
+def test_talker_killed_or_interrupted_with_frames_queued_next_start_sends_them(
     running: SeparateBroker, short_speech: Path
 ) -> None:
-    """SIGKILL of `chok talk` while its words wait in the outbox: the next chok
-    started on that profile sends them, complete, and the record follows."""
+    """SIGKILL of `chok talk` while its words wait in the outbox, and Ctrl-C of
+    another one: the next chok started on that profile sends both, complete,
+    and their records follow."""
     broker = running
-    alice = broker.add_user("alice")
+    alice, ann = broker.add_user("alice"), broker.add_user("ann")
     broker.kill()
-    talker = broker.popen(
-        "--profile", alice, "talk", "--file", str(short_speech), "--fast", "--json"
-    )
+    killed, _ = _queued_talk(broker, alice, short_speech)
+    killed.kill()
+    killed.wait(30)
+    interrupted, said = _queued_talk(broker, ann, short_speech)
+    interrupted.send_signal(signal.SIGINT)  # Ctrl-C while it waits for the broker
+    interrupted.wait(30)
+    err = "\n".join(said.join())
+    assert interrupted.returncode == 130, err
+    assert "kept in the outbox" in err and "Traceback" not in err, err
+    broker.start()
+    expected = expected_frames(short_speech)
+    for person in (alice, ann):
+        later = broker.chok("--profile", person, "timeline", "--json", "--since", "all")
+        assert later.code == 0, later
+        entries = [e for e in _timeline(broker, person) if e["user"] == person]
+        assert len(entries) == 1, entries
+        _assert_complete_once(_frames_of(broker, person, person), expected)
+        assert entries[0]["frames"] == frame_count(short_speech)
+
+
+def _queued_talk(
+    broker: SeparateBroker, profile: str, speech: Path
+) -> tuple[subprocess.Popen[str], Lines]:
+    talker = broker.popen("--profile", profile, "talk", "--file", str(speech), "--fast", "--json")
     said = Lines(talker.stderr)
     said.wait_for(lambda line: "waiting for the broker" in line, 60, "talk says it is queued")
-    talker.kill()
-    talker.wait(30)
-    broker.start()
-    later = broker.chok("--profile", alice, "timeline", "--json", "--since", "all")
-    assert later.code == 0, later
-    entries = [e for e in _timeline(broker, alice) if e["user"] == alice]
-    assert len(entries) == 1, entries
-    expected = expected_frames(short_speech)
-    _assert_complete_once(_frames_of(broker, alice, alice), expected)
-    assert entries[0]["frames"] == frame_count(short_speech)
+    return talker, said
