@@ -19,7 +19,13 @@ from collections.abc import Callable
 from chok.channel.connection import PROBE_INTERVAL_S, ConnectionMachine, ConnState, ConnStatus
 from chok.channel.live import Event, LiveListener
 from chok.channel.session import ChannelSession
-from chok.errors import AccessDeniedError, AuthenticationError, ChokError, TopicMissingError
+from chok.errors import (
+    AccessDeniedError,
+    AuthenticationError,
+    ChokError,
+    KafkaError,
+    TopicMissingError,
+)
 from chok.kafka.admin import refusal
 from chok.kafka.stream import PartitionReader
 
@@ -114,7 +120,7 @@ class ListenService:
         if require and not self.tuned_in.is_set():
             status = self.status
             self.stop()
-            raise ChokError(
+            raise KafkaError(
                 f"could not tune in to channel {self.session.number}: {status.text}"
                 + (f" ({status.detail})" if status.detail else "")
             )
@@ -295,5 +301,9 @@ class ListenService:
                 client.close()
         with self._lock:
             self.machine.succeeded()
+            stopped = self._stop.is_set() and self._probe_client is client
+        if stopped:  # the service ended while this probe was out: nobody closes it else
+            client.close()
+            return
         if self._on_watermarks is not None:
             self._on_watermarks(marks)

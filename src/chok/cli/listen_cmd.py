@@ -21,7 +21,7 @@ from chok.channel.session import ChannelSession
 from chok.channel.timeline import load_timeline
 from chok.cli.common import channel_option, device_option, json_option, session_from
 from chok.cli.output import info
-from chok.errors import AudioDeviceError, ChokError, UsageError
+from chok.errors import AudioDeviceError, ChokError, KafkaError, UsageError
 
 POSITION_KEY = "audio_position_{channel}"
 
@@ -71,11 +71,13 @@ def listen_cmd(
         session, on_event=events.put, start_offset=start_at, on_state=events.put
     ).start(timeout=2.0, require=False)  # then say why not, and keep trying
     shown = _Shown(as_json, bool(obj.get("verbose")))
+    last = service.status
     try:
         _loop(service, events, player, saver, count, timeout, shown)
     except KeyboardInterrupt:
         pass
     finally:
+        last = service.status
         service.stop()
         if player is not None:
             player.close()
@@ -87,6 +89,11 @@ def listen_cmd(
             )
     if service.error is not None:
         raise service.error
+    if not service.tuned_in.is_set():  # the broker never answered: a script must know
+        raise KafkaError(
+            f"never tuned in to channel {session.number}: {last.text}",
+            hint=last.detail if shown.verbose else None,
+        )
 
 
 def _speaker(device: str | None) -> LivePlayer | None:
