@@ -75,6 +75,33 @@ def outbox_producer(creds: Credentials, topic: str) -> RecordProducer:
     return producer
 
 
+_shared: dict[tuple[str, str], RecordProducer] = {}  # oldest first
+_shared_lock = threading.Lock()
+#: Identities kept warm at once (a test run or a bench makes many people).
+SHARED_PRODUCERS = 4
+
+
+def shared_producer(creds: Credentials, topic: str) -> RecordProducer:
+    """One warm producer per process and identity, for talkers that bring none:
+    the first frame of a press then goes out at once (no TLS handshake, no
+    producer id to wait for). Asking for it early warms it up."""
+    key = (creds.bootstrap, str(creds.cert))
+    with _shared_lock:
+        producer = _shared.pop(key, None) or outbox_producer(creds, topic)
+        _shared[key] = producer  # now the newest
+        while len(_shared) > SHARED_PRODUCERS:  # a delivery still using one keeps it alive
+            del _shared[next(iter(_shared))]
+        return producer
+
+
+def _forget_shared(producer: RecordProducer) -> None:
+    """A shared producer that failed for good is not handed out again."""
+    with _shared_lock:
+        for key, known in list(_shared.items()):
+            if known is producer:
+                del _shared[key]
+
+
 class Delivery:
     """Sends one outbox entry; the handle to watch and await it."""
 
@@ -92,8 +119,8 @@ class Delivery:
         self._new_producer: ProducerFactory = new_producer or (
             lambda: outbox_producer(creds, meta.audio_topic)
         )
-        self._owned = producer is None
-        self._producer = producer or self._new_producer()
+        self._owned = False  # the caller's, or the process's shared one: never closed here
+        self._producer = producer or shared_producer(creds, meta.audio_topic)
         self._clock = clock
         self._lock = threading.RLock()
         self._acked = threading.Condition(self._lock)  # notified on every acknowledgement
@@ -351,6 +378,8 @@ class Delivery:
         self._producer, self._owned = self._new_producer(), True
         if owned:
             old.close()
+        else:
+            _forget_shared(old)
         self._order, self._cursor = self.entry.unacked(), 0
         self._end_queued = self._record_queued = False
 

@@ -17,7 +17,13 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import numpy.typing as npt
 
-from chok.channel.delivery import Delivery, DeliveryProgress, DeliveryState, TalkResult
+from chok.channel.delivery import (
+    Delivery,
+    DeliveryProgress,
+    DeliveryState,
+    TalkResult,
+    shared_producer,
+)
 from chok.channel.outbox import Outbox, OutboxEnd, OutboxMeta
 from chok.channel.session import ChannelSession, now_ms
 from chok.codec.opus import DEFAULT_BITRATE, OpusEncoder
@@ -28,7 +34,7 @@ from chok.protocol.names import tx_id_from_bytes
 
 Pcm = npt.NDArray[np.int16]
 
-__all__ = ["TalkResult", "Talker", "finish_and_wait", "talk_frames"]
+__all__ = ["TalkResult", "Talker", "finish_and_wait", "get_ready", "talk_frames"]
 
 
 class Talker:
@@ -104,6 +110,11 @@ class Talker:
                 "and sent as soon as the broker answers"
             )
         return delivery.result()
+
+
+def get_ready(session: ChannelSession) -> None:
+    """Warm up the producer the next Talker of this process will use (never blocks)."""
+    shared_producer(session.creds, session.audio_topic)
 
 
 def finish_and_wait(talker: Talker, say: Callable[[str], None], every_s: float = 5.0) -> TalkResult:

@@ -12,7 +12,7 @@ import click
 
 from chok.audio.base import AudioInput, FileInput
 from chok.channel.service import ListenService
-from chok.channel.talk import Talker, TalkResult, finish_and_wait
+from chok.channel.talk import Talker, TalkResult, finish_and_wait, get_ready
 from chok.cli.common import channel_option, device_option, json_option, session_from
 from chok.cli.cues import play_cue
 from chok.cli.output import emit_json, info
@@ -61,6 +61,7 @@ def talk_cmd(
     if seconds is not None and not 0 < seconds <= 3600:
         raise UsageError("--seconds must be more than 0 and at most 3600")
     session = session_from(obj, channel)
+    get_ready(session)  # the producer connects while the floor is checked
     source = _open_source(audio_file, device, int(frame_ms), realtime=not fast)
     # Floor control never stops a talk: offline, the words are queued and sent later.
     floor = ListenService(session).start(timeout=FLOOR_TUNE_IN_S, require=False)
