@@ -34,6 +34,13 @@ from chok.cli.output import emit_json, info
     is_flag=True,
     help="Instead: CPU, memory and connections of hearing 1 vs 3 channels; replay at speed.",
 )
+@click.option(
+    "--outage",
+    "outage_s",
+    type=float,
+    metavar="S",
+    help="Instead: kill a throwaway broker mid-talk for S seconds (frames lost, time to timeline).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def bench_cmd(
     frames: int,
@@ -42,6 +49,7 @@ def bench_cmd(
     here: bool,
     broker_starts: int | None,
     scan: bool,
+    outage_s: float | None,
     as_json: bool,
 ) -> None:
     """Measure live latency, tune-in, timeline load, replay start and bytes on the wire.
@@ -71,6 +79,18 @@ def bench_cmd(
             emit_json(scan_rows)
         else:
             click.echo(scan_table(scan_rows))
+        return
+
+    if outage_s is not None:
+        from chok.bench.outage import measure_outage
+
+        outcome = measure_outage(info, outage_s).rows()
+        if as_json:
+            emit_json(outcome)
+        else:
+            for name, value in outcome.items():
+                shown = f"{value:.2f}" if isinstance(value, float) else str(value)
+                click.echo(f"{name}: {shown}")
         return
 
     rows = run_all(info, frames, runs, timeline_size, isolated=not here)

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from chok import profiles
+from chok.channel.connection import ConnState, ConnStatus
 from chok.channel.live import Event, TalkEnded, TalkStarted
 from chok.channel.player import LivePlayer, play_entries
 from chok.channel.recorder import SaveDir
@@ -22,7 +23,7 @@ from chok.channel.timeline import load_timeline
 from chok.cli.common import device_option, json_option
 from chok.cli.listen_scan import listen_several
 from chok.cli.output import info
-from chok.errors import AudioDeviceError, ChokError, UsageError
+from chok.errors import AudioDeviceError, ChokError, KafkaError, UsageError
 
 POSITION_KEY = "audio_position_{channel}"
 
@@ -94,23 +95,18 @@ def listen_cmd(
     saver = SaveDir(save_dir) if save_dir is not None else None
     player = None if no_play else _speaker(device)
     start_at = _catch_up(session, player, saver, as_json) if catch_up else None
-    events: queue.Queue[Event] = queue.Queue()
-    service = ListenService(session, on_event=events.put, start_offset=start_at).start()
-    _say(
-        as_json,
-        {
-            "event": "tuned_in",
-            "channel": session.number,
-            "ms": round((service.tune_in_s or 0) * 1000),
-        },
-        f"listening on channel {session.number} "
-        f"(tuned in in {(service.tune_in_s or 0) * 1000:.0f} ms)",
-    )
+    events: queue.Queue[Event | ConnStatus] = queue.Queue()
+    service = ListenService(
+        session, on_event=events.put, start_offset=start_at, on_state=events.put
+    ).start(timeout=2.0, require=False)  # then say why not, and keep trying
+    shown = _Shown(as_json, bool(obj.get("verbose")))
+    last = service.status
     try:
-        _loop(service, events, player, saver, count, timeout, as_json)
+        _loop(service, events, player, saver, count, timeout, shown)
     except KeyboardInterrupt:
         pass
     finally:
+        last = service.status
         service.stop()
         if player is not None:
             player.close()
@@ -122,6 +118,11 @@ def listen_cmd(
             )
     if service.error is not None:
         raise service.error
+    if not service.tuned_in.is_set():  # the broker never answered: a script must know
+        raise KafkaError(
+            f"never tuned in to channel {session.number}: {last.text}",
+            hint=last.detail if shown.verbose else None,
+        )
 
 
 def _scan_settings(
@@ -167,23 +168,63 @@ def _speaker(device: str | None) -> LivePlayer | None:
         return None
 
 
+class _Shown:
+    """What `listen` has said so far about tuning in and the connection."""
+
+    def __init__(self, as_json: bool, verbose: bool) -> None:
+        self.as_json, self.verbose = as_json, verbose
+        self.tuned_in = False
+        self.last: ConnState | None = None
+
+    def tuned(self, service: ListenService) -> None:
+        if self.tuned_in or not service.tuned_in.is_set():
+            return
+        self.tuned_in = True
+        ms = round((service.tune_in_s or 0) * 1000)
+        channel = service.session.number
+        _say(
+            self.as_json,
+            {"event": "tuned_in", "channel": channel, "ms": ms},
+            f"listening on channel {channel} (tuned in in {ms} ms)",
+        )
+
+    def connection(self, status: ConnStatus) -> None:
+        """Changes after tuning in, and any trouble before it (never silent)."""
+        quiet_start = self.last is None and status.state is ConnState.CONNECTED
+        if status.state is self.last or quiet_start:
+            self.last = status.state
+            return
+        self.last = status.state
+        data: dict[str, Any] = {"event": "connection", "state": status.state.value}
+        data.update(text=status.text, detail=status.detail)
+        text = f"{dt.datetime.now():%H:%M:%S} {status.text}"
+        if self.verbose and status.detail:
+            text += f" [{status.detail}]"
+        _say(self.as_json, data, text)
+
+
 def _loop(
     service: ListenService,
-    events: queue.Queue[Event],
+    events: queue.Queue[Event | ConnStatus],
     player: LivePlayer | None,
     saver: SaveDir | None,
     count: int | None,
     timeout: float | None,
-    as_json: bool,
+    shown: _Shown,
 ) -> None:
+    as_json = shown.as_json
     deadline = time.monotonic() + timeout if timeout is not None else None
     ended = 0
     while (count is None or ended < count) and (deadline is None or time.monotonic() < deadline):
         if service.error is not None:
             return
+        shown.tuned(service)
         try:
             event = events.get(timeout=0.1)
         except queue.Empty:
+            continue
+        if isinstance(event, ConnStatus):
+            shown.connection(event)
             continue
         if player is not None:
             player.feed(event)

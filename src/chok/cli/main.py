@@ -23,8 +23,14 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
     metavar="NAME",
     help="Which joined profile to use (default: the last joined). Env: CHOK_PROFILE.",
 )
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Also show Kafka's own messages (e.g. why the broker cannot be reached).",
+)
 @click.pass_context
-def cli(ctx: click.Context, profile: str | None) -> None:
+def cli(ctx: click.Context, profile: str | None, verbose: bool) -> None:
     """chok: a walkie-talkie for your family, over Apache Kafka.
 
     Hold to talk, everyone on the channel hears you live, and every recording
@@ -42,6 +48,7 @@ def cli(ctx: click.Context, profile: str | None) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["profile"] = profile
+    ctx.obj["verbose"] = verbose
     _selected["profile"] = profile
 
 

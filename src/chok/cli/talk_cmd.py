@@ -12,12 +12,14 @@ import click
 
 from chok.audio.base import AudioInput, FileInput
 from chok.channel.service import ListenService
-from chok.channel.talk import Talker, TalkResult
+from chok.channel.talk import Talker, TalkResult, finish_and_wait, get_ready
 from chok.cli.common import channel_option, device_option, json_option, session_from
 from chok.cli.cues import play_cue
 from chok.cli.output import emit_json, info
 from chok.codec import DEFAULT_BITRATE
 from chok.errors import ChokError, UsageError
+
+FLOOR_TUNE_IN_S = 3.0  # then talk anyway (queued if the broker is away)
 
 
 @click.command("talk")
@@ -59,8 +61,14 @@ def talk_cmd(
     if seconds is not None and not 0 < seconds <= 3600:
         raise UsageError("--seconds must be more than 0 and at most 3600")
     session = session_from(obj, channel)
+    get_ready(session)  # the producer connects while the floor is checked
     source = _open_source(audio_file, device, int(frame_ms), realtime=not fast)
-    floor = ListenService(session).start()
+    # Floor control never stops a talk: offline, the words are queued and sent later.
+    floor = ListenService(session).start(timeout=FLOOR_TUNE_IN_S, require=False)
+    if not floor.tuned_in.is_set():
+        where = floor.machine.address
+        info(f"not connected to the family's Kafka at {where}: talk anyway, queued: "
+             "will be sent when connected")  # fmt: skip
     try:
         _wait_for_floor(floor, session.user, over, wait, device)
         interactive = audio_file is None and seconds is None
@@ -140,7 +148,7 @@ def _transmit(
     except KeyboardInterrupt:
         info("interrupted: sending what was said so far")
     # Whatever was said is published, even after Ctrl-C: nothing recorded is lost.
-    return talker.end()
+    return finish_and_wait(talker, info)
 
 
 def _release_on_enter(release: threading.Event) -> None:

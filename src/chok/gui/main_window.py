@@ -35,13 +35,15 @@ from chok.gui.tasks import TaskRunner, UiCaller
 from chok.gui.timeline_view import TimelinePane, ask_export_path
 from chok.gui.tray import DesktopSettings, Tray
 from chok.gui.viewmodel import ChannelViewModel, PttState
-from chok.gui.widgets import LevelBar, PttButton, Waveform, app_icon
+from chok.gui.widgets import LevelBar, PttButton, StatusLine, Waveform, app_icon
 from chok.profiles import Profile
 
 CONN_LOOK = {
     "connected": ("#2e7d32", "Connected"),
     "connecting": ("#757575", "Connecting\u2026"),
     "reconnecting": ("#ef6c00", "Reconnecting\u2026"),
+    "offline": ("#c62828", "Offline\u2026"),
+    "closed": ("#c62828", "Stopped:"),
 }
 _TYPING = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox)
 
@@ -110,8 +112,9 @@ class MainWindow(QMainWindow):
         )
         top.addWidget(channel_label)
         top.addWidget(self.channel_box)
-        self.conn_label = QLabel()
+        self.conn_label = StatusLine()  # elided: a long message never widens the window
         self.conn_label.setAccessibleName("Connection")
+        self.conn_label.clicked.connect(self._connection_details)
         top.addWidget(self.conn_label, 1)
         self.who_label = QLabel(f"You are <b>{self.profile.user}</b>")
         top.addWidget(self.who_label)
@@ -361,9 +364,18 @@ class MainWindow(QMainWindow):
 
     def _connection(self, state: str, detail: str) -> None:
         colour, text = CONN_LOOK.get(state, ("#757575", state))
-        extra = "" if state == "connected" else f" <small>{detail}</small>"
-        self.conn_label.setText(f"<span style='color:{colour}'>\u25cf</span> {text}{extra}")
-        self.conn_label.setToolTip(detail)
+        self.conn_label.set_status(colour, text if state == "connected" else f"{text} {detail}")
+        kafka = self.vm.listening.kafka_detail
+        more = f"\n\nDetails (click): {kafka}" if kafka else ""
+        self.conn_label.setToolTip(detail + more)
+
+    def _connection_details(self) -> None:
+        """The whole story, Kafka's own words included (the label shows one line)."""
+        listening = self.vm.listening
+        text = listening.detail
+        if listening.kafka_detail:
+            text += f"\n\nKafka says: {listening.kafka_detail}"
+        QMessageBox.information(self, "chok: connection", text)
 
     # -- messages, export, closing ------------------------------------------------
 

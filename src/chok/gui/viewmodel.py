@@ -153,9 +153,8 @@ class ChannelViewModel(QObject):
         state = self.ptt_state
         if state in (PttState.TALKING, PttState.SENDING):
             return
-        if state == PttState.OFFLINE:
-            self.message.emit(f"not connected: {self.listening.detail}", True)
-            return
+        if state == PttState.OFFLINE:  # talk anyway: the outbox keeps it until connected
+            self.message.emit("queued: will be sent when connected", False)
         if state == PttState.NO_MIC:
             self.message.emit(f"cannot talk: {self.mic_problem}", True)
             return
@@ -215,7 +214,7 @@ class ChannelViewModel(QObject):
     def _connection(self, state: str, detail: str) -> None:
         self.connectionChanged.emit(state, detail)
         self._update_ptt()
-        if state == Conn.RECONNECTING:
+        if state in (Conn.RECONNECTING, Conn.OFFLINE):
             self._was_away = True
         elif state == Conn.CONNECTED and (self._was_away or not self.entries):
             self._was_away = False
