@@ -12,7 +12,9 @@ The CLI prints ``str(error)`` on one line and exits with ``error.exit_code``.
     │   └── ProfileNotFoundError                                                 (3)
     ├── EnvironmentError_     something this machine lacks: JDK, Maven, device   (4)
     │   ├── JavaNotFoundError                                                    (4)
-    │   └── AudioDeviceError                                                     (4)
+    │   ├── AudioDeviceError                                                     (4)
+    │   └── StorageError      a folder that cannot be written: read-only, full,
+    │                         not permitted                                      (4)
     ├── BrokerError           the local broker would not start/stop/answer       (5)
     │   ├── PortInUseError                                                       (5)
     │   └── CorruptDataError                                                     (5)
@@ -27,6 +29,8 @@ The CLI prints ``str(error)`` on one line and exits with ``error.exit_code``.
 """
 
 from __future__ import annotations
+
+import errno
 
 
 class ChokError(Exception):
@@ -73,6 +77,10 @@ class AudioDeviceError(EnvironmentError_):
     pass
 
 
+class StorageError(EnvironmentError_):
+    pass
+
+
 class BrokerError(ChokError):
     exit_code = 5
 
@@ -111,3 +119,32 @@ class NotFoundError(ChokError):
 
 class TopicMissingError(NotFoundError):
     pass
+
+
+_STORAGE_REASONS = {
+    errno.EROFS: "the file system is read-only",
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EFBIG: "the file would be too large for this disk",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EIO: "the disk reported an input/output error",
+}
+_MISSING_PLACE = {errno.ENOENT, errno.ENOTDIR}
+
+
+def storage_error(exc: OSError, action: str) -> ChokError:
+    """An OSError of reading or writing a file, as one line a person understands.
+
+    ``action`` says what chok was doing ("write /x/alice.chok"). A place that
+    does not exist is bad input (UsageError); a disk that cannot take the
+    write (read-only, full, not permitted) is a StorageError.
+    """
+    if exc.errno in _MISSING_PLACE:
+        missing = exc.filename if isinstance(exc.filename, str) else None
+        where = f": {missing} does not exist" if missing else ": the folder does not exist"
+        return UsageError(f"cannot {action}{where}")
+    if exc.errno == errno.EISDIR:
+        return UsageError(f"cannot {action}: that is a folder")
+    reason = _STORAGE_REASONS.get(exc.errno or 0) or (exc.strerror or str(exc)).lower()
+    return StorageError(f"cannot {action}: {reason}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -10,7 +11,7 @@ import click
 from chok import __version__
 from chok.cli.broker_cmd import broker_group
 from chok.cli.output import fail
-from chok.errors import AccessDeniedError, ChokError, TopicMissingError
+from chok.errors import AccessDeniedError, ChokError, TopicMissingError, storage_error
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -98,7 +99,17 @@ def _register_optional() -> None:
         cli.add_command(command)
 
 
+def _show_warnings() -> None:
+    """chok's library modules warn through logging: one 'chok: warning:' line each."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("chok: warning: %(message)s"))
+    logger = logging.getLogger("chok")
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+
+
 def main() -> None:
+    _show_warnings()
     _register_optional()
     try:
         result = cli.main(standalone_mode=False)
@@ -113,8 +124,13 @@ def main() -> None:
         fail(str(explained), explained.exit_code)
     except ChokError as exc:
         fail(str(exc), exc.exit_code)
-    except KeyboardInterrupt:
-        fail("interrupted", 130)
     except BrokenPipeError:
         os._exit(0)
+    except OSError as exc:
+        # A file operation no module converted: still one line, never a traceback.
+        where = f" {exc.filename}" if exc.filename else ""
+        converted = storage_error(exc, f"use{where}")
+        fail(str(converted), converted.exit_code)
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
     sys.exit(result if isinstance(result, int) else 0)
