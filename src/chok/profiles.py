@@ -9,6 +9,7 @@ Choice order: ``--profile``/``CHOK_PROFILE``, then the default.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shutil
 import tempfile
@@ -35,6 +36,8 @@ _PROFILE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Hidden names of an install in progress: ".alice.new-XXXX" (the new files)
 # and ".alice.old" (the replaced profile until the new one is in place).
 _STAGING = ".new-"
+# A computer whose clock is a little behind the CA's still accepts a fresh bundle.
+CLOCK_SKEW = dt.timedelta(minutes=5)
 _ASIDE = ".old"
 
 
@@ -77,12 +80,52 @@ def _profiles_dir() -> Path:
     return subdir("profiles")
 
 
+def check_bundle(bundle: Bundle, now: dt.datetime | None = None) -> Bundle:
+    """Refuse a bundle that could never connect, saying why in one line.
+
+    The key must belong to the certificate, the certificate must be valid now
+    and name the bundle's person (``alice``, or ``alice.N`` for a later
+    generation), and it must come from a CA in the bundle's ca.pem. Only
+    bundles chok made promise the last two: another cluster's bundle (the
+    original app's files) may use a client CA the brokers trust elsewhere.
+    """
+    try:
+        cert = pki.load_cert(bundle.cert_pem)
+        matches = pki.key_matches(bundle.cert_pem, bundle.key_pem)
+    except (ValueError, TypeError, ConfigError) as exc:
+        raise BadBundleError("the bundle's client.key or client.pem cannot be read") from exc
+    if not matches:
+        raise BadBundleError(
+            "the bundle's private key does not belong to its certificate",
+            hint="client.key and client.pem come from different people: ask your admin again",
+        )
+    moment = now or dt.datetime.now(dt.UTC)
+    if cert.not_valid_after_utc < moment:
+        day = cert.not_valid_after_utc.date().isoformat()
+        raise BadBundleError(
+            f"this bundle expired on {day}: ask your admin for a new one "
+            "(`chok admin rotate-user NAME`)"
+        )
+    if cert.not_valid_before_utc > moment + CLOCK_SKEW:
+        raise BadBundleError("this bundle is not valid yet: check this computer's clock")
+    if bundle.config.extras.get("chokVersion") is None:
+        return bundle
+    try:
+        issued_by_ca = pki.signed_by(bundle.cert_pem, bundle.ca_pem)
+    except ValueError as exc:
+        raise BadBundleError("the bundle's ca.pem cannot be read") from exc
+    if not issued_by_ca:
+        raise BadBundleError("the bundle's certificate was not issued by the bundle's CA")
+    cn = pki.common_name(bundle.cert_pem)
+    user = bundle.user
+    if user is not None and not re.fullmatch(re.escape(user) + r"(\.[0-9]+)?", cn):
+        raise BadBundleError(f"the bundle is for '{user}' but its certificate is issued to '{cn}'")
+    return bundle
+
+
 def install(bundle: Bundle, name: str | None, force: bool) -> Profile:
-    """Install a bundle as a profile and make it the default."""
-    # Only bundles chok made promise this: other clusters' CAs may differ.
-    made_by_chok = bundle.config.extras.get("chokVersion") is not None
-    if made_by_chok and not pki.signed_by(bundle.cert_pem, bundle.ca_pem):
-        raise BadBundleError("the bundle's certificate was not issued by its CA")
+    """Check a bundle, install it as a profile and make it the default."""
+    check_bundle(bundle)
     profile_name = name or bundle.user or pki.common_name(bundle.cert_pem)
     if not _PROFILE_NAME.match(profile_name):
         raise UsageError(f"'{profile_name}' is not a valid profile name (letters, digits, _ -)")
