@@ -11,7 +11,14 @@ import click
 from chok import __version__
 from chok.cli.broker_cmd import broker_group
 from chok.cli.output import fail
-from chok.errors import AccessDeniedError, ChokError, TopicMissingError, storage_error
+from chok.errors import (
+    AccessDeniedError,
+    AuthenticationError,
+    ChokError,
+    KafkaError,
+    TopicMissingError,
+    storage_error,
+)
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -44,10 +51,29 @@ def cli(ctx: click.Context, profile: str | None) -> None:
     ctx.ensure_object(dict)
     ctx.obj["profile"] = profile
     _selected["profile"] = profile
+    _selected["command"] = ctx.invoked_subcommand
 
 
-# The --profile of this run, for explaining an access refusal after the fact.
+# The --profile and command of this run, for explaining a refusal after the fact.
 _selected: dict[str, str | None] = {}
+# Commands that connect with the admin's credentials, not a person's profile.
+_ADMIN_COMMANDS = {"admin", "broker", "bench", "demo"}
+
+
+def _explain_unreachable(error: ChokError) -> ChokError:
+    """librdkafka calls a refused certificate "all brokers down": ask the broker."""
+    from chok import profiles
+    from chok.kafka import handshake
+
+    if _selected.get("command") in _ADMIN_COMMANDS:
+        return error
+    try:
+        handshake.check(profiles.active(_selected.get("profile")).credentials)
+    except AuthenticationError as precise:
+        return precise
+    except ChokError:
+        pass
+    return error
 
 
 def _explain_denial(error: ChokError) -> ChokError:
@@ -121,6 +147,9 @@ def main() -> None:
         fail(exc.format_message() + ctx_hint, exc.exit_code)
     except (AccessDeniedError, TopicMissingError) as exc:
         explained = _explain_denial(exc)
+        fail(str(explained), explained.exit_code)
+    except KafkaError as exc:
+        explained = _explain_unreachable(exc) if exc.exit_code == KafkaError.exit_code else exc
         fail(str(explained), explained.exit_code)
     except ChokError as exc:
         fail(str(exc), exc.exit_code)
