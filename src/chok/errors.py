@@ -20,6 +20,7 @@ The CLI prints ``str(error)`` on one line and exits with ``error.exit_code``.
     │   └── CorruptDataError                                                     (5)
     ├── KafkaError            the cluster refused or did not answer              (6)
     │   ├── AccessDeniedError authorization failed (no ACL, revoked user)        (7)
+    │   │   └── NotAMemberError  a channel the person's bundle does not list     (7)
     │   ├── AuthenticationError TLS handshake refused                            (7)
     │   └── KafkaTimeoutError nothing answered in time                           (6)
     ├── CodecError            audio could not be encoded/decoded/read            (8)
@@ -31,6 +32,7 @@ The CLI prints ``str(error)`` on one line and exits with ``error.exit_code``.
 from __future__ import annotations
 
 import errno
+import os
 
 
 class ChokError(Exception):
@@ -105,6 +107,10 @@ class AccessDeniedError(KafkaError):
     exit_code = 7
 
 
+class NotAMemberError(AccessDeniedError):
+    """Told by the bundle itself, before asking the cluster."""
+
+
 class AuthenticationError(KafkaError):
     exit_code = 7
 
@@ -141,9 +147,10 @@ def storage_error(exc: OSError, action: str) -> ChokError:
     write (read-only, full, not permitted) is a StorageError.
     """
     if exc.errno in _MISSING_PLACE:
-        missing = exc.filename if isinstance(exc.filename, str) else None
-        where = f": {missing} does not exist" if missing else ": the folder does not exist"
-        return UsageError(f"cannot {action}{where}")
+        # The file itself was being created: what is missing is its folder.
+        name = exc.filename if isinstance(exc.filename, str) else None
+        folder = f" {os.path.dirname(name)}" if name and os.path.dirname(name) else ""
+        return UsageError(f"cannot {action}: the folder{folder} does not exist")
     if exc.errno == errno.EISDIR:
         return UsageError(f"cannot {action}: that is a folder")
     reason = _STORAGE_REASONS.get(exc.errno or 0) or (exc.strerror or str(exc)).lower()

@@ -29,7 +29,7 @@ from pathlib import Path
 import filelock
 import platformdirs
 
-from chok.errors import ChokError, storage_error
+from chok.errors import ChokError, StorageError, UsageError, storage_error
 
 APP_NAME = "chok"
 # Long enough for a queue of admin commands that each talk to the cluster.
@@ -64,6 +64,26 @@ def subdir(*parts: str) -> Path:
         path = path / part
         make_dir(path)  # one level at a time: mkdir(parents=True) would use the umask
     return path
+
+
+def check_writable(path: Path, action: str) -> None:
+    """Say now, before any work, when no file can be written at ``path``:
+    its folder is missing (UsageError), or read-only or not ours (StorageError).
+    A full disk cannot be told in advance: writers stage and rename instead."""
+    folder = path.parent
+    if path.is_dir():
+        raise UsageError(f"cannot {action} {path}: that is a folder")
+    if not folder.is_dir():
+        raise UsageError(f"cannot {action} {path}: the folder {folder} does not exist")
+    writable_folder(folder, f"{action} {path}")
+
+
+def writable_folder(folder: Path, action: str) -> None:
+    """StorageError unless files can be created in the (existing) ``folder``."""
+    if os.statvfs(folder).f_flag & os.ST_RDONLY:
+        raise StorageError(f"cannot {action}: the file system is read-only")
+    if not os.access(folder, os.W_OK):
+        raise StorageError(f"cannot {action}: permission denied")
 
 
 def sync_dir(directory: Path) -> None:

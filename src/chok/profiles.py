@@ -22,6 +22,7 @@ from chok import pki, state
 from chok.errors import (
     BadBundleError,
     ConfigError,
+    NotAMemberError,
     ProfileNotFoundError,
     StorageError,
     UsageError,
@@ -73,7 +74,7 @@ class Profile:
             if channel.number == number:
                 return channel
         have = ", ".join(str(c.number) for c in self.config.channels)
-        raise UsageError(f"you are not a member of channel {number} (your channels: {have})")
+        raise NotAMemberError(f"you are not a member of channel {number} (your channels: {have})")
 
 
 def _profiles_dir() -> Path:
@@ -241,6 +242,8 @@ def default_name() -> str | None:
 
 
 def load(name: str) -> Profile:
+    if not _PROFILE_NAME.match(name):
+        raise UsageError(f"'{name}' is not a valid profile name (letters, digits, _ -)")
     path = home_path() / "profiles" / name
     try:
         config = parse_client_config(_read_config(path))

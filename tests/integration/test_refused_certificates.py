@@ -23,6 +23,7 @@ from chok.codec.opus import silence
 from chok.pki.cluster import cluster_files
 from chok.protocol.bundle import Bundle
 from chok.provision import local, service
+from tests.bad_inputs import plant_profile
 from tests.conftest import LocalCluster, RunResult, assert_clean_error, run_chok
 from tests.provision_helpers import unique
 
@@ -33,22 +34,6 @@ COMMANDS = {
     "listen": ["listen", "--no-play", "--timeout", "5"],
     "talk": ["talk", "--file", "{wav}", "--fast"],
 }
-
-
-def plant_profile(home: Path, bundle: Bundle, name: str) -> None:
-    """A profile as it stands on a person's disk (e.g. joined before the
-    certificate expired): written directly, as `chok join` would refuse it now."""
-    directory = home / "profiles" / name
-    directory.mkdir(parents=True)
-    config = bundle.config
-    for member, data in (
-        ("kafka_config.json", config.to_json()),
-        (config.ca_asset, bundle.ca_pem),
-        (config.client_cert_asset, bundle.cert_pem),
-        (config.client_key_asset, bundle.key_pem),
-    ):
-        (directory / member).write_bytes(data)
-    (home / "state.json").write_text(json.dumps({"default": name}))
 
 
 @pytest.fixture(scope="module")

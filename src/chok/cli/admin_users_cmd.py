@@ -10,7 +10,7 @@ import click
 
 from chok.cli.output import emit_json
 from chok.errors import UsageError
-from chok.home import StagedFile
+from chok.home import StagedFile, check_writable
 from chok.protocol.bundle import Bundle
 from chok.provision import android, registry, service
 
@@ -44,8 +44,7 @@ class BundleFile:
         self._committed = False
 
     def stage(self, bundle: Bundle) -> None:
-        if not self.path.parent.is_dir():
-            raise UsageError(f"cannot write the bundle {self.path}: no folder {self.path.parent}")
+        check_writable(self.path, "write the bundle")
         self._staged = StagedFile(self.path, bundle.to_zip(), mode=0o600)
 
     def commit(self) -> None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from chok import profiles
 from chok.channel.session import ChannelSession, open_session
 from chok.kafka import handshake
+from chok.protocol.topics import MAX_CHANNEL, MIN_CHANNEL
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -18,10 +20,46 @@ def channel_option(func: F) -> F:
     return click.option(
         "--channel",
         "-c",
-        type=int,
+        type=click.IntRange(MIN_CHANNEL, MAX_CHANNEL),
         metavar="N",
         help="Channel number (default: your first channel).",
     )(func)
+
+
+# A recording's ID is its Kafka offset: 0 to 2^63 - 1.
+RECORDING_ID = click.IntRange(0, 2**63 - 1)
+
+
+def seconds(limit: float, *, zero: bool = False) -> _FloatParam:
+    """Seconds as a finite number above 0 (or from 0) up to ``limit``: click's
+    FloatRange lets NaN through (every comparison with NaN is false)."""
+    return _Seconds(limit, zero)
+
+
+if TYPE_CHECKING:  # click's ParamType is generic for type checkers (not at runtime in 8.1)
+    _FloatParam = click.ParamType[float]
+else:
+    _FloatParam = click.ParamType
+
+
+class _Seconds(_FloatParam):
+    name = "seconds"
+
+    def __init__(self, limit: float, zero: bool) -> None:
+        self.limit, self.zero = limit, zero
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        low_ok = number >= 0 if self.zero else number > 0
+        if not (math.isfinite(number) and low_ok and number <= self.limit):
+            low = "0" if self.zero else "more than 0"
+            self.fail(f"{value} is not {low} to {self.limit:g} seconds", param, ctx)
+        return number
 
 
 def json_option(func: F) -> F:

@@ -18,11 +18,13 @@ from chok.channel.recorder import SaveDir
 from chok.channel.service import ListenService
 from chok.channel.session import ChannelSession
 from chok.channel.timeline import load_timeline
-from chok.cli.common import channel_option, device_option, json_option, session_from
-from chok.cli.output import info
-from chok.errors import AudioDeviceError, ChokError, UsageError
+from chok.cli.common import channel_option, device_option, json_option, seconds, session_from
+from chok.cli.output import info, warn
+from chok.errors import AudioDeviceError, ChokError, StorageError
 
 POSITION_KEY = "audio_position_{channel}"
+MAX_COUNT = 1_000_000
+MAX_TIMEOUT_S = 30 * 86400.0  # a month: more is a typo (without --timeout: until Ctrl-C)
 
 
 @click.command("listen")
@@ -32,8 +34,8 @@ POSITION_KEY = "audio_position_{channel}"
     "--save", "save_dir", type=click.Path(path_type=Path), help="Save each transmission in DIR."
 )
 @click.option("--no-play", is_flag=True, help="Do not play through the speaker.")
-@click.option("--count", type=int, help="Stop after K transmissions.")
-@click.option("--timeout", type=float, help="Stop after S seconds.")
+@click.option("--count", type=click.IntRange(1, MAX_COUNT), help="Stop after K transmissions.")
+@click.option("--timeout", type=seconds(MAX_TIMEOUT_S), help="Stop after S seconds.")
 @click.option(
     "--catch-up", is_flag=True, help="First play what you missed since you last listened."
 )
@@ -57,12 +59,8 @@ def listen_cmd(
     transmission with --save DIR, stops after --count K transmissions or
     --timeout S seconds (else Ctrl-C). --json prints one JSON object per line.
     """
-    if count is not None and count < 1:
-        raise UsageError("--count must be at least 1")
-    if timeout is not None and timeout <= 0:
-        raise UsageError("--timeout must be more than 0 seconds")
-    session = session_from(obj, channel)
     saver = SaveDir(save_dir) if save_dir is not None else None
+    session = session_from(obj, channel)
     player = None if no_play else _speaker(device)
     start_at = _catch_up(session, player, saver, as_json) if catch_up else None
     events: queue.Queue[Event] = queue.Queue()
@@ -87,12 +85,25 @@ def listen_cmd(
             player.close()
         for path in saver.flush() if saver else []:
             _say(as_json, {"event": "saved", "path": str(path)}, f"saved {path}")
-        if service.position is not None:
-            profiles.remember(
-                session.profile_name, POSITION_KEY.format(channel=session.number), service.position
-            )
+        _remember_position(session, service.position)
     if service.error is not None:
         raise service.error
+    if saver is not None and saver.failed:
+        raise StorageError(
+            f"{len(saver.failed)} recording(s) could not be saved: {saver.failed[0].message}"
+        )
+
+
+def _remember_position(session: ChannelSession, position: int | None) -> None:
+    """For --catch-up next time; a home that cannot be written only costs that."""
+    if position is None:
+        return
+    try:
+        profiles.remember(
+            session.profile_name, POSITION_KEY.format(channel=session.number), position
+        )
+    except StorageError as exc:
+        warn(f"where you stopped listening is not remembered: {exc}")
 
 
 def _speaker(device: str | None) -> LivePlayer | None:

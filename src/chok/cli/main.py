@@ -16,6 +16,7 @@ from chok.errors import (
     AuthenticationError,
     ChokError,
     KafkaError,
+    NotAMemberError,
     TopicMissingError,
     storage_error,
 )
@@ -145,6 +146,8 @@ def main() -> None:
         # Usage errors: click's own message, on one line, exit 2.
         ctx_hint = " (see --help)" if isinstance(exc, click.UsageError) else ""
         fail(exc.format_message() + ctx_hint, exc.exit_code)
+    except NotAMemberError as exc:
+        fail(str(exc), exc.exit_code)
     except (AccessDeniedError, TopicMissingError) as exc:
         explained = _explain_denial(exc)
         fail(str(explained), explained.exit_code)

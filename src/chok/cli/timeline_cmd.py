@@ -12,10 +12,18 @@ import click
 from chok.channel.reactions import toggle_reaction
 from chok.channel.replay import replay_frames
 from chok.channel.timeline import Entry, load_timeline, parse_since
-from chok.cli.common import channel_option, device_option, json_option, session_from
+from chok.cli.common import (
+    RECORDING_ID,
+    channel_option,
+    device_option,
+    json_option,
+    session_from,
+)
 from chok.cli.output import emit_json, info
 from chok.codec import EXPORT_SUFFIXES, OpusDecoder, export
 from chok.errors import NotFoundError, UsageError
+from chok.home import check_writable
+from chok.protocol.names import validate_emoji
 
 
 def entry_json(entry: Entry) -> dict[str, Any]:
@@ -94,7 +102,7 @@ def _find(obj: dict[str, Any], channel: int | None, tx_id: int) -> tuple[Any, En
 
 
 @click.command("play")
-@click.argument("tx_id", metavar="ID", type=int)
+@click.argument("tx_id", metavar="ID", type=RECORDING_ID)
 @channel_option
 @device_option
 @click.option("--out", type=click.Path(path_type=Path), help="Write to FILE (.wav/.ogg) instead.")
@@ -124,8 +132,10 @@ def frame_seconds(entry: Entry) -> float:
 
 
 def _export(obj: dict[str, Any], channel: int | None, tx_id: int, path: Path) -> None:
-    if path.suffix.lower() not in EXPORT_SUFFIXES:  # refuse before fetching anything
+    # Refuse a bad target before fetching anything.
+    if path.suffix.lower() not in EXPORT_SUFFIXES:
         raise UsageError(f"cannot export to '{path.name}': use a .wav, .ogg or .opus file name")
+    check_writable(path, "export to")
     session, entry = _find(obj, channel, tx_id)
     packets = [f.packet for f in replay_frames(session, entry.transmission)]
     if not packets:
@@ -135,7 +145,7 @@ def _export(obj: dict[str, Any], channel: int | None, tx_id: int, path: Path) ->
 
 
 @click.command("export")
-@click.argument("tx_id", metavar="ID", type=int)
+@click.argument("tx_id", metavar="ID", type=RECORDING_ID)
 @click.argument("path", metavar="FILE", type=click.Path(path_type=Path))
 @channel_option
 @click.pass_obj
@@ -144,8 +154,11 @@ def export_cmd(obj: dict[str, Any], tx_id: int, path: Path, channel: int | None)
     _export(obj, channel, tx_id, path)
 
 
+SHORTCUTS = {"like": "👍", "love": "❤️", "heart": "❤️", "fire": "🔥"}
+
+
 @click.command("react")
-@click.argument("tx_id", metavar="ID", type=int)
+@click.argument("tx_id", metavar="ID", type=RECORDING_ID)
 @click.argument("emoji")
 @channel_option
 @json_option
@@ -158,7 +171,9 @@ def react_cmd(
     \b
     Shortcuts: like = 👍, love = ❤️, fire = 🔥
     """
-    emoji = {"like": "👍", "love": "❤️", "heart": "❤️", "fire": "🔥"}.get(emoji, emoji)
+    emoji = validate_emoji(
+        {"like": "👍", "love": "❤️", "heart": "❤️", "fire": "🔥"}.get(emoji, emoji)
+    )
     session = session_from(obj, channel)
     result = toggle_reaction(session, tx_id, emoji)
     if as_json:

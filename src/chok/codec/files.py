@@ -1,5 +1,8 @@
 """Reading any audio file into 48 kHz mono PCM, and writing WAV or Ogg/Opus.
 
+Files are written whole or not at all (a temporary file next to the target,
+renamed at the end): a full disk never leaves half a recording.
+
 Ogg/Opus export muxes the received packets as they are (checked: PyAV's Ogg
 muxer takes raw packets, and demuxing the file gives back the same bytes), so
 an exported message is bit-for-bit what was on the wire, with no second
@@ -31,7 +34,8 @@ from chok.codec.opus import (
     packet_samples,
     silence,
 )
-from chok.errors import CodecError, UsageError
+from chok.errors import CodecError, UsageError, storage_error
+from chok.home import replacing
 
 EXPORT_SUFFIXES = (".wav", ".ogg", ".opus")
 
@@ -83,17 +87,14 @@ def resample(pcm: Pcm, to_rate: int, from_rate: int = SAMPLE_RATE) -> Pcm:
 
 
 def write_wav(path: str | Path, pcm: Pcm) -> None:
-    """Write 48 kHz mono 16-bit WAV."""
-    try:
-        # Open the file ourselves: wave.open(name) leaves a half-built object
-        # that complains at garbage collection when the open fails.
-        with open(path, "wb") as raw, wave.open(raw, "wb") as out:
-            out.setnchannels(1)
-            out.setsampwidth(2)
-            out.setframerate(SAMPLE_RATE)
-            out.writeframes(pcm.reshape(-1).astype("<i2").tobytes())
-    except OSError as exc:
-        raise CodecError(f"cannot write {path}: {_reason(exc)}") from exc
+    """Write 48 kHz mono 16-bit WAV (whole, or no file at all)."""
+    # Open the file ourselves: wave.open(name) leaves a half-built object
+    # that complains at garbage collection when the open fails.
+    with replacing(Path(path)) as tmp, open(tmp, "wb") as raw, wave.open(raw, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        out.writeframes(pcm.reshape(-1).astype("<i2").tobytes())
 
 
 @functools.cache
@@ -115,7 +116,7 @@ def write_ogg_opus(
     """
     filler = _silence_packet(frame_samples(frame_ms))
     try:
-        with av.open(str(path), "w", format="ogg") as container:
+        with replacing(Path(path)) as tmp, av.open(str(tmp), "w", format="ogg") as container:
             stream = container.add_stream("libopus", rate=SAMPLE_RATE)
             # The stream's encoder is opened by the muxer only to write the
             # OpusHead header (channels, pre-skip); it never encodes here.
@@ -135,7 +136,9 @@ def write_ogg_opus(
                 packet.duration = duration
                 pts += duration
                 container.mux(packet)
-    except (av.error.FFmpegError, ValueError, OSError) as exc:
+    except OSError as exc:  # FFmpeg's errors are OSErrors too (errno, strerror)
+        raise storage_error(exc, f"write {path}") from exc
+    except (av.error.FFmpegError, ValueError) as exc:
         raise CodecError(f"cannot write {path}: {_reason(exc)}") from exc
 
 
