@@ -162,3 +162,15 @@ def test_an_interrupted_profile_swap_is_recovered(chok_home: Path) -> None:
     assert profiles.names() == ["alice"]
     assert profiles.load("alice").user == "alice"
     assert leftovers(chok_home / "profiles") == []
+
+
+def test_the_cli_restores_a_damaged_state_file_with_one_warning(chok_home: Path) -> None:
+    from tests.conftest import run_chok
+
+    profiles.install(make_bundle("alice"), None, force=False)
+    (chok_home / "state.json").write_text("{garbage")
+    result = run_chok("profiles", home=chok_home)
+    assert (result.code, result.out) == (0, "* alice\n"), result.err
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("chok: warning: "), result.err
+    assert "restored the last good copy" in lines[0]

@@ -13,10 +13,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 from pathlib import Path
 
 from chok import pki
-from chok.errors import ChokError, ConfigError
+from chok.errors import ChokError, ConfigError, storage_error
 from chok.home import subdir
 
 
@@ -24,7 +25,11 @@ def _dir(name: str) -> Path:
     # Each level is made (and kept) 0700: mkdir(parents=True) would give the
     # intermediate "users" folder the umask's looser mode.
     for path in (subdir("cluster", "users"), subdir("cluster", "users", name)):
-        os.chmod(path, 0o700)
+        if stat.S_IMODE(path.stat().st_mode) != 0o700:
+            try:
+                os.chmod(path, 0o700)
+            except OSError as exc:
+                raise storage_error(exc, f"make {path} private") from exc
     return subdir("cluster", "users", name)
 
 

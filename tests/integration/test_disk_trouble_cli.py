@@ -1,5 +1,6 @@
-"""A CHOK_HOME on a read-only disk (issue 9, item 5): reading works, writing
-says so in one line, and listening still works (real broker, real mount)."""
+"""Disks that cannot take a write under a person's feet (issue 9, item 5):
+a CHOK_HOME on a read-only disk still reads and listens; a --save folder that
+fills up costs only the recordings that no longer fit (real broker, real mounts)."""
 
 from __future__ import annotations
 
@@ -40,3 +41,29 @@ def test_a_read_only_home_reads_and_listens(new_user, tmp_path: Path) -> None:  
         assert "not a member" in line
         line = assert_clean_error(run_chok("join", str(person.path), home=home), code=2)
         assert "directory" in line
+
+
+def test_a_disk_that_fills_while_listening_costs_only_what_no_longer_fits(
+    new_user, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from chok.codec import write_wav
+    from tests.integration.test_cli_talk import _listen
+
+    talker, listener = new_user("filler"), new_user("keeper")
+    tone = tmp_path / "tone.wav"
+    write_wav(tone, (np.sin(np.arange(48000 * 3) / 6) * 9000).astype(np.int16))
+    with small_disk(tmp_path / "disk", "64k") as disk:
+        disk.fill(leave=2048)
+        proc = _listen(listener.name, "--count", "1", "--timeout", "60",
+                       "--save", str(disk.path / "heard"))  # fmt: skip
+        said = run_chok("--profile", talker.name, "talk", "--file", str(tone), "--fast")
+        assert said.code == 0, said.err
+        out, err = proc.communicate(timeout=90)
+        assert proc.returncode == 4, err
+        assert "talk_ended" in out  # it was heard all the same
+        lines = err.strip().splitlines()
+        assert [ln.split(":")[1] for ln in lines] == [" warning", " error"], err
+        assert "the disk is full" in lines[1] and "1 recording(s)" in lines[1]
+        assert list((disk.path / "heard").iterdir()) == []  # no partial recording
