@@ -85,8 +85,8 @@ def check_bundle(bundle: Bundle, now: dt.datetime | None = None) -> Bundle:
     """Refuse a bundle that could never connect, saying why in one line.
 
     The key must belong to the certificate, the certificate must be valid now
-    and name the bundle's person (``alice``, or ``alice.N`` for a later
-    generation), and it must come from a CA in the bundle's ca.pem. Only
+    and name the bundle's person (``alice``, ``alice.N`` for a later
+    generation, ``chok-alice`` on Aiven), and it must come from a CA in the bundle's ca.pem. Only
     bundles chok made promise the last two: another cluster's bundle (the
     original app's files) may use a client CA the brokers trust elsewhere.
     """
@@ -119,7 +119,8 @@ def check_bundle(bundle: Bundle, now: dt.datetime | None = None) -> Bundle:
         raise BadBundleError("the bundle's certificate was not issued by the bundle's CA")
     cn = pki.common_name(bundle.cert_pem)
     user = bundle.user
-    if user is not None and not re.fullmatch(re.escape(user) + r"(\.[0-9]+)?", cn):
+    # alice, alice.2 (a later generation), chok-alice(.2) (an Aiven service user)
+    if user is not None and not re.fullmatch(r"(chok-)?" + re.escape(user) + r"(\.[0-9]+)?", cn):
         raise BadBundleError(f"the bundle is for '{user}' but its certificate is issued to '{cn}'")
     return bundle
 

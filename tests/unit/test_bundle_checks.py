@@ -55,6 +55,7 @@ def test_a_good_bundle_passes_every_check() -> None:
     assert profiles.check_bundle(good) is good
     # Later generations carry the generation in the certificate's name.
     assert profiles.check_bundle(bundle(cn="alice.3"))
+    assert profiles.check_bundle(bundle(cn="chok-alice.2"))  # an Aiven service user
 
 
 def test_a_key_of_someone_else_is_refused() -> None:

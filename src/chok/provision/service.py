@@ -196,14 +196,14 @@ def _issue(
     sink: BundleSink | None,
 ) -> tuple[Bundle, registry.UserRecord]:
     """Issue a certificate generation, grant it, and retire the previous one."""
-    identity = backend.issue(name, generation)
-    record = _record(name, numbers, identity.issued.cert_pem, identity.principal, generation)
-    if previous is not None:
-        record.created = previous.created
-        record.rotated_at = _now()
-    bundle = bundle_for(reg, record, identity.issued)
+    identity = backend.issue(name, generation)  # on Aiven, a service user: undone below
     kept_key = userkeys.load_if_any(name)
     try:
+        record = _record(name, numbers, identity.issued.cert_pem, identity.principal, generation)
+        if previous is not None:
+            record.created = previous.created
+            record.rotated_at = _now()
+        bundle = bundle_for(reg, record, identity.issued)
         if sink is not None:
             sink.stage(bundle)
         # Written down before access exists: if this command dies from here
