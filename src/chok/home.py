@@ -190,7 +190,7 @@ def locked(name: str, wait_s: float = LOCK_WAIT_S) -> Iterator[None]:
             hint="wait for it to finish, then try again",
         ) from exc
     except OSError as exc:
-        raise storage_error(exc, f"lock {name} in {path.parent}") from exc
+        raise storage_error(exc, f"take the {name} lock in {path.parent}") from exc
     try:
         yield
     finally:
