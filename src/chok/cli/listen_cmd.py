@@ -20,12 +20,15 @@ from chok.channel.scan import ScanSettings, parse_channels
 from chok.channel.service import ListenService
 from chok.channel.session import ChannelSession, open_session
 from chok.channel.timeline import load_timeline
-from chok.cli.common import device_option, json_option
+from chok.cli.common import device_option, json_option, seconds
 from chok.cli.listen_scan import listen_several
-from chok.cli.output import info
-from chok.errors import AudioDeviceError, ChokError, KafkaError, UsageError
+from chok.cli.output import info, warn
+from chok.errors import AudioDeviceError, ChokError, KafkaError, StorageError, UsageError
+from chok.kafka import handshake
 
 POSITION_KEY = "audio_position_{channel}"
+MAX_COUNT = 1_000_000
+MAX_TIMEOUT_S = 30 * 86400.0  # a month: more is a typo (without --timeout: until Ctrl-C)
 
 
 @click.command("listen")
@@ -46,8 +49,8 @@ POSITION_KEY = "audio_position_{channel}"
     "--save", "save_dir", type=click.Path(path_type=Path), help="Save each transmission in DIR."
 )
 @click.option("--no-play", is_flag=True, help="Do not play through the speaker.")
-@click.option("--count", type=int, help="Stop after K transmissions.")
-@click.option("--timeout", type=float, help="Stop after S seconds.")
+@click.option("--count", type=click.IntRange(1, MAX_COUNT), help="Stop after K transmissions.")
+@click.option("--timeout", type=seconds(MAX_TIMEOUT_S), help="Stop after S seconds.")
 @click.option(
     "--catch-up", is_flag=True, help="First play what you missed since you last listened."
 )
@@ -79,20 +82,18 @@ def listen_cmd(
     the others; --mute N shows N without playing it. Each line names its
     channel; with --save, one folder per channel.
     """
-    if count is not None and count < 1:
-        raise UsageError("--count must be at least 1")
-    if timeout is not None and timeout <= 0:
-        raise UsageError("--timeout must be more than 0 seconds")
     profile = profiles.active(obj.get("profile"))
     settings = _scan_settings(profile, channels, mute, priority)
+    # A refused certificate is exit 7 at once; an unreachable broker is waited for.
+    handshake.check(profile.credentials, unreachable_ok=True)
     if len(settings.channels) > 1 or settings.muted:
         sessions = [open_session(profile, n) for n in settings.channels]
         player = None if no_play else _speaker(device)
         offsets = _catch_up_all(sessions, player, save_dir, as_json) if catch_up else {}
         listen_several(sessions, settings, player, save_dir, count, timeout, as_json, offsets)
         return
-    session = open_session(profile, settings.channels[0])
     saver = SaveDir(save_dir) if save_dir is not None else None
+    session = open_session(profile, settings.channels[0])
     player = None if no_play else _speaker(device)
     start_at = _catch_up(session, player, saver, as_json) if catch_up else None
     events: queue.Queue[Event | ConnStatus] = queue.Queue()
@@ -112,17 +113,30 @@ def listen_cmd(
             player.close()
         for path in saver.flush() if saver else []:
             _say(as_json, {"event": "saved", "path": str(path)}, f"saved {path}")
-        if service.position is not None:
-            profiles.remember(
-                session.profile_name, POSITION_KEY.format(channel=session.number), service.position
-            )
+        _remember_position(session, service.position)
     if service.error is not None:
         raise service.error
+    if saver is not None and saver.failed:
+        raise StorageError(
+            f"{len(saver.failed)} recording(s) could not be saved: {saver.failed[0].message}"
+        )
     if not service.tuned_in.is_set():  # the broker never answered: a script must know
         raise KafkaError(
             f"never tuned in to channel {session.number}: {last.text}",
             hint=last.detail if shown.verbose else None,
         )
+
+
+def _remember_position(session: ChannelSession, position: int | None) -> None:
+    """For --catch-up next time; a home that cannot be written only costs that."""
+    if position is None:
+        return
+    try:
+        profiles.remember(
+            session.profile_name, POSITION_KEY.format(channel=session.number), position
+        )
+    except StorageError as exc:
+        warn(f"where you stopped listening is not remembered: {exc}")
 
 
 def _scan_settings(

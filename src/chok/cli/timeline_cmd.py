@@ -12,11 +12,19 @@ import click
 from chok.channel.reactions import toggle_reaction
 from chok.channel.replay import replay_frames
 from chok.channel.timeline import Entry, load_timeline, parse_since
-from chok.cli.common import channel_option, device_option, json_option, session_from
+from chok.cli.common import (
+    RECORDING_ID,
+    channel_option,
+    device_option,
+    json_option,
+    session_from,
+)
 from chok.cli.output import emit_json, info
 from chok.codec import EXPORT_SUFFIXES, OpusDecoder, decode_packets, export
 from chok.codec.tempo import Tempo, change_tempo, check_speed
 from chok.errors import NotFoundError, UsageError
+from chok.home import check_writable
+from chok.protocol.names import validate_emoji
 
 
 def entry_json(entry: Entry) -> dict[str, Any]:
@@ -95,7 +103,7 @@ def _find(obj: dict[str, Any], channel: int | None, tx_id: int) -> tuple[Any, En
 
 
 @click.command("play")
-@click.argument("tx_id", metavar="ID", type=int)
+@click.argument("tx_id", metavar="ID", type=RECORDING_ID)
 @channel_option
 @device_option
 @click.option("--out", type=click.Path(path_type=Path), help="Write to FILE (.wav/.ogg) instead.")
@@ -152,8 +160,10 @@ def frame_seconds(entry: Entry) -> float:
 def _export(
     obj: dict[str, Any], channel: int | None, tx_id: int, path: Path, speed: float = 1.0
 ) -> None:
-    if path.suffix.lower() not in EXPORT_SUFFIXES:  # refuse before fetching anything
+    # Refuse a bad target before fetching anything.
+    if path.suffix.lower() not in EXPORT_SUFFIXES:
         raise UsageError(f"cannot export to '{path.name}': use a .wav, .ogg or .opus file name")
+    check_writable(path, "export to")
     session, entry = _find(obj, channel, tx_id)
     packets = [f.packet for f in replay_frames(session, entry.transmission)]
     if not packets:
@@ -169,7 +179,7 @@ def _export(
 
 
 @click.command("export")
-@click.argument("tx_id", metavar="ID", type=int)
+@click.argument("tx_id", metavar="ID", type=RECORDING_ID)
 @click.argument("path", metavar="FILE", type=click.Path(path_type=Path))
 @channel_option
 @click.pass_obj
@@ -178,8 +188,11 @@ def export_cmd(obj: dict[str, Any], tx_id: int, path: Path, channel: int | None)
     _export(obj, channel, tx_id, path)
 
 
+SHORTCUTS = {"like": "👍", "love": "❤️", "heart": "❤️", "fire": "🔥"}
+
+
 @click.command("react")
-@click.argument("tx_id", metavar="ID", type=int)
+@click.argument("tx_id", metavar="ID", type=RECORDING_ID)
 @click.argument("emoji")
 @channel_option
 @json_option
@@ -192,7 +205,9 @@ def react_cmd(
     \b
     Shortcuts: like = 👍, love = ❤️, fire = 🔥
     """
-    emoji = {"like": "👍", "love": "❤️", "heart": "❤️", "fire": "🔥"}.get(emoji, emoji)
+    emoji = validate_emoji(
+        {"like": "👍", "love": "❤️", "heart": "❤️", "fire": "🔥"}.get(emoji, emoji)
+    )
     session = session_from(obj, channel)
     result = toggle_reaction(session, tx_id, emoji)
     if as_json:
