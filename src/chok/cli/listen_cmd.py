@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import queue
 import time
 from pathlib import Path
@@ -19,8 +18,9 @@ from chok.channel.service import ListenService
 from chok.channel.session import ChannelSession
 from chok.channel.timeline import load_timeline
 from chok.cli.common import channel_option, device_option, json_option, session_from
-from chok.cli.output import info
+from chok.cli.output import info, json_dumps
 from chok.errors import AudioDeviceError, ChokError, UsageError
+from chok.protocol.display import safe_text, seconds_text
 
 POSITION_KEY = "audio_position_{channel}"
 
@@ -142,7 +142,7 @@ def _print_event(event: Event, as_json: bool) -> None:
                 "tx": event.key,
                 "offset": event.offset,
             },
-            f"{clock} {event.talker} is talking...",
+            f"{clock} {safe_text(event.talker)} is talking...",
         )
     elif isinstance(event, TalkEnded):
         _say(
@@ -154,12 +154,13 @@ def _print_event(event: Event, as_json: bool) -> None:
                 "frames": event.frames,
                 "duration_ms": event.duration_ms,
             },
-            f"{clock} {event.talker}: {event.duration_ms / 1000:.1f} s ({event.frames} frames)",
+            f"{clock} {safe_text(event.talker)}: {seconds_text(event.duration_ms)} "
+            f"({event.frames} frames)",
         )
 
 
 def _say(as_json: bool, data: dict[str, Any], text: str) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False) if as_json else text)
+    click.echo(json_dumps(data) if as_json else text)
 
 
 def _catch_up(
@@ -189,7 +190,7 @@ def _catch_up(
                     "talker": tx.user_id,
                     "duration_ms": tx.duration_ms,
                 },
-                f"  missed: {tx.user_id} {tx.duration_ms / 1000:.1f} s (ID {entry.id})",
+                f"  missed: {safe_text(tx.user_id)} {seconds_text(tx.duration_ms)} (ID {entry.id})",
             )
             if path is not None:
                 _say(as_json, {"event": "saved", "path": str(path)}, f"  saved {path}")
