@@ -68,6 +68,7 @@ Event = TalkStarted | FrameArrived | TalkEnded
 @dataclass
 class _Active:
     talker: str
+    ident: tuple[str, str] | None  # (talker, transmission id) of a chok transmission
     frames: int = 0
     duration_ms: int = 0
     next_seq: int = 0
@@ -78,10 +79,19 @@ class _Active:
 class LiveListener:
     """Yields what happens on a channel's audio partition, live."""
 
-    def __init__(self, session: ChannelSession, reader: PartitionReader | None = None) -> None:
+    def __init__(
+        self,
+        session: ChannelSession,
+        reader: PartitionReader | None = None,
+        fill_silence: bool = True,
+    ) -> None:
+        """``fill_silence``: give the frames a talker left out as silence (synthesized
+        FrameArrived events), which only a listener that saves needs."""
         self.session = session
+        self.fill_silence = fill_silence
         self._reader = reader or session.audio_reader("live")
         self._active: dict[str, _Active] = {}
+        self._keys: dict[tuple[str, str], str] = {}  # (talker, id) -> its event key
         self._orig_key: str | None = None
         self.position: int | None = None
 
@@ -126,40 +136,56 @@ class LiveListener:
         if parsed is None:
             return
         if isinstance(parsed, EndOfTransmission):
-            active = self._active.pop(parsed.tx_id, None)
-            if active is not None:
-                # Frames the talker left out as silence after its last record.
-                last = min(parsed.frames, active.next_seq + MAX_FILLED_GAP)
-                trailing = SilenceRun(
-                    active.talker, parsed.tx_id, parsed.frame_ms, active.next_seq,
-                    max(active.next_seq, last),
-                )  # fmt: skip
-                for silent in trailing:
-                    yield FrameArrived(parsed.tx_id, active.talker, silent, offset, 0, True)
-                yield TalkEnded(
-                    parsed.tx_id, active.talker, parsed.frames, parsed.duration_ms, True
-                )
+            yield from self._end(parsed, offset)
             return
         key, talker = self._transmission_of(parsed, offset)
         active = self._active.get(key)
         if active is None:
-            active = self._active[key] = _Active(talker, original=parsed.tx_id is None)
+            ident = (talker, parsed.tx_id) if parsed.tx_id is not None else None
+            active = self._active[key] = _Active(talker, ident, original=ident is None)
             yield TalkStarted(key, talker, offset)
         _, sent_ms = msg.timestamp()
-        gap = fill_gaps(active.next_seq, parsed)
+        gap = fill_gaps(active.next_seq, parsed) if self.fill_silence else ()
         if len(gap) <= MAX_FILLED_GAP:
             for silent in gap:
                 yield FrameArrived(key, talker, silent, offset, int(sent_ms), True)
         if parsed.seq is not None:
-            active.next_seq = parsed.seq + 1
+            # Never backwards: a hostile seq going down and up again must not
+            # make the same pause be filled again and again.
+            active.next_seq = max(active.next_seq, parsed.seq + 1)
         active.frames += 1
         active.duration_ms += parsed.frame_ms
         active.last_seen = time.monotonic()
         yield FrameArrived(key, talker, parsed, offset, int(sent_ms))
 
+    def _end(self, end: EndOfTransmission, offset: int) -> Iterator[Event]:
+        key = self._keys.pop((end.talker, end.tx_id), None)
+        active = self._active.pop(key, None) if key is not None else None
+        if key is None or active is None:
+            return
+        # Frames the talker left out as silence after its last record.
+        last = min(end.frames, active.next_seq + MAX_FILLED_GAP) if self.fill_silence else 0
+        trailing = SilenceRun(
+            active.talker, end.tx_id, end.frame_ms, active.next_seq, max(active.next_seq, last)
+        )
+        for silent in trailing:
+            yield FrameArrived(key, active.talker, silent, offset, 0, True)
+        yield TalkEnded(key, active.talker, end.frames, end.duration_ms, True)
+
+    def _chok_key(self, talker: str, tx_id: str) -> str:
+        """The event key of a chok transmission: its id, unless another talker's
+        transmission has that id (4 random bytes that everyone sees live: a
+        transmission is its talker and its id together, protocol.md 4.4)."""
+        ident = (talker, tx_id)
+        key = self._keys.get(ident)
+        if key is None or key not in self._active:
+            key = tx_id if tx_id not in self._active else f"{tx_id}-{talker}"
+            self._keys[ident] = key
+        return key
+
     def _transmission_of(self, frame: AudioFrame, offset: int) -> tuple[str, str]:
         if frame.tx_id is not None and frame.talker is not None:
-            return frame.tx_id, frame.talker
+            return self._chok_key(frame.talker, frame.tx_id), frame.talker
         if self._orig_key is None or self._orig_key not in self._active:
             self._orig_key = f"orig-{offset}"
         return self._orig_key, ORIGINAL_TALKER
@@ -170,6 +196,8 @@ class LiveListener:
             limit = ORIGINAL_GAP_S if active.original else STALE_TALK_S
             if now - active.last_seen > limit:
                 del self._active[key]
+                if active.ident is not None and self._keys.get(active.ident) == key:
+                    del self._keys[active.ident]
                 yield TalkEnded(
                     key, active.talker, active.frames, active.duration_ms, active.original
                 )

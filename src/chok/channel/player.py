@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from chok.audio import AudioOutput, Mixer, open_output
@@ -15,6 +16,8 @@ from chok.channel.replay import replay_frames
 from chok.channel.session import ChannelSession
 from chok.channel.timeline import Entry
 from chok.codec import OpusDecoder, Pcm
+from chok.errors import NotFoundError
+from chok.kafka.stream import PartitionReader
 
 
 class LivePlayer:
@@ -67,25 +70,52 @@ class LivePlayer:
         self.output.close()
 
 
+@dataclass(frozen=True)
+class Replayed:
+    entry: Entry
+    path: Path | None  # where it was saved
+    skipped: str | None = None  # why it was not played (its audio is not on the broker)
+
+
 def play_entries(
     session: ChannelSession,
     entries: Iterable[Entry],
     player: LivePlayer | None,
     saver: SaveDir | None,
-) -> Iterator[tuple[Entry, Path | None]]:
-    """Replay recordings in order (catch-up): to the player and/or saved files."""
-    for entry in entries:
-        tx = entry.transmission
-        key = tx.tx_id or f"orig-{tx.start_offset}"
-        decoder = OpusDecoder(tx.frame_ms)
-        path = None
+) -> Iterator[Replayed]:
+    """Replay recordings in order (catch-up): to the player and/or saved files.
+
+    A recording whose audio is not on the broker (expired, or a record that
+    names offsets never written) is skipped, not the end of the catch-up.
+    """
+    reader = session.audio_reader("catch-up")  # one connection for all of them
+    try:
+        for entry in entries:
+            try:
+                yield Replayed(entry, _play_one(session, reader, entry, player, saver))
+            except NotFoundError as exc:
+                yield Replayed(entry, None, str(exc))
+    finally:
+        reader.close()
+
+
+def _play_one(
+    session: ChannelSession,
+    reader: PartitionReader,
+    entry: Entry,
+    player: LivePlayer | None,
+    saver: SaveDir | None,
+) -> Path | None:
+    tx = entry.transmission
+    key = tx.tx_id or f"orig-{tx.start_offset}"
+    decoder = OpusDecoder(tx.frame_ms)
+    if saver is not None:
+        saver.feed(TalkStarted(key, tx.user_id, tx.start_offset))
+    for frame in replay_frames(session, tx, reader):
+        if player is not None:
+            player.play_pcm(decoder.decode(frame.packet))
         if saver is not None:
-            saver.feed(TalkStarted(key, tx.user_id, tx.start_offset))
-        for frame in replay_frames(session, tx):
-            if player is not None:
-                player.play_pcm(decoder.decode(frame.packet))
-            if saver is not None:
-                saver.feed(FrameArrived(key, tx.user_id, frame, tx.start_offset, tx.timestamp_ms))
-        if saver is not None:
-            path = saver.feed(TalkEnded(key, tx.user_id, tx.frames, tx.duration_ms, True))
-        yield entry, path
+            saver.feed(FrameArrived(key, tx.user_id, frame, tx.start_offset, tx.timestamp_ms))
+    if saver is None:
+        return None
+    return saver.feed(TalkEnded(key, tx.user_id, tx.frames, tx.duration_ms, True))

@@ -9,6 +9,7 @@ from pathlib import Path
 from chok.channel.live import Event, FrameArrived, TalkEnded
 from chok.codec import write_ogg_opus
 from chok.errors import UsageError
+from chok.protocol.display import safe_file_part
 
 
 @dataclass
@@ -41,9 +42,19 @@ class SaveDir:
         frame_ms = self._frame_ms.pop(key, 60)
         if not packets:
             return None
-        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in talker)
-        path = self.root / f"{stamp}-{safe}-{key}.ogg"
+        path = self._free_path(talker, key)
         write_ogg_opus(path, packets, frame_ms)
         self.saved.append(path)
+        return path
+
+    def _free_path(self, talker: str, key: str) -> Path:
+        """A new file for this transmission. The talker's name comes from a record
+        that anyone may have written: only a bounded, harmless piece of it is used."""
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        stem = f"{stamp}-{safe_file_part(talker)}-{safe_file_part(key)}"
+        path = self.root / f"{stem}.ogg"
+        number = 1
+        while path.exists() or path in self.saved:  # the same id twice in one second
+            number += 1
+            path = self.root / f"{stem}-{number}.ogg"
         return path

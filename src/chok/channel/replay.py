@@ -9,7 +9,7 @@ startOffset to endOffset is played.
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 
 from chok.channel.live import MAX_FILLED_GAP
 from chok.channel.session import ChannelSession
@@ -24,8 +24,12 @@ def replay_frames(
     tx: Transmission,
     reader: PartitionReader | None = None,
     timeout: float = 30.0,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Generator[AudioFrame, None, None]:
-    """Yield the transmission's frames in order; raise NotFoundError if expired."""
+    """Yield the transmission's frames in order; raise NotFoundError if expired.
+
+    ``timeout`` is how long the broker may go without giving a record.
+    """
     own = reader or session.audio_reader("replay")
     try:
         low, high = own.watermarks()
@@ -37,26 +41,32 @@ def replay_frames(
         if tx.end_offset >= high:
             raise NotFoundError(f"the audio of transmission {tx.start_offset} is not on the broker")
         own.assign(tx.start_offset)
-        yield from _frames_in_range(own, tx, timeout)
+        yield from _frames_in_range(own, tx, timeout, clock)
     finally:
         if reader is None:
             own.close()
 
 
 def _frames_in_range(
-    reader: PartitionReader, tx: Transmission, timeout: float
+    reader: PartitionReader, tx: Transmission, timeout: float, clock: Callable[[], float]
 ) -> Iterator[AudioFrame]:
-    deadline = time.monotonic() + timeout
+    # Measured from the last record received, not from the start: the caller may
+    # take as long as the recording lasts to play what it is given.
+    deadline = clock() + timeout
     next_seq = 0
     last: AudioFrame | None = None
-    while time.monotonic() < deadline:
+    while clock() < deadline:
         msg = reader.poll(0.2)
         if msg is None:
             if reader.at_end:
                 break
             continue
-        if (msg.offset() or 0) > tx.end_offset:
+        deadline = clock() + timeout
+        offset = msg.offset() or 0
+        if offset > tx.end_offset:
             break
+        if offset < tx.start_offset:
+            continue  # fetched for an earlier assignment of a shared reader
         frame = parse_audio_record(msg.key(), msg.value(), headers_of(msg))
         if not isinstance(frame, AudioFrame):
             continue

@@ -27,8 +27,10 @@ class ListenService:
         on_error: Callable[[ChokError], None] | None = None,
         start_offset: int | None = None,
         on_state: StateHandler | None = None,
+        fill_silence: bool = True,
     ) -> None:
         self.session = session
+        self._fill_silence = fill_silence
         self._on_event = on_event
         self._on_error = on_error
         self._start_offset = start_offset
@@ -68,7 +70,7 @@ class ListenService:
             self._thread.join(10)
 
     def _run(self) -> None:
-        listener = LiveListener(self.session)
+        listener = LiveListener(self.session, fill_silence=self._fill_silence)
         try:
             began = time.monotonic()
             listener.tune_in(self._start_offset)

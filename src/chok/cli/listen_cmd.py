@@ -66,7 +66,9 @@ def listen_cmd(
     player = None if no_play else _speaker(device)
     start_at = _catch_up(session, player, saver, as_json) if catch_up else None
     events: queue.Queue[Event] = queue.Queue()
-    service = ListenService(session, on_event=events.put, start_offset=start_at).start()
+    service = ListenService(
+        session, on_event=events.put, start_offset=start_at, fill_silence=saver is not None
+    ).start()
     _say(
         as_json,
         {
@@ -180,8 +182,11 @@ def _catch_up(
         as_json, {"event": "catch_up", "missed": len(missed)}, f"{len(missed)} missed recording(s)"
     )
     try:
-        for entry, path in play_entries(session, missed, player, saver):
-            tx = entry.transmission
+        for replayed in play_entries(session, missed, player, saver):
+            entry, path, tx = replayed.entry, replayed.path, replayed.entry.transmission
+            if replayed.skipped is not None:
+                info(f"  skipped ID {entry.id}: {replayed.skipped}")
+                continue
             _say(
                 as_json,
                 {

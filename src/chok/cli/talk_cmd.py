@@ -60,7 +60,7 @@ def talk_cmd(
         raise UsageError("--seconds must be more than 0 and at most 3600")
     session = session_from(obj, channel)
     source = _open_source(audio_file, device, int(frame_ms), realtime=not fast)
-    floor = ListenService(session).start()
+    floor = ListenService(session, fill_silence=False).start()
     try:
         _wait_for_floor(floor, session.user, over, wait, device)
         interactive = audio_file is None and seconds is None

@@ -132,7 +132,9 @@ class Listening(QObject):
         self._tasks.run(self._open_service, self._connected, self._failed)
 
     def _open_service(self) -> ListenService:
-        service = ListenService(self.session, on_event=self._on_event, on_error=self._on_error)
+        service = ListenService(
+            self.session, on_event=self._on_event, on_error=self._on_error, fill_silence=False
+        )
         try:
             return service.start()
         except ChokError:
