@@ -64,10 +64,11 @@ class _Probe:
 class Listening(QObject):
     stateChanged = Signal(str, str)  # Conn value, detail for people
     talkersChanged = Signal(list)  # others talking now, sorted
-    talkStarted = Signal(str, str, int)  # key, talker, first offset heard
-    talkEnded = Signal(str, str, int, bool)  # key, talker, duration ms, heard through a speaker
+    # object, not int: Qt's int has 32 bits; offsets and lengths may not fit.
+    talkStarted = Signal(str, str, object)  # key, talker, first offset heard
+    talkEnded = Signal(str, str, object, bool)  # key, talker, duration ms, heard through a speaker
     level = Signal(str, float)  # talker, RMS dBFS of their latest frame
-    watermarks = Signal(int, int, int)  # audio low, audio high, metadata high
+    watermarks = Signal(object, object, object)  # audio low, audio high, metadata high
     soundProblem = Signal(str)
 
     def __init__(

@@ -55,11 +55,12 @@ class ChannelViewModel(QObject):
     timelineError = Signal(str)
     entryChanged = Signal(object)  # one Entry whose reactions changed
     unheardChanged = Signal(list)  # ids of unheard entries, oldest first
-    playStarted = Signal(int, int)
-    playProgress = Signal(int, int, int)
-    playEnded = Signal(int, bool)
+    # Entry ids and lengths as object: Qt's int has 32 bits, records say up to 2^63.
+    playStarted = Signal(object, object)
+    playProgress = Signal(object, object, object)
+    playEnded = Signal(object, bool)
     playingChanged = Signal(bool)
-    reactionPending = Signal(int, str, bool)  # entry id, emoji, pending
+    reactionPending = Signal(object, str, bool)  # entry id, emoji, pending
 
     def __init__(
         self,
