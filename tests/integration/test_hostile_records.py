@@ -4,41 +4,19 @@ every member's commands keep working (protocol.md sections 1, 5 and 7)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import pytest
 
-from chok import profiles
 from chok.channel.session import ChannelSession, open_session
-from chok.protocol.bundle import read_bundle
-from chok.protocol.display import is_unsafe_char
-from chok.provision import local, service
 from tests.conftest import LocalCluster, run_chok
+from tests.integration.hostile_helpers import Channel, own_channel, shown_raw
 
 pytestmark = pytest.mark.broker
-
-_names = iter(range(1_000_000))
-
-
-@dataclass
-class Channel:
-    """A channel of its own, so that what is written here disturbs no other test."""
-
-    number: int
-    member: Callable[[str], profiles.Profile]
 
 
 @pytest.fixture(scope="module")
 def channel(cluster: LocalCluster) -> Channel:
-    record, _ = service.add_channel(f"Hostile {next(_names)}")
-
-    def member(prefix: str) -> profiles.Profile:
-        name = f"{prefix}{next(_names)}h"
-        bundle, _ = local.add_user(name, [record.number], force=False)
-        return profiles.install(read_bundle(bundle.to_zip()), name, force=True)
-
-    return Channel(record.number, member)
+    return own_channel()
 
 
 def _write_metadata(session: ChannelSession, records: list[tuple[bytes, bytes | None]]) -> None:
@@ -86,11 +64,6 @@ def test_a_timestamp_past_year_9999_does_not_break_the_timeline(
     assert entry["timestamp_ms"] == timestamp and entry["time"] is None
 
 
-def _shown_raw(text: str) -> list[str]:
-    """Unsafe characters in output (a line break only ends a line)."""
-    return [c for line in text.splitlines() for c in line if is_unsafe_char(c)]
-
-
 def test_names_and_emoji_cannot_fake_rows_or_turn_text_around(channel: Channel) -> None:
     """Observed: a userId with a newline or U+202E printed raw in the timeline table,
     so a member could fake a row. Shown escaped now; JSON keeps the real string."""
@@ -119,7 +92,7 @@ def test_names_and_emoji_cannot_fake_rows_or_turn_text_around(channel: Channel) 
 
     table = run_chok("--profile", reader.name, "timeline", "--since", "all")
     assert table.code == 0, table.err
-    assert _shown_raw(table.out) == []
+    assert shown_raw(table.out) == []
     rows = {int(line.split()[0]): line for line in table.out.splitlines()[1:]}
     assert set(names) <= set(rows)  # one row per record: no faked one
     assert "9001" not in rows
@@ -128,7 +101,7 @@ def test_names_and_emoji_cannot_fake_rows_or_turn_text_around(channel: Channel) 
 
     listed = run_chok("--profile", reader.name, "timeline", "--since", "all", "--json")
     assert listed.code == 0, listed.err
-    assert _shown_raw(listed.out) == []
+    assert shown_raw(listed.out) == []
     by_id = {e["id"]: e for e in json.loads(listed.out)}
     for start, name in names.items():
         assert by_id[start]["user"] == name  # the exact string, escaped by JSON

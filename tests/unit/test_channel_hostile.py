@@ -5,14 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from chok.channel.live import FrameArrived, LiveListener, TalkEnded, TalkStarted
+from chok.channel.live import (
+    ORIGINAL_TALKER,
+    FrameArrived,
+    LiveListener,
+    TalkEnded,
+    TalkStarted,
+)
 from chok.channel.recorder import SaveDir
 from chok.channel.replay import replay_frames
 from chok.channel.timeline import Entry
 from chok.gui.heard import HeardLog
 from chok.protocol.audio import AudioFrame, build_audio_frame, build_end_of_transmission
 from chok.protocol.transmission import Transmission, build_transmission
-from tests.unit.fake_kafka import FakeReader
+from tests.unit.fake_kafka import FakeMessage, FakeReader
 
 TX = "8f3a5c0e"
 SPEECH = bytes(range(1, 31))
@@ -119,3 +125,14 @@ def test_a_listener_that_does_not_save_makes_no_silence_frames() -> None:
         "TalkStarted", "FrameArrived", "FrameArrived", "TalkEnded",
     ]  # fmt: skip
     assert events[-1] == TalkEnded(TX, "ann", 1900, 1900 * 60, True)
+
+
+def test_headers_that_cannot_be_read_make_an_original_app_frame() -> None:
+    class Unreadable(FakeMessage):
+        def headers(self) -> list[tuple[str, bytes | None]] | None:
+            raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+
+    listener = LiveListener(None, FakeReader([Unreadable(b"ann", SPEECH, None, 0)]))  # type: ignore[arg-type]
+    events = list(listener.events(0))
+    assert [type(e).__name__ for e in events] == ["TalkStarted", "FrameArrived"]
+    assert events[0].talker == ORIGINAL_TALKER

@@ -182,7 +182,8 @@ def _catch_up(
         as_json, {"event": "catch_up", "missed": len(missed)}, f"{len(missed)} missed recording(s)"
     )
     try:
-        for replayed in play_entries(session, missed, player, saver):
+        bounds = (timeline.audio_low, timeline.audio_high)
+        for replayed in play_entries(session, missed, player, saver, bounds):
             entry, path, tx = replayed.entry, replayed.path, replayed.entry.transmission
             if replayed.skipped is not None:
                 info(f"  skipped ID {entry.id}: {replayed.skipped}")
