@@ -106,3 +106,23 @@ def test_names_and_emoji_cannot_fake_rows_or_turn_text_around(channel: Channel) 
     for start, name in names.items():
         assert by_id[start]["user"] == name  # the exact string, escaped by JSON
         assert by_id[start]["reactions"]["\x1b[31m\n"] == ["x\u202e"]
+
+
+def test_reacting_to_a_record_too_large_to_rewrite_still_records_the_reaction(
+    channel: Channel,
+) -> None:
+    """The map refresh (protocol.md 5.5, a SHOULD) rewrites the transmission
+    record; a member's record just under the size limit cannot grow: the
+    reaction itself (its own record) must still count, and react must say so."""
+    mallory, bob = channel.member("mallory"), channel.member("bob")
+    start = 9500
+    # As large as librdkafka lets a record be (its check counts some 36 bytes of framing).
+    size = len(_transmission_value(channel.number, start, userId=""))
+    value = _transmission_value(channel.number, start, userId="m" * (999_950 - size))
+    _write_metadata(open_session(mallory), [(f"msg-{channel.number}-{start}".encode(), value)])
+    reacted = run_chok("--profile", bob.name, "react", str(start), "like", "--json")
+    assert reacted.code == 0 and "Traceback" not in reacted.err, reacted.err
+    assert json.loads(reacted.out)["reactions"] == {"\U0001f44d": [bob.user]}
+    listed = run_chok("--profile", bob.name, "timeline", "--since", "all", "--json")
+    entry = next(e for e in json.loads(listed.out) if e["id"] == start)
+    assert entry["reactions"] == {"\U0001f44d": [bob.user]}

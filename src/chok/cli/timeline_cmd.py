@@ -172,6 +172,8 @@ def react_cmd(
     emoji = {"like": "👍", "love": "❤️", "heart": "❤️", "fire": "🔥"}.get(emoji, emoji)
     session = session_from(obj, channel)
     result = toggle_reaction(session, tx_id, emoji)
+    if result.map_problem is not None:
+        info(result.map_problem)
     if as_json:
         emit_json({"id": tx_id, "emoji": emoji, "on": result.on, "reactions": result.reactions})
         return
