@@ -336,6 +336,8 @@ class ChannelViewModel(QObject):
         def done(result: ReactResult) -> None:
             self.reactionPending.emit(entry_id, emoji, False)
             self._update_entry(entry_id, result.reactions)
+            if result.map_problem is not None:
+                self.message.emit(f"reacted; {result.map_problem}", False)
             # Others may have reacted meanwhile: a fresh read settles it.
             self._debounce.start()
 
