@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from chok import profiles
-from chok.protocol.bundle import read_bundle
+from chok import pki, profiles
+from chok.protocol.client_config import ChannelConfig
 from chok.protocol.display import is_unsafe_char
-from chok.provision import local, service
+from chok.provision import access, local
+from chok.provision.topics import channel_topics
 from tests.conftest import RunResult
 
 _names = itertools.count()
+_numbers = itertools.count(8000)  # tests/gui/conftest.py's private channels use 9000 on
 
 
 @dataclass
@@ -23,15 +25,26 @@ class Channel:
 
 
 def own_channel() -> Channel:
-    """A new channel (real topics and ACLs) and a factory of its members."""
-    record, _ = service.add_channel(f"Hostile {next(_names)}")
+    """A channel of its own (real topics and ACLs) and a factory of its members.
+
+    Like tests/gui/conftest.py's private_channel, it is not in the admin's
+    registry, so that tests counting channels or reading channel 1 see nothing of it.
+    """
+    number = next(_numbers)
+    admin, _ = local.admin_client()
+    admin.create_topics(channel_topics(number))
 
     def member(prefix: str) -> profiles.Profile:
         name = f"{prefix}{next(_names)}h"
-        bundle, _ = local.add_user(name, [record.number], force=False)
-        return profiles.install(read_bundle(bundle.to_zip()), name, force=True)
+        bundle, _ = local.add_user(name, [1], force=False)
+        principal = access.principal_for(pki.common_name(bundle.cert_pem))
+        admin.grant(access.channel_grants(principal, number))
+        config = replace(
+            bundle.config, channels=[ChannelConfig.standard(number, f"hostile {number}")]
+        )
+        return profiles.install(replace(bundle, config=config), name, force=True)
 
-    return Channel(record.number, member)
+    return Channel(number, member)
 
 
 def shown_raw(text: str) -> list[str]:

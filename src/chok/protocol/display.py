@@ -135,11 +135,10 @@ def moment_utc(timestamp_ms: object) -> dt.datetime | None:
 
 def moment_local(timestamp_ms: object) -> dt.datetime | None:
     """The local (naive) time of a record's ms timestamp, or None (see moment_utc)."""
-    moment = moment_utc(timestamp_ms)
-    if moment is None:
+    if not int_in(timestamp_ms, 0, 2**63 - 1):
         return None
     try:
-        return moment.astimezone().replace(tzinfo=None)
+        return dt.datetime.fromtimestamp(timestamp_ms / 1000)
     except (ValueError, OverflowError, OSError):
         return None
 
