@@ -27,6 +27,7 @@ from chok.codec import OpusDecoder, sample_speech_path
 from chok.errors import ChokError
 from chok.home import subdir
 from chok.protocol.bundle import read_bundle
+from chok.protocol.display import safe_emoji, safe_text, seconds_text
 from chok.provision import local, registry
 
 Say = Callable[[str], None]
@@ -96,8 +97,10 @@ def run_demo(say: Say, speaker: AudioOutput | None = None) -> DemoResult:
     say("6. the timeline of channel 1 (newest first)")
     for entry in load_timeline(bob).entries[:5]:
         tx = entry.transmission
-        reactions = " ".join(f"{e}{len(n)}" for e, n in entry.reactions.items())
-        say(f"   {entry.id:>6}  {tx.user_id:<8} {tx.duration_ms / 1000:4.1f}s  {reactions}")
+        # Channel 1 is everyone's: what others wrote is shown safely.
+        reactions = " ".join(f"{safe_emoji(e)}{len(n)}" for e, n in entry.reactions.items())
+        who, length = safe_text(tx.user_id, 16), seconds_text(tx.duration_ms, "s")
+        say(f"   {entry.id:>6}  {who:<8} {length:>6}  {reactions}")
     result.entry = load_timeline(bob).find(tx_id)
     say(f"7. bob replays recording {tx_id}")
     result.first_frame_ms = _replay(bob, result.entry, speaker or NullOutput())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import queue
 import time
 from pathlib import Path
@@ -22,9 +21,10 @@ from chok.channel.session import ChannelSession, open_session
 from chok.channel.timeline import load_timeline
 from chok.cli.common import device_option, json_option, seconds
 from chok.cli.listen_scan import listen_several
-from chok.cli.output import info, warn
+from chok.cli.output import info, json_dumps, warn
 from chok.errors import AudioDeviceError, ChokError, KafkaError, StorageError, UsageError
 from chok.kafka import handshake
+from chok.protocol.display import safe_text, seconds_text
 
 POSITION_KEY = "audio_position_{channel}"
 MAX_COUNT = 1_000_000
@@ -98,7 +98,11 @@ def listen_cmd(
     start_at = _catch_up(session, player, saver, as_json) if catch_up else None
     events: queue.Queue[Event | ConnStatus] = queue.Queue()
     service = ListenService(
-        session, on_event=events.put, start_offset=start_at, on_state=events.put
+        session,
+        on_event=events.put,
+        start_offset=start_at,
+        on_state=events.put,
+        fill_silence=saver is not None,
     ).start(timeout=2.0, require=False)  # then say why not, and keep trying
     shown = _Shown(as_json, bool(obj.get("verbose")))
     last = service.status
@@ -261,7 +265,7 @@ def _print_event(event: Event, as_json: bool) -> None:
                 "tx": event.key,
                 "offset": event.offset,
             },
-            f"{clock} {event.talker} is talking...",
+            f"{clock} {safe_text(event.talker)} is talking...",
         )
     elif isinstance(event, TalkEnded):
         _say(
@@ -273,12 +277,13 @@ def _print_event(event: Event, as_json: bool) -> None:
                 "frames": event.frames,
                 "duration_ms": event.duration_ms,
             },
-            f"{clock} {event.talker}: {event.duration_ms / 1000:.1f} s ({event.frames} frames)",
+            f"{clock} {safe_text(event.talker)}: {seconds_text(event.duration_ms)} "
+            f"({event.frames} frames)",
         )
 
 
 def _say(as_json: bool, data: dict[str, Any], text: str) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False) if as_json else text)
+    click.echo(json_dumps(data) if as_json else text)
 
 
 def _catch_up(
@@ -298,8 +303,12 @@ def _catch_up(
         as_json, {"event": "catch_up", "missed": len(missed)}, f"{len(missed)} missed recording(s)"
     )
     try:
-        for entry, path in play_entries(session, missed, player, saver):
-            tx = entry.transmission
+        bounds = (timeline.audio_low, timeline.audio_high)
+        for replayed in play_entries(session, missed, player, saver, bounds):
+            entry, path, tx = replayed.entry, replayed.path, replayed.entry.transmission
+            if replayed.skipped is not None:
+                info(f"  skipped ID {entry.id}: {replayed.skipped}")
+                continue
             _say(
                 as_json,
                 {
@@ -308,7 +317,7 @@ def _catch_up(
                     "talker": tx.user_id,
                     "duration_ms": tx.duration_ms,
                 },
-                f"  missed: {tx.user_id} {tx.duration_ms / 1000:.1f} s (ID {entry.id})",
+                f"  missed: {safe_text(tx.user_id)} {seconds_text(tx.duration_ms)} (ID {entry.id})",
             )
             if path is not None:
                 _say(as_json, {"event": "saved", "path": str(path)}, f"  saved {path}")

@@ -77,7 +77,7 @@ def talk_cmd(
     session = session_from(obj, channel, offline_ok=True)
     get_ready(session)  # the producer connects while the floor is checked
     # Floor control never stops a talk: offline, the words are queued and sent later.
-    floor = ListenService(session).start(timeout=FLOOR_TUNE_IN_S, require=False)
+    floor = ListenService(session, fill_silence=False).start(timeout=FLOOR_TUNE_IN_S, require=False)
     if not floor.tuned_in.is_set():
         where = floor.machine.address
         info(f"not connected to the family's Kafka at {where}: talk anyway, queued: "

@@ -24,6 +24,14 @@ from chok.codec import EXPORT_SUFFIXES, OpusDecoder, decode_packets, export
 from chok.codec.tempo import Tempo, change_tempo, check_speed
 from chok.errors import NotFoundError, UsageError
 from chok.home import check_writable
+from chok.protocol.display import (
+    UNKNOWN,
+    iso_time,
+    moment_local,
+    safe_emoji,
+    safe_text,
+    seconds_text,
+)
 from chok.protocol.names import validate_emoji
 
 
@@ -34,7 +42,7 @@ def entry_json(entry: Entry) -> dict[str, Any]:
         "end_offset": tx.end_offset,
         "user": tx.user_id,
         "timestamp_ms": tx.timestamp_ms,
-        "time": dt.datetime.fromtimestamp(tx.timestamp_ms / 1000, dt.UTC).isoformat(),
+        "time": iso_time(tx.timestamp_ms),  # null when the record's time is no date
         "duration_ms": tx.duration_ms,
         "frames": tx.frames,
         "reactions": entry.reactions,
@@ -44,13 +52,15 @@ def entry_json(entry: Entry) -> dict[str, Any]:
 
 
 def _when(timestamp_ms: int) -> str:
-    moment = dt.datetime.fromtimestamp(timestamp_ms / 1000)
+    moment = moment_local(timestamp_ms)
+    if moment is None:
+        return UNKNOWN
     today = dt.datetime.now().date()
     return moment.strftime("%H:%M:%S" if moment.date() == today else "%Y-%m-%d %H:%M")
 
 
 def _reactions_text(reactions: dict[str, list[str]]) -> str:
-    return " ".join(f"{emoji}{len(names)}" for emoji, names in reactions.items())
+    return " ".join(f"{safe_emoji(emoji)}{len(names)}" for emoji, names in reactions.items())
 
 
 @click.command("timeline")
@@ -86,8 +96,8 @@ def timeline_cmd(obj: dict[str, Any], channel: int | None, since: str, as_json: 
         tx = entry.transmission
         audio = "" if entry.audio_available else "  (audio expired)"
         click.echo(
-            f"{entry.id:>8}  {tx.user_id[:16]:<16} {_when(tx.timestamp_ms):<16} "
-            f"{tx.duration_ms / 1000:>6.1f}s  {_reactions_text(entry.reactions)}{audio}"
+            f"{entry.id:>8}  {safe_text(tx.user_id, 16):<16} {_when(tx.timestamp_ms):<16} "
+            f"{seconds_text(tx.duration_ms, 's'):>7}  {_reactions_text(entry.reactions)}{audio}"
         )
     info(f"{len(timeline.entries)} recording(s), loaded in {took * 1000:.0f} ms")
 
@@ -150,7 +160,8 @@ def play_cmd(
         speaker.drain()
     seconds = played * frame_seconds(entry)
     at = "" if speed == 1.0 else f" at {speed:g}x ({seconds / speed:.1f} s)"
-    click.echo(f"played {entry.transmission.user_id}'s {seconds:.1f} s{at}")
+    who = safe_text(entry.transmission.user_id)
+    click.echo(f"played {who}'s {seconds:.1f} s{at}")
 
 
 def frame_seconds(entry: Entry) -> float:
@@ -210,8 +221,11 @@ def react_cmd(
     )
     session = session_from(obj, channel)
     result = toggle_reaction(session, tx_id, emoji)
+    if result.map_problem is not None:
+        info(result.map_problem)
     if as_json:
         emit_json({"id": tx_id, "emoji": emoji, "on": result.on, "reactions": result.reactions})
         return
     verb = "added" if result.on else "removed"
-    click.echo(f"{verb} {emoji} on {tx_id}: {_reactions_text(result.reactions) or 'no reactions'}")
+    now = _reactions_text(result.reactions) or "no reactions"
+    click.echo(f"{verb} {safe_emoji(emoji)} on {tx_id}: {now}")

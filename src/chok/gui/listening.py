@@ -33,10 +33,11 @@ Conn = ConnState  # the connection states the app shows
 class Listening(QObject):
     stateChanged = Signal(str, str)  # Conn value, the words for people
     talkersChanged = Signal(list)  # others talking now, sorted
-    talkStarted = Signal(str, str, int)  # key, talker, first offset heard
-    talkEnded = Signal(str, str, int, bool)  # key, talker, duration ms, heard through a speaker
+    # object, not int: Qt's int has 32 bits; offsets and lengths may not fit.
+    talkStarted = Signal(str, str, object)  # key, talker, first offset heard
+    talkEnded = Signal(str, str, object, bool)  # key, talker, duration ms, heard through a speaker
     level = Signal(str, float)  # talker, RMS dBFS of their latest frame
-    watermarks = Signal(int, int, int)  # audio low, audio high, metadata high
+    watermarks = Signal(object, object, object)  # audio low, audio high, metadata high
     soundProblem = Signal(str)
 
     def __init__(
@@ -71,6 +72,7 @@ class Listening(QObject):
             on_floor=self._on_floor,
             on_watermarks=self._on_watermarks,
             probe_interval_s=probe_ms / 1000,
+            fill_silence=False,  # live only: the pauses pass in real time
         )
         # "last try 3 s ago" grows while the broker is away: said again each second.
         self._refresh = QTimer(self)

@@ -58,12 +58,13 @@ class ChannelViewModel(QObject):
     timelineError = Signal(str)
     entryChanged = Signal(object)  # one Entry whose reactions changed
     unheardChanged = Signal(list)  # ids of unheard entries, oldest first
-    playStarted = Signal(int, int)
-    playProgress = Signal(int, int, int)
-    playEnded = Signal(int, bool)
+    # Entry ids and lengths as object: Qt's int has 32 bits, records say up to 2^63.
+    playStarted = Signal(object, object)
+    playProgress = Signal(object, object, object)
+    playEnded = Signal(object, bool)
     playingChanged = Signal(bool)
     playPaused = Signal(bool)  # a replay waits while live audio plays
-    reactionPending = Signal(int, str, bool)  # entry id, emoji, pending
+    reactionPending = Signal(object, str, bool)  # entry id, emoji, pending
 
     def __init__(
         self,
@@ -363,6 +364,8 @@ class ChannelViewModel(QObject):
         def done(result: ReactResult) -> None:
             self.reactionPending.emit(entry_id, emoji, False)
             self._update_entry(entry_id, result.reactions)
+            if result.map_problem is not None:
+                self.message.emit(f"reacted; {result.map_problem}", False)
             # Others may have reacted meanwhile: a fresh read settles it.
             self._debounce.start()
 
