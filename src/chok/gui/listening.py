@@ -63,6 +63,7 @@ class Listening(QObject):
         self._closed = False
         self._talking: dict[str, str] = {}  # key -> talker (others), kept on the UI thread
         self._floor: list[str] = []  # who talked in the last seconds (the service's view)
+        self._said_talkers: list[str] = []  # what talkersChanged said last
         self._decoders: dict[str, OpusDecoder] = {}  # listener thread only
         self._service = ListenService(
             session,
@@ -160,7 +161,7 @@ class Listening(QObject):
         # that had the speaker while scanning must not keep it forever.
         if self._talking:
             self._talking.clear()
-            self.talkersChanged.emit([])
+            self._say_talkers()
         if self.gate is not None:
             self.gate.forget(self.session.number)
         self._show(status)
@@ -179,17 +180,25 @@ class Listening(QObject):
     def _started(self, key: str, talker: str, offset: int) -> None:
         self._talking[key] = talker
         self.talkStarted.emit(key, talker, offset)
-        self.talkersChanged.emit(self.talkers())
+        self._say_talkers()
 
     def _ended(self, key: str, talker: str, duration_ms: int, heard: bool = True) -> None:
         if self._talking.pop(key, None) is None:
             return
         self.talkEnded.emit(key, talker, duration_ms, self.has_speaker and heard)
-        self.talkersChanged.emit(self.talkers())
+        self._say_talkers()
 
     def _floor_changed(self, floor: list[str]) -> None:
         self._floor = floor
-        self.talkersChanged.emit(self.talkers())
+        self._say_talkers()
+
+    def _say_talkers(self) -> None:
+        """Tell who talks, once per change (a start, the floor and an end arrive
+        in bursts that would otherwise repeat the same list)."""
+        now = self.talkers()
+        if now != self._said_talkers:
+            self._said_talkers = now
+            self.talkersChanged.emit(now)
 
     def talkers(self) -> list[str]:
         """Who else is talking right now: a transmission going on whose frames
