@@ -20,7 +20,7 @@ from chok.bench.clock_signal import (
     SLOT_SAMPLES,
     ClockPlayer,
     Kept,
-    decoded_alignment,
+    decoded_edges,
     kept,
     slot_edges_between,
 )
@@ -53,13 +53,13 @@ def check_markers(
     Returns (holds, measured loss, a sentence for the assertion message).
     """
     first, last = slot_edges_between(player, pressed, released)
-    found = decoded_alignment(pcm, player.signal)
+    head, tail = decoded_edges(pcm, player.signal)
     measured = kept(pcm, player, pressed, released)
-    holds = found.start <= first * SLOT_SAMPLES and found.end >= (last + 1) * SLOT_SAMPLES
+    holds = head.start <= first * SLOT_SAMPLES and tail.end >= (last + 1) * SLOT_SAMPLES
     said = f"markers {first}..{last}"
-    got = f"recording holds slots {found.start / SLOT_SAMPLES:.2f}..{found.end / SLOT_SAMPLES:.2f}"
+    got = f"recording holds slots {head.start / SLOT_SAMPLES:.2f}..{tail.end / SLOT_SAMPLES:.2f}"
     glitch = f"player glitch {player.glitch_ms:.1f} ms"
-    story = f"{said}, {got} (r={found.score:.2f}, {glitch}); {measured}"
+    story = f"{said}, {got} (r={measured.score:.2f}, {glitch}); {measured}"
     return holds, measured, story
 
 

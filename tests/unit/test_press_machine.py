@@ -198,7 +198,7 @@ def test_a_stuck_key_ends_at_the_maximum_hold() -> None:
     fx.take()
     m.tick(2.0)
     assert fx.take()[0] == ("note", "held for 2 s: sent (the limit of one hold)")
-    assert m.state is S.DRAINING and m.released_at == 2.0
+    assert m.state is S.DRAINING and m.released_at == pytest.approx(2.0 + m.timing.tail_s)
 
 
 def test_a_file_that_ends_completes_the_hold() -> None:
@@ -423,3 +423,25 @@ def test_talk_for_exactly_three_seconds_of_audio() -> None:
     w = World(Mic(keep_open=False, wake_s=0.7), audio_limit_s=3.0).run([(0.0, "press")])
     [blocks] = w.transmissions
     assert len(blocks) == 50 and w.finished == 1
+
+
+def test_the_hold_runs_past_the_release_by_the_codec_s_lookahead() -> None:
+    """Opus keeps back the last 6.5 ms it is given: a block starting just after
+    the release instant still goes out, so the last word is whole on the wire."""
+    m, fx = build(tail_s=0.01)
+    m.press(0.0)
+    m.audio(blk(0.0))
+    m.release(0.055)
+    m.audio(blk(0.06))  # starts 5 ms after the release
+    m.audio(blk(0.12))
+    assert [e for e in fx.take() if e[0] == "send"] == [("send", 0.0), ("send", 0.06)]
+
+
+def test_talking_for_a_time_counts_audio_even_when_capture_times_jump() -> None:
+    """A fresh PulseAudio stream's first blocks come in a burst whose times skip."""
+    m, fx = build(audio_limit_s=3.0)
+    m.press(0.0)
+    starts = [0.1, 0.16, 0.34, 0.4, 0.58] + [0.64 + i * F for i in range(60)]
+    for start in starts:
+        m.audio(blk(start))
+    assert len(fx.transmissions[0]) == 50 and fx.finished == 1

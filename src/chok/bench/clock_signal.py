@@ -97,6 +97,21 @@ def decoded_alignment(recording: Pcm, signal: Pcm, frame_ms: int = 60) -> Alignm
     return Alignment(found.start + delay, found.length - delay, found.score)
 
 
+def decoded_edges(
+    recording: Pcm, signal: Pcm, frame_ms: int = 60, window: int = SAMPLE_RATE // 2
+) -> tuple[Alignment, Alignment]:
+    """The first and the last ``window`` of a decoded recording, each aligned on
+    its own: a glitch in the middle (a player that ran late) moves neither edge."""
+    if recording.size < 2 * window:
+        whole = decoded_alignment(recording, signal, frame_ms)
+        return whole, whole
+    head = decoded_alignment(recording[:window], signal, frame_ms)
+    tail = align(recording[-window:], signal)
+    delay = codec_delay(frame_ms)
+    shifted = Alignment(tail.start + delay - recording.size + window, recording.size - delay, 0)
+    return head, Alignment(shifted.start, shifted.length, tail.score)
+
+
 class ClockPlayer:
     """Plays the clock signal on an output device, from a process of its own.
 
@@ -208,8 +223,9 @@ def _play(slots: int, seed: int) -> None:
 
     threading.Thread(target=wait_for_eof, daemon=True).start()
     with sounddevice.OutputStream(
-        samplerate=SAMPLE_RATE, channels=1, dtype="int16", blocksize=960, callback=callback
-    ):
+        samplerate=SAMPLE_RATE, channels=1, dtype="int16", blocksize=960, callback=callback,
+        latency="high",  # a deep buffer: a busy machine delays the callback, not the sound
+    ):  # fmt: skip
         while not done.wait(0.02) and position < signal.size:
             while not stamps.empty():
                 sample, at = stamps.get()
@@ -234,13 +250,13 @@ def kept(
     recording: Pcm, player: ClockPlayer, pressed: float, released: float, frame_ms: int = 60
 ) -> Kept:
     """Compare a recording with what the player was saying from ``pressed`` to ``released``."""
-    found = decoded_alignment(recording, player.signal, frame_ms)
-    began, ended = player.time_of(found.start), player.time_of(found.end)
+    head, tail = decoded_edges(recording, player.signal, frame_ms)
+    began, ended = player.time_of(head.start), player.time_of(tail.end)
     return Kept(
         lost_at_press_ms=max(0.0, (began - pressed) * 1000),
         lost_at_release_ms=max(0.0, (released - ended) * 1000),
         preroll_ms=max(0.0, (pressed - began) * 1000),
-        score=found.score,
+        score=min(head.score, tail.score),
     )
 
 

@@ -57,6 +57,9 @@ class PressTiming:
     focus_grace_s: float = 0.5  # a press this soon after losing focus continues it too
     arm_timeout_s: float = 5.0  # no audio at all this long after the press: no microphone
     drain_timeout_s: float = 1.0  # the release's audio not there this long after: send anyway
+    # Audio kept past the release instant: Opus holds back the last 6.5 ms of
+    # what it is given (its lookahead), so the hold runs a hair longer.
+    tail_s: float = 0.010
     max_hold_s: float = 300.0  # a stuck key must not hold the channel forever
     audio_limit_s: float | None = None  # end after this much audio (chok talk --seconds)
 
@@ -108,7 +111,7 @@ class PressMachine:
         self._heard = False  # the microphone delivered audio for this hold
         self._permitted = False  # the person was told to talk
         self._covered = float("-inf")  # capture time up to which audio has arrived
-        self._first_start: float | None = None
+        self._said_s = 0.0  # seconds of audio sent in this hold
         self._held_back: list[TimedBlock] = []  # arrived after the release instant
 
     def _set(self, state: PressState) -> None:
@@ -233,7 +236,7 @@ class PressMachine:
             self._fx.permit()
 
     def _release(self, at: float, window: float) -> None:
-        self.released_at = at
+        self.released_at = at + self.timing.tail_s
         self._window_until = at + window
         if window > 0:
             self._set(PressState.RELEASING)
@@ -255,18 +258,16 @@ class PressMachine:
 
     def _send(self, block: TimedBlock) -> None:
         self._heard = True
-        if self._first_start is None:
-            self._first_start = block.start
+        self._said_s += block.end - block.start
         self._sent_until = max(self._sent_until, block.end)
         self._fx.send(block)
 
     def _check_audio_limit(self, block: TimedBlock) -> None:
+        # Counted in audio, not by the clock: a device's first blocks can come in
+        # a burst whose capture times are not evenly spaced.
         limit = self.timing.audio_limit_s
-        if limit is None or self._first_start is None:
-            return
-        end = self._first_start + limit
-        if block.end >= end - _EPSILON:
-            self.released_at = end
+        if limit is not None and self._said_s >= limit - _EPSILON:
+            self.released_at = block.end
             self._finish()
 
     def _finish(self) -> None:

@@ -196,8 +196,7 @@ class PushToTalk:
             block = item
             self._safely(lambda: self.machine.audio(block))
         elif isinstance(item, ChokError):
-            self._error = item
-            self.machine.mic_failed(str(item))
+            self._fail(item)
         elif item == "ended":
             self.machine.input_ended()
         elif isinstance(item, tuple):
@@ -208,15 +207,21 @@ class PushToTalk:
                 self._idle.notify_all()
 
     def _safely(self, step: Callable[[], None]) -> None:
-        """A failing sink (it cannot encode or produce) ends the hold, not the runtime."""
+        """A failing sink (it cannot connect, encode or produce) ends the hold, not
+        the runtime; what was said is still sent."""
         try:
             step()
         except ChokError as exc:
-            self._error = exc
-            self.machine.mic_failed(str(exc))
+            self._fail(exc)
         except Exception as exc:  # a bug must not leave a hold stuck: say it, send the rest
-            self._error = ChokError(f"talking failed: {type(exc).__name__}: {exc}")
-            self.machine.mic_failed(str(self._error))
+            self._fail(ChokError(f"talking failed: {type(exc).__name__}: {exc}"))
+
+    def _fail(self, error: ChokError) -> None:
+        if self.machine.state in ACTIVE:
+            self._error = error
+            self.machine.mic_failed(str(error))
+        elif self._cb.failed is not None:  # failed before the hold began
+            self._cb.failed(error)
 
     # -- PressEffects: what the machine asks (on the runtime's thread) ---------------------
 

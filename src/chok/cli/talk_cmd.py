@@ -5,19 +5,26 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 
 from chok.audio.base import AudioInput, FileInput
+from chok.channel.capture import Capture
+from chok.channel.press import PressTiming
+from chok.channel.push_to_talk import PressCallbacks, PushToTalk, talk_once
 from chok.channel.service import ListenService
+from chok.channel.session import ChannelSession
 from chok.channel.talk import Talker, TalkResult
 from chok.cli.common import channel_option, device_option, json_option, session_from
 from chok.cli.cues import play_cue
 from chok.cli.output import emit_json, info
 from chok.codec import DEFAULT_BITRATE
 from chok.errors import ChokError, UsageError
+
+MAX_HOLD_S = 3600  # as --seconds: one press is never longer than an hour
 
 
 @click.command("talk")
@@ -48,7 +55,10 @@ def talk_cmd(
     """Talk on a channel: everyone tuned in hears you live.
 
     \b
-    From the microphone: press Enter to start, Enter again to send.
+    From the microphone: press Enter to start, Enter again to send. The
+    microphone is opened before you are asked, so the first word is kept
+    (even one said a moment before Enter); the permit chirp and "talking..."
+    come when it really delivers sound ("microphone starting..." until then).
     With --seconds S: talk for S seconds.  With --file AUDIO: send a file
     (any format), paced in real time so listeners hear it live.
     If someone else is talking, chok says who, plays a busy tone and waits
@@ -58,19 +68,24 @@ def talk_cmd(
         raise UsageError("use either --file or --seconds, not both")
     if seconds is not None and not 0 < seconds <= 3600:
         raise UsageError("--seconds must be more than 0 and at most 3600")
+    interactive = audio_file is None and seconds is None
+    if interactive and not sys.stdin.isatty():
+        raise UsageError("no terminal to press Enter in: use --seconds S or --file AUDIO")
     session = session_from(obj, channel)
     source = _open_source(audio_file, device, int(frame_ms), realtime=not fast)
+    # Interactive: the microphone is started now and kept open, so Enter finds
+    # it awake and the pre-roll keeps a first word said a hair early.
+    capture = Capture(lambda: source, keep_open=interactive)
+    capture.open()
     floor = ListenService(session).start()
     try:
         _wait_for_floor(floor, session.user, over, wait, device)
-        interactive = audio_file is None and seconds is None
-        if interactive:
-            _wait_enter("press Enter to talk (Ctrl-C to quit)")
-        play_cue("permit", device)
-        result = _transmit(session, source, floor, int(frame_ms), bitrate, seconds, interactive)
+        talk = _Talk(session, capture, floor, device, int(frame_ms), bitrate)
+        result = talk.interactive() if interactive else talk.at_once(seconds)
         play_cue("end", device)
     finally:
         floor.stop()
+        capture.close()
     _report(result, as_json)
 
 
@@ -99,60 +114,105 @@ def _wait_for_floor(
         raise ChokError(f"the channel is still busy after {wait:.0f} s: try again later")
 
 
-def _wait_enter(prompt: str) -> None:
-    if not sys.stdin.isatty():
-        raise UsageError("no terminal to press Enter in: use --seconds S or --file AUDIO")
-    info(prompt)
-    sys.stdin.readline()
+class _Talk:
+    """The CLI's side of one press: prompts, cues, and who else is talking."""
 
+    def __init__(
+        self,
+        session: ChannelSession,
+        capture: Capture,
+        floor: ListenService,
+        device: str | None,
+        frame_ms: int,
+        bitrate: int,
+    ) -> None:
+        self.session = session
+        self.capture = capture
+        self.floor = floor
+        self.device = device
+        self.frame_ms = frame_ms
+        self.bitrate = bitrate
+        self.permitted_prompt = ""
+        self._others: set[str] = set()
+        self._producer = session.producer()  # connected now, not at the press
 
-def _transmit(
-    session: Any,
-    source: AudioInput,
-    floor: ListenService,
-    frame_ms: int,
-    bitrate: int,
-    seconds: float | None,
-    interactive: bool,
-) -> TalkResult:
-    talker = Talker(session, frame_ms=frame_ms, bitrate=bitrate)
-    release = threading.Event()
-    if interactive:
-        info("talking... press Enter to send")
-        threading.Thread(target=_release_on_enter, args=(release,), daemon=True).start()
-    max_frames = int(seconds * 1000 / frame_ms) if seconds is not None else None
-    others: set[str] = set()
-    try:
-        with source:
-            began = time.monotonic()
-            while not release.is_set() and (max_frames is None or talker.frames_sent < max_frames):
-                frame = source.read_frame(timeout=1.0)
-                if frame is None:
-                    if source.at_end:
-                        break
-                    continue
-                talker.send_pcm(frame)
-                others = _note_others(floor, session.user, others)
-            info(
-                f"sent {talker.frames_sent * frame_ms / 1000:.1f} s "
-                f"in {time.monotonic() - began:.1f} s"
-            )
-    except KeyboardInterrupt:
-        info("interrupted: sending what was said so far")
-    # Whatever was said is published, even after Ctrl-C: nothing recorded is lost.
-    return talker.end()
+    def new_talker(self) -> Talker:
+        return Talker(self.session, self._producer, frame_ms=self.frame_ms, bitrate=self.bitrate)
 
+    def callbacks(self) -> PressCallbacks:
+        return PressCallbacks(permit=self._permit, audio=self._audio, note=info)
 
-def _release_on_enter(release: threading.Event) -> None:
-    sys.stdin.readline()
-    release.set()
+    def _permit(self) -> None:
+        # The chirp plays on a thread of its own: capture never waits for it.
+        threading.Thread(target=play_cue, args=("permit", self.device), daemon=True).start()
+        info(self.permitted_prompt)
 
+    def _audio(self, _dbfs: float, _ms: int) -> None:
+        now = set(self.floor.talkers(exclude=self.session.user))
+        for name in sorted(now - self._others):
+            info(f"{name} is talking too")
+        self._others = now
 
-def _note_others(floor: ListenService, me: str, known: set[str]) -> set[str]:
-    now = set(floor.talkers(exclude=me))
-    for name in sorted(now - known):
-        info(f"{name} is talking too")
-    return now
+    def _starting(self) -> None:
+        if not self.capture.warm:
+            info("microphone starting...")
+
+    def at_once(self, seconds: float | None) -> TalkResult:
+        """--file (until it ends) or --seconds (that much audio); Ctrl-C sends what was said."""
+        self.permitted_prompt = f"talking for {seconds:g} s..." if seconds else "sending..."
+        timing = PressTiming(audio_limit_s=seconds, max_hold_s=MAX_HOLD_S)
+        stop = threading.Event()
+        outcome: list[TalkResult | BaseException] = []
+
+        def run() -> None:
+            try:
+                outcome.append(talk_once(self.capture, self.new_talker, self.callbacks(),
+                                         timing=timing, stop=stop))  # fmt: skip
+            except BaseException as exc:  # raised on the main thread below
+                outcome.append(exc)
+
+        began = time.monotonic()
+        thread = threading.Thread(target=run, name="chok-talk", daemon=True)
+        thread.start()
+        self._starting()
+        try:
+            while thread.is_alive():
+                thread.join(0.1)
+        except KeyboardInterrupt:
+            info("interrupted: sending what was said so far")
+            stop.set()
+            thread.join()
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise result
+        took = time.monotonic() - began
+        info(f"sent {result.frames * self.frame_ms / 1000:.1f} s in {took:.1f} s")
+        return result
+
+    def interactive(self) -> TalkResult:
+        """Enter starts, Enter sends; Ctrl-C while talking sends what was said."""
+        self.permitted_prompt = "talking... press Enter to send"
+        results: list[TalkResult] = []
+        failures: list[ChokError] = []
+        callbacks = replace(self.callbacks(), sent=results.append, failed=failures.append)
+        timing = PressTiming(rejoin_s=0.0, max_hold_s=MAX_HOLD_S)
+        ptt = PushToTalk(self.capture, self.new_talker, callbacks, timing).start()
+        try:
+            info("press Enter to talk (Ctrl-C to quit)")
+            sys.stdin.readline()
+            ptt.press()
+            self._starting()
+            try:
+                sys.stdin.readline()
+            except KeyboardInterrupt:
+                info("interrupted: sending what was said so far")
+            ptt.release()
+            ptt.wait_idle()
+        finally:
+            ptt.close()
+        if failures:
+            raise failures[0]
+        return results[0]
 
 
 def _report(result: TalkResult, as_json: bool) -> None:
