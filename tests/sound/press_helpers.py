@@ -20,6 +20,7 @@ from chok.bench.clock_signal import (
     SLOT_SAMPLES,
     ClockPlayer,
     Kept,
+    align,
     decoded_edges,
     kept,
     slot_edges_between,
@@ -30,6 +31,11 @@ from chok.channel.timeline import Entry, load_timeline
 from chok.codec import OpusDecoder, Pcm
 
 HOLD_S = 4.0
+# A PulseAudio capture stream that woke slowly hands out stale audio under
+# wrong capture times for up to ~2 s after its first block (measured: see
+# docs/benchmarks.md); a microphone kept open this long has settled.
+SETTLED_S = 1.9
+MARKER_SCORE = 0.85  # a whole slot scores 0.89-0.99 after Opus; a cut or another one, <= 0.72
 
 
 def recording(session: ChannelSession, entry: Entry) -> Pcm:
@@ -45,21 +51,56 @@ def entries_of(session: ChannelSession, user: str) -> list[Entry]:
     return sorted(found, key=lambda e: e.id)
 
 
+def holds_slot(pcm: Pcm, signal: Pcm, slot: int, context: int = 960) -> float:
+    """How well the recording holds one slot of the signal (normalised correlation
+    at the best place): the slot with 20 ms of its neighbours, so that it matches
+    only itself and not another slot of the same tone."""
+    begin = max(0, slot * SLOT_SAMPLES - context)
+    return align(signal[begin : (slot + 1) * SLOT_SAMPLES + context], pcm).score
+
+
+def profile(pcm: Pcm, signal: Pcm, chunk: int = 12_000) -> str:
+    """Where each quarter second of the recording sits in the signal (for diagnosis:
+    a step means audio went missing or a player ran late there)."""
+    spots = []
+    for begin in range(0, pcm.size - chunk + 1, chunk):
+        found = align(pcm[begin : begin + chunk], signal)
+        spots.append(f"{(found.start - begin) / SLOT_SAMPLES:.2f}@{found.score:.2f}")
+    return " ".join(spots)
+
+
+def _played_whole(player: ClockPlayer, slot: int) -> bool:
+    return player.steady(slot * SLOT_SAMPLES - 960, (slot + 1) * SLOT_SAMPLES + 960)
+
+
 def check_markers(
     pcm: Pcm, player: ClockPlayer, pressed: float, released: float
 ) -> tuple[bool, Kept, str]:
-    """Does the recording hold every whole slot said between press and release?
+    """Does the recording hold the first and the last whole slot said between
+    the press and the release (the markers)?
 
-    Returns (holds, measured loss, a sentence for the assertion message).
+    Returns (holds, the measured loss at either end, a sentence for the assertion).
     """
     first, last = slot_edges_between(player, pressed, released)
+    # A slot the player itself did not play whole (the machine starved it) is
+    # no test of chok: the nearest whole one inside the hold stands in.
+    first = next((k for k in range(first, first + 5) if _played_whole(player, k)), first)
+    last = next((k for k in range(last, last - 5, -1) if _played_whole(player, k)), last)
+    scores = [holds_slot(pcm, player.signal, slot) for slot in (first, last)]
     head, tail = decoded_edges(pcm, player.signal)
     measured = kept(pcm, player, pressed, released)
-    holds = head.start <= first * SLOT_SAMPLES and tail.end >= (last + 1) * SLOT_SAMPLES
-    said = f"markers {first}..{last}"
+    holds = min(scores) >= MARKER_SCORE
+    said = f"markers {first} (r={scores[0]:.2f}) and {last} (r={scores[1]:.2f})"
     got = f"recording holds slots {head.start / SLOT_SAMPLES:.2f}..{tail.end / SLOT_SAMPLES:.2f}"
     glitch = f"player glitch {player.glitch_ms:.1f} ms"
-    story = f"{said}, {got} (r={measured.score:.2f}, {glitch}); {measured}"
+    story = f"{said}; {got} ({glitch}); {measured}"
+    if not holds:
+        story += f"; profile: {profile(pcm, player.signal)}"
+        if os.environ.get("CHOK_PRESS_DUMP"):
+            base = f"{os.environ['CHOK_PRESS_DUMP']}-{time.monotonic():.0f}"
+            np.save(base + ".npy", pcm)
+            np.save(base + ".stamps.npy", np.array(player._stamps))
+            np.save(base + ".times.npy", np.array([pressed, released]))
     return holds, measured, story
 
 

@@ -17,7 +17,14 @@ import pytest
 
 from chok.bench.clock_signal import ClockPlayer
 from chok.channel.session import open_session
-from tests.sound.press_helpers import HOLD_S, TalkProcess, check_markers, entries_of, recording
+from tests.sound.press_helpers import (
+    HOLD_S,
+    SETTLED_S,
+    TalkProcess,
+    check_markers,
+    entries_of,
+    recording,
+)
 
 pytestmark = [pytest.mark.sound, pytest.mark.broker, pytest.mark.usefixtures("virtual_sound")]
 
@@ -31,8 +38,15 @@ def clock() -> Iterator[ClockPlayer]:
     player.stop()
 
 
-def _hold_enter(talk: TalkProcess) -> tuple[float, float]:
+def _reads_the_prompt(talk: TalkProcess) -> None:
+    """The prompt comes once the microphone delivers; a person takes a moment to
+    press Enter, and by then a microphone that woke slowly has settled."""
     talk.wait_for("press Enter to talk")
+    time.sleep(SETTLED_S + 0.5)  # the person reads the prompt (a test input, not a wait)
+
+
+def _hold_enter(talk: TalkProcess) -> tuple[float, float]:
+    _reads_the_prompt(talk)
     pressed = talk.enter()
     deadline = pressed + HOLD_S
     while time.monotonic() < deadline:  # the person holds the floor for 4 s
@@ -57,7 +71,7 @@ def test_chok_talk_keeps_the_first_word_when_the_sink_was_idle(new_user) -> None
     """Nothing plays before the press: the clock signal starts with it."""
     alice = new_user("alice")
     talk = TalkProcess.start(alice.name, "--device", "pulse", env=EAR)
-    talk.wait_for("press Enter to talk")
+    _reads_the_prompt(talk)
     player = ClockPlayer().start()
     try:
         pressed = talk.enter()

@@ -168,6 +168,15 @@ class ClockPlayer:
         s0, t0 = stamps[0]
         return max(abs((t - t0) - (s - s0) / SAMPLE_RATE) for s, t in stamps) * 1000
 
+    def steady(self, first: int, last: int, tolerance: float = 0.002) -> bool:
+        """Was the signal from sample ``first`` to ``last`` played without a gap?
+        (A player the machine starved leaves one: its blocks' times jump.)"""
+        stamps = [(s, t) for s, t in self._stamps if first - 960 <= s <= last]
+        if len(stamps) < 2:
+            return bool(stamps)
+        s0, t0 = stamps[0]
+        return all(abs((t - t0) - (s - s0) / SAMPLE_RATE) < tolerance for s, t in stamps)
+
     def time_of(self, sample: int) -> float:
         """When signal sample ``sample`` was (or will be) heard, by the monotonic clock."""
         stamps = list(self._stamps)

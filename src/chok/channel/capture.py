@@ -70,7 +70,9 @@ class _Stream:
         while not self.stopping.is_set():
             block = source.read_block(timeout=_READ_TIMEOUT_S)
             if block is not None:
-                self.delivered = True
+                if not self.delivered:
+                    self.delivered = True
+                    self._owner._warm.set()
                 self._owner._deliver(self, block)
             elif source.at_end:
                 self._owner._ended(self)
@@ -94,6 +96,7 @@ class Capture:
         self._ring: deque[TimedBlock] = deque()
         self._stream: _Stream | None = None
         self._sink: BlockSink | None = None
+        self._warm = threading.Event()  # the current stream has delivered audio
 
     def open(self) -> None:
         """Keep-open: start the input now (errors are raised here); else nothing."""
@@ -112,6 +115,10 @@ class Capture:
         """The input is delivering audio now (a press will be heard at once)."""
         stream = self._stream
         return stream is not None and stream.delivered
+
+    def wait_warm(self, timeout: float) -> bool:
+        """Wait (bounded) until the input delivers audio; False if it did not."""
+        return self._warm.wait(timeout)
 
     @property
     def buffered_s(self) -> float:
@@ -154,6 +161,7 @@ class Capture:
     # -- on the stream's thread -------------------------------------------------
 
     def _start(self, stream: _Stream) -> None:
+        self._warm.clear()
         self._stream = stream
         stream.thread.start()
 

@@ -25,6 +25,7 @@ from chok.codec import DEFAULT_BITRATE
 from chok.errors import ChokError, UsageError
 
 MAX_HOLD_S = 3600  # as --seconds: one press is never longer than an hour
+WARM_WAIT_S = 3.0  # longest wait for the microphone before asking for Enter
 
 
 @click.command("talk")
@@ -198,6 +199,9 @@ class _Talk:
         timing = PressTiming(rejoin_s=0.0, max_hold_s=MAX_HOLD_S)
         ptt = PushToTalk(self.capture, self.new_talker, callbacks, timing).start()
         try:
+            # Asked once the microphone delivers (a device may take a second to
+            # wake): Enter then starts a warm capture.
+            self.capture.wait_warm(WARM_WAIT_S)
             info("press Enter to talk (Ctrl-C to quit)")
             sys.stdin.readline()
             ptt.press()

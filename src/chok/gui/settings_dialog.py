@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -31,7 +32,7 @@ class SettingsDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("chok settings")
-        self.audio = AudioSettings(audio.input, audio.output, audio.volume)
+        self.audio = AudioSettings(audio.input, audio.output, audio.volume, audio.keep_mic_open)
         self.profile = profile
         self.choice: str | None = None  # a profile name to switch to, or JOIN_ANOTHER
         self.tasks = TaskRunner(self, max_threads=1)
@@ -41,6 +42,14 @@ class SettingsDialog(QDialog):
         self._fill(self.input_box, [("System default", None), ("No microphone", NO_INPUT)])
         self._keep(self.input_box, audio.input)
         form.addRow("&Microphone:", self.input_box)
+        self.keep_open_box = QCheckBox("&Keep the microphone ready while chok is open")
+        self.keep_open_box.setToolTip(
+            "Your first word is never lost: the microphone does not have to wake up at the "
+            "press, and the moment just before it is kept. The system shows the microphone "
+            "as in use while chok is open."
+        )
+        self.keep_open_box.setChecked(audio.keep_mic_open)
+        form.addRow("", self.keep_open_box)
         self.output_box = QComboBox()
         self.output_box.setAccessibleName("Speaker")
         self._fill(self.output_box, [("System default", None), ("No sound", NO_OUTPUT)])
@@ -131,6 +140,7 @@ class SettingsDialog(QDialog):
         self.audio.input = self.input_box.currentData()
         self.audio.output = self.output_box.currentData()
         self.audio.volume = self.volume.value() / 100
+        self.audio.keep_mic_open = self.keep_open_box.isChecked()
         chosen = self.profile_box.currentData()
         if self.choice is None and isinstance(chosen, str) and chosen != self.profile.name:
             self.choice = chosen

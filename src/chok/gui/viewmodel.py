@@ -29,11 +29,16 @@ from chok.profiles import Profile
 # The reactions offered (the original app's three, in its order).
 REACTIONS = ("\U0001f44d", "\u2764\ufe0f", "\U0001f525")
 LOAD_STUCK_S = 30.0  # a timeline load this old is given up and started again
+# After a press was refused (busy, offline), the same physical hold keeps
+# sending presses (key auto-repeat): a press with no release since, or within
+# this long of one, is that hold and is refused quietly.
+REFUSED_REJOIN_S = 0.25
 SINCE = {"1 h": 3600, "6 h": 6 * 3600, "24 h": 24 * 3600, "All": None}
 
 
 class PttState:
     IDLE = "idle"  # ready: hold to talk
+    ARMING = "arming"  # pressed: the microphone is starting (no permit cue yet)
     TALKING = "talking"
     SENDING = "sending"
     BUSY = "busy"  # someone else is talking
@@ -81,7 +86,9 @@ class ChannelViewModel(QObject):
         self.listening = Listening(
             self.session, devices, audio.output, self.volume, self.tasks, self.ui, probe_ms
         )
-        self.talking = Talking(self.session, devices, lambda: self.audio.input, self.ui)
+        self.talking = Talking(
+            self.session, devices, lambda: self.audio.input, self.ui, keep_open=audio.keep_mic_open
+        )
         self.replayer = Replayer(self.session, self.sound, self.ui)
         self.heard = HeardLog(profile.name, self.session.number, self.me)
         self.since: int | None = SINCE["24 h"]
@@ -97,6 +104,8 @@ class ChannelViewModel(QObject):
         self._meta_high: int | None = None
         self._starts: dict[str, int] = {}  # live transmission key -> first offset heard
         self._closed = False
+        self._refused_at: float | None = None  # the refused hold's latest press
+        self._released_at = float("-inf")
         self._wire()
 
     def _wire(self) -> None:
@@ -109,6 +118,8 @@ class ChannelViewModel(QObject):
         lst.watermarks.connect(self._watermarks)
         lst.soundProblem.connect(self._sound_problem)
         talk.stateChanged.connect(lambda _state: self._update_ptt())
+        talk.permitted.connect(lambda: self.sound.cue("permit"))
+        talk.noted.connect(lambda text: self.message.emit(text, False))
         talk.level.connect(self.ownLevel)
         talk.elapsed.connect(self.ownElapsed)
         talk.sent.connect(self._sent)
@@ -125,8 +136,10 @@ class ChannelViewModel(QObject):
 
     def start(self) -> None:
         self.listening.start()
+        # Connect the producer and open the microphone now (if kept open; else
+        # only probe it): a device that cannot open says so before anyone presses.
         self.tasks.run(self.talking.warm_up)
-        self.tasks.run(self._probe_mic, None, self._mic_missing)
+        self.tasks.run(self.talking.open_microphone, None, self._mic_missing)
         self.reload()
 
     def volume(self) -> float:
@@ -134,33 +147,48 @@ class ChannelViewModel(QObject):
 
     # -- push to talk ---------------------------------------------------------
 
-    def _probe_mic(self) -> None:
-        self.devices.open_input(self.audio.input)
-
     def _mic_missing(self, message: str) -> None:
         self.mic_problem = message
         self._update_ptt()
 
     def press(self) -> None:
+        """A press (mouse down, Space down, or a key auto-repeat of it)."""
+        if self.talking.holding:
+            self.talking.press()  # the same hold goes on (a repeat, a quick re-press)
+            return
+        now = time.monotonic()
+        if self._refused_at is not None and (
+            self._released_at < self._refused_at or now - self._released_at < REFUSED_REJOIN_S
+        ):
+            self._refused_at = now  # the refused hold goes on: refused quietly
+            return
+        self._refused_at = None
+        refusal = self._refusal()
+        if refusal is not None:
+            self._refused_at = now
+            self.message.emit(refusal, True)
+            return
+        self.talking.press()
+
+    def _refusal(self) -> str | None:
         state = self.ptt_state
-        if state in (PttState.TALKING, PttState.SENDING):
-            return
         if state == PttState.OFFLINE:
-            self.message.emit(f"not connected: {self.listening.detail}", True)
-            return
+            return f"not connected: {self.listening.detail}"
         if state == PttState.NO_MIC:
-            self.message.emit(f"cannot talk: {self.mic_problem}", True)
-            return
+            return f"cannot talk: {self.mic_problem}"
         if state == PttState.BUSY:
             self.sound.cue("busy")
             who = " and ".join(self.listening.talkers())
-            self.message.emit(f"the channel is busy: {who} is talking; wait for the end", True)
-            return
-        self.sound.cue("permit")
-        self.talking.press()
+            return f"the channel is busy: {who} is talking; wait for the end"
+        return None
 
     def release(self) -> None:
+        self._released_at = time.monotonic()
         self.talking.release()
+
+    def focus_lost(self) -> None:
+        """The window lost focus during a hold: its key-up may go elsewhere."""
+        self.talking.focus_lost()
 
     def _sent(self, result: TalkResult) -> None:
         self.sound.cue("end")
@@ -183,7 +211,9 @@ class ChannelViewModel(QObject):
 
     def _update_ptt(self) -> None:
         talk = self.talking.state
-        if talk is TalkState.TALKING:
+        if talk is TalkState.ARMING:
+            state = PttState.ARMING
+        elif talk is TalkState.TALKING:
             state = PttState.TALKING
         elif talk is TalkState.SENDING:
             state = PttState.SENDING
