@@ -24,13 +24,13 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
-from chok.audio import AudioInput, AudioOutput, BufferOutput
+from chok.audio import ArrayInput, AudioInput, AudioOutput, BufferOutput
 from chok.channel.capture import Capture
 from chok.channel.press import PressTiming
 from chok.channel.push_to_talk import PressCallbacks, talk_once
 from chok.channel.session import ChannelSession
 from chok.channel.talk import Talker, TalkResult
-from chok.codec import Pcm, frames_of, sample_speech
+from chok.codec import Pcm, sample_speech
 from chok.errors import AudioDeviceError
 from chok.gui.audio_io import AudioDevices, AudioSettings
 from chok.profiles import Profile
@@ -149,12 +149,8 @@ class Speaker:
 
 def quick_talk(session: ChannelSession, frames: int = 10) -> TalkResult:
     """A short transmission sent at once (not paced)."""
-    talker = Talker(session)
-    for index, frame in enumerate(frames_of(speech(), 60)):
-        if index >= frames:
-            break
-        talker.send_pcm(frame)
-    return talker.end()
+    pcm = speech()[: frames * 2880]
+    return talk_once(Capture(lambda: ArrayInput(pcm)), lambda: Talker(session))
 
 
 @dataclass

@@ -39,6 +39,8 @@ def run_all(say: Say, frames: int, runs: int, timeline_size: int, isolated: bool
 
 
 def _measure(say: Say, frames: int, runs: int, timeline_size: int, isolated: bool) -> list[Row]:
+    import numpy as np
+
     from chok import profiles
     from chok.bench import measure as m
     from chok.broker.process import free_port_pair, start
@@ -57,16 +59,16 @@ def _measure(say: Say, frames: int, runs: int, timeline_size: int, isolated: boo
         sessions.append(profiles.install(read_bundle(bundle.to_zip()), name, force=True))
     talk, listen = open_session(sessions[0], 1), open_session(sessions[1], 1)
     speech = make_speech(BENCH_TEXT)
-    packets = encode_pcm(speech, flush=False)
-    while len(packets) < frames:
-        packets += packets
-    packets = packets[:frames]
+    # The same speech for both: chok says it through its press runtime (and
+    # encodes it), the original-like client sends the very same Opus packets.
+    said = np.tile(speech, -(-frames * 2880 // speech.size))[: frames * 2880]
+    packets = encode_pcm(said, flush=False)
     rows: list[Row] = []
     say("warming up the broker's JVM with both clients (not measured)...")
-    m.chok_live(talk, listen, packets[:40])
+    m.chok_live(talk, listen, said[: 40 * 2880])
     m.original_live(talk, listen, packets[:40])
     say(f"live latency: {frames} frames ({frames * 0.06:.0f} s of speech) per client...")
-    chok_lat, chok_wire = m.chok_live(talk, listen, packets)
+    chok_lat, chok_wire = m.chok_live(talk, listen, said)
     orig_lat, orig_wire = m.original_live(talk, listen, packets)
     for name, attr in (("p50", "p50"), ("p95", "p95"), ("p99", "p99")):
         target = "<= 50" if name == "p99" else ""
