@@ -21,6 +21,7 @@ import os
 import queue
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -131,7 +132,7 @@ class ClockPlayer:
 
     def start(self, timeout: float = 10.0) -> ClockPlayer:
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "chok.bench.clock_signal", *self._args],
+            [sys.executable, "-m", "chok.bench.clock_signal", "play", *self._args],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
             env={**os.environ, **(self._env or {})},
         )  # fmt: skip
@@ -258,9 +259,15 @@ class Kept:
 def kept(
     recording: Pcm, player: ClockPlayer, pressed: float, released: float, frame_ms: int = 60
 ) -> Kept:
-    """Compare a recording with what the player was saying from ``pressed`` to ``released``."""
-    head, tail = decoded_edges(recording, player.signal, frame_ms)
-    began, ended = player.time_of(head.start), player.time_of(tail.end)
+    """Compare a recording with what the player was saying from ``pressed`` to ``released``.
+
+    Only the signal from 2 s before the press to 2 s after the release is searched
+    (the recording must be in there), so a long signal costs no more."""
+    margin = 2 * SAMPLE_RATE
+    first = max(0, player.sample_at(pressed) - margin)
+    last = player.sample_at(released) + margin
+    head, tail = decoded_edges(recording, player.signal[first:last], frame_ms)
+    began, ended = player.time_of(first + head.start), player.time_of(first + tail.end)
     return Kept(
         lost_at_press_ms=max(0.0, (began - pressed) * 1000),
         lost_at_release_ms=max(0.0, (released - ended) * 1000),
@@ -276,5 +283,75 @@ def slot_edges_between(player: ClockPlayer, pressed: float, released: float) -> 
     return first, last
 
 
+class EarRecorder:
+    """Records a sound source (PULSE_SOURCE in ``env``) from a process of its own,
+    every block timed by its capture time: what a listener's speaker played."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        self._env = env
+        self._dir = tempfile.TemporaryDirectory(prefix="chok-ear-")
+        self._path = os.path.join(self._dir.name, "ear.npz")
+        self._proc: subprocess.Popen[str] | None = None
+
+    def start(self, timeout: float = 10.0) -> EarRecorder:
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "chok.bench.clock_signal", "record", self._path],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            env={**os.environ, **(self._env or {})},
+        )  # fmt: skip
+        ready = threading.Event()
+
+        def first_line(stream: IO[str]) -> None:
+            stream.readline()  # "recording": the first block came
+            ready.set()
+
+        assert self._proc.stdout is not None
+        threading.Thread(target=first_line, args=(self._proc.stdout,), daemon=True).start()
+        if not ready.wait(timeout):
+            raise RuntimeError("the ear recorder did not start recording")
+        return self
+
+    def stop(self) -> tuple[np.ndarray, Pcm]:
+        """Stop; the blocks' capture times (monotonic) and their audio."""
+        assert self._proc is not None and self._proc.stdin is not None
+        self._proc.stdin.close()
+        self._proc.wait(20)
+        with np.load(self._path) as saved:
+            starts, pcm = saved["starts"], saved["pcm"]
+        self._dir.cleanup()
+        return starts, pcm
+
+
+def _record(path: str) -> None:
+    """(The child) record the default source until stdin ends; save times and audio."""
+    from chok.audio.base import TimedBlock
+    from chok.audio.sound import SoundDeviceInput
+
+    source = SoundDeviceInput()
+    blocks: list[TimedBlock] = []
+    done = threading.Event()
+
+    def wait_for_eof() -> None:
+        sys.stdin.read()
+        done.set()
+
+    threading.Thread(target=wait_for_eof, daemon=True).start()
+    with source:
+        while not done.is_set():
+            block = source.read_block(timeout=0.1)
+            if block is not None:
+                if not blocks:
+                    print("recording", flush=True)
+                blocks.append(block)
+    np.savez(
+        path,
+        starts=np.array([b.start for b in blocks]),
+        pcm=np.stack([b.pcm for b in blocks]) if blocks else np.zeros((0, 2880), np.int16),
+    )
+
+
 if __name__ == "__main__":
-    _play(int(sys.argv[1]), int(sys.argv[2]))
+    if sys.argv[1] == "play":
+        _play(int(sys.argv[2]), int(sys.argv[3]))
+    else:
+        _record(sys.argv[2])
