@@ -16,6 +16,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from chok.bench.clock_signal import ClockPlayer
+from chok.bench.press import entries_of, recording
 from chok.channel.session import open_session
 from chok.gui.audio_io import AudioDevices, AudioSettings
 from chok.profiles import Profile
@@ -24,8 +25,6 @@ from tests.sound.press_helpers import (
     HOLD_S,
     SETTLED_S,
     check_markers,
-    entries_of,
-    recording,
 )
 
 pytestmark = [

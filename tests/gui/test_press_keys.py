@@ -13,10 +13,10 @@ import pytest
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import QWidget
 
+from chok.bench.press import entries_of
 from chok.channel.session import open_session
 from chok.gui.audio_io import AudioSettings
 from tests.gui.conftest import hold_space_with_auto_repeat, space_key
-from tests.sound.press_helpers import entries_of
 
 pytestmark = [pytest.mark.gui, pytest.mark.broker]
 

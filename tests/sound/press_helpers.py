@@ -21,34 +21,18 @@ from chok.bench.clock_signal import (
     ClockPlayer,
     Kept,
     align,
-    decoded_edges,
     kept,
     slot_edges_between,
 )
-from chok.channel.replay import replay_frames
-from chok.channel.session import ChannelSession
-from chok.channel.timeline import Entry, load_timeline
-from chok.codec import OpusDecoder, Pcm
+from chok.codec import Pcm
 
 HOLD_S = 4.0
 # A PulseAudio capture stream that woke slowly hands out stale audio under
 # wrong capture times for up to ~2 s after its first block (measured: see
 # docs/benchmarks.md); a microphone kept open this long has settled.
 SETTLED_S = 1.9
+
 MARKER_SCORE = 0.85  # a whole slot scores 0.89-0.99 after Opus; a cut or another one, <= 0.72
-
-
-def recording(session: ChannelSession, entry: Entry) -> Pcm:
-    """The audio of one transmission, decoded, as a listener replaying it hears it."""
-    decoder = OpusDecoder(entry.transmission.frame_ms)
-    parts = [decoder.decode(frame.packet) for frame in replay_frames(session, entry.transmission)]
-    return np.concatenate(parts)
-
-
-def entries_of(session: ChannelSession, user: str) -> list[Entry]:
-    """``user``'s transmissions on the channel, oldest first."""
-    found = [e for e in load_timeline(session).entries if e.transmission.user_id == user]
-    return sorted(found, key=lambda e: e.id)
 
 
 def holds_slot(pcm: Pcm, signal: Pcm, slot: int, context: int = 960) -> float:
@@ -87,13 +71,11 @@ def check_markers(
     first = next((k for k in range(first, first + 5) if _played_whole(player, k)), first)
     last = next((k for k in range(last, last - 5, -1) if _played_whole(player, k)), last)
     scores = [holds_slot(pcm, player.signal, slot) for slot in (first, last)]
-    head, tail = decoded_edges(pcm, player.signal)
     measured = kept(pcm, player, pressed, released)
     holds = min(scores) >= MARKER_SCORE
     said = f"markers {first} (r={scores[0]:.2f}) and {last} (r={scores[1]:.2f})"
-    got = f"recording holds slots {head.start / SLOT_SAMPLES:.2f}..{tail.end / SLOT_SAMPLES:.2f}"
     glitch = f"player glitch {player.glitch_ms:.1f} ms"
-    story = f"{said}; {got} ({glitch}); {measured}"
+    story = f"{said} ({glitch}); {measured}"
     if not holds:
         story += f"; profile: {profile(pcm, player.signal)}"
         if os.environ.get("CHOK_PRESS_DUMP"):

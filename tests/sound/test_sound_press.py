@@ -16,14 +16,13 @@ from collections.abc import Iterator
 import pytest
 
 from chok.bench.clock_signal import ClockPlayer
+from chok.bench.press import entries_of, recording
 from chok.channel.session import open_session
 from tests.sound.press_helpers import (
     HOLD_S,
     SETTLED_S,
     TalkProcess,
     check_markers,
-    entries_of,
-    recording,
 )
 
 pytestmark = [pytest.mark.sound, pytest.mark.broker, pytest.mark.usefixtures("virtual_sound")]

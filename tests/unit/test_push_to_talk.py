@@ -179,3 +179,13 @@ def test_auto_repeat_through_the_runtime_is_one_transmission() -> None:
     assert ptt.wait_idle(5)
     ptt.close()
     assert len(rec.sinks) == 1 and len(rec.results) == 1
+
+
+def test_a_slow_waking_wrapper_loses_what_the_device_captured_while_waking() -> None:
+    from chok.bench.press import SlowWakeInput
+
+    slow = SlowWakeInput(FakeMicrophone(ramp()), wake_s=0.2)
+    slow.start()
+    first = slow.read_block(1.0)
+    assert first is not None and int(first.pcm[0]) == 5  # frames 1-4 were never heard
+    slow.stop()
