@@ -57,14 +57,23 @@ def app_cases(people: list[Profile], trials: int, say: Say) -> list[Case]:
     return results
 
 
-def _wait(condition: Callable[[], bool], timeout: float) -> None:
-    from PySide6.QtTest import QTest
+def _pump(ms: int) -> None:
+    """Run the event loop for ``ms`` (QTest.qWait would keep Python's GIL the
+    whole time and starve the microphone's callback: measured, it lost most of
+    a hold)."""
+    from PySide6.QtCore import QEventLoop, QTimer
 
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def _wait(condition: Callable[[], bool], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise TimeoutError("the app did not get there in time")
-        QTest.qWait(10)
+        _pump(10)
 
 
 def _devices(wake_s: float) -> AudioDevices:
@@ -78,8 +87,6 @@ def _devices(wake_s: float) -> AudioDevices:
 
 
 def _run_case(profile: Profile, case: AppCase, trials: int, say: Say) -> Case:
-    from PySide6.QtTest import QTest
-
     from chok.gui.main_window import MainWindow
 
     settings = AudioSettings(None, "null", 1.0, case.keep_open)
@@ -92,7 +99,7 @@ def _run_case(profile: Profile, case: AppCase, trials: int, say: Say) -> Case:
         _wait(lambda: window.vm.ptt_state == "idle", 30)
         for number in range(trials):
             say(f"  hold {number + 1} of {trials}")
-            QTest.qWait(int(SETTLE_S * 1000))  # the person gets ready
+            _pump(int(SETTLE_S * 1000))  # the person gets ready
             sent = _sent(window.messages)
             before = len(permits)
             if case.space and window.timeline is not None:
@@ -119,7 +126,7 @@ def _mouse_hold(button: object) -> tuple[float, float, float]:
 
     pressed, wall = time.monotonic(), time.time()
     QTest.mousePress(button, Qt.MouseButton.LeftButton)  # type: ignore[call-overload]
-    QTest.qWait(int(HOLD_S * 1000))
+    _pump(int(HOLD_S * 1000))
     released = time.monotonic()
     QTest.mouseRelease(button, Qt.MouseButton.LeftButton)  # type: ignore[call-overload]
     return pressed, wall, released
@@ -130,7 +137,6 @@ def _space_hold(widget: object, seed: int) -> tuple[float, float, float]:
     apart every 33-40 ms, 45 % of them misflagged (21 of 47 were, measured)."""
     from PySide6.QtCore import QEvent, Qt
     from PySide6.QtGui import QKeyEvent
-    from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
     def key(kind: QEvent.Type, auto_repeat: bool) -> None:
@@ -140,13 +146,13 @@ def _space_hold(widget: object, seed: int) -> tuple[float, float, float]:
     rng = random.Random(seed)
     pressed, wall = time.monotonic(), time.time()
     key(QEvent.Type.KeyPress, False)
-    QTest.qWait(500)
+    _pump(500)
     while time.monotonic() < pressed + HOLD_S - 0.04:
         real_looking = rng.random() < 0.45
         key(QEvent.Type.KeyRelease, not real_looking)
-        QTest.qWait(rng.randint(0, 5))
+        _pump(rng.randint(0, 5))
         key(QEvent.Type.KeyPress, not real_looking)
-        QTest.qWait(rng.randint(33, 40))
+        _pump(rng.randint(33, 40))
     released = time.monotonic()
     key(QEvent.Type.KeyRelease, False)
     return pressed, wall, released
