@@ -13,15 +13,17 @@ that minus what the two devices report as their own latency.
 from __future__ import annotations
 
 import os
-import statistics
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
+from chok.audio.base import TimedBlock
 from chok.audio.sound import SoundDeviceInput, SoundDeviceOutput
 from chok.bench.clock_signal import ClockPlayer, EarRecorder, align
 from chok.channel.capture import Capture
+from chok.channel.live import Event, FrameArrived
 from chok.channel.player import LivePlayer
 from chok.channel.push_to_talk import PushToTalk
 from chok.channel.service import ListenService
@@ -39,6 +41,8 @@ class MouthToEar:
     total_ms: list[float]  # one per aligned quarter second
     input_latency_ms: float  # the talker's microphone, as PortAudio reports it
     output_latency_ms: float  # the listener's speaker, as PortAudio reports it
+    captured_ms: list[float]  # per frame: its first sample said -> handed to the producer
+    carried_ms: list[float]  # per frame: handed to the producer -> arrived at the listener
 
     @property
     def chok_ms(self) -> list[float]:
@@ -61,32 +65,72 @@ def _speaker_in_the_other_room() -> SoundDeviceOutput:
     return speaker
 
 
-def measure(talker: Profile, listener: Profile, player: ClockPlayer, hold_s: float) -> MouthToEar:
+class _Stopwatch(PushToTalk):
+    """The press runtime, noting for each frame when it was said and when sent."""
+
+    handed: ClassVar[list[tuple[float, float]]]
+
+    def send(self, block: TimedBlock) -> None:
+        self.handed.append((block.start, time.monotonic()))
+        super().send(block)
+
+
+def measure(
+    talker: Profile, listener: Profile, hold_s: float, talks_before_press: bool
+) -> MouthToEar:
+    """``talks_before_press``: the signal plays from before the press, so the
+    300 ms pre-roll is sound the listener plays first (the worst case); else the
+    talker starts after the press, as people do, and the pre-roll is silence."""
+    player = ClockPlayer(slots=int(hold_s * 10) + 200)
+    if talks_before_press:
+        player.start()
     speaker = _speaker_in_the_other_room()
     live = LivePlayer(speaker)
-    service = ListenService(open_session(listener), on_event=live.feed).start()
+    arrived: dict[int, float] = {}
+
+    def heard(event: Event) -> None:
+        if (
+            isinstance(event, FrameArrived)
+            and not event.synthesized
+            and event.frame.seq is not None
+        ):
+            arrived.setdefault(event.frame.seq, time.monotonic())
+        live.feed(event)
+
+    service = ListenService(open_session(listener), on_event=heard).start()
     ear = EarRecorder({"PULSE_SOURCE": f"{EAR}.monitor"}).start()
     talk = open_session(talker)
     capture = Capture(lambda: SoundDeviceInput("pulse"), keep_open=True)
     capture.open()
     producer = talk.producer()
-    ptt = PushToTalk(capture, lambda: Talker(talk, producer)).start()
+    _Stopwatch.handed = []
+    ptt = _Stopwatch(capture, lambda: Talker(talk, producer)).start()
     try:
         deadline = time.monotonic() + 10
         while capture.buffered_s < 1.9 and time.monotonic() < deadline:
             time.sleep(0.05)  # the microphone settles (see SETTLE_S)
         input_latency, output_latency = capture.latency, speaker.latency
         ptt.press()
+        if not talks_before_press:
+            player.start()  # starts talking a moment after the press
         time.sleep(hold_s)  # the talker holds the floor
         ptt.release()
         ptt.wait_idle(20)
         time.sleep(1.0)  # the listener plays the end of it
     finally:
         starts, blocks = ear.stop()
+        player.stop()
         ptt.close()
         service.stop()
         live.close()
-    return MouthToEar(_delays(starts, blocks, player), input_latency * 1000, output_latency * 1000)
+    handed = _Stopwatch.handed
+    return MouthToEar(
+        _delays(starts, blocks, player),
+        input_latency * 1000,
+        output_latency * 1000,
+        [(sent - said) * 1000 for said, sent in handed],
+        [(arrived[seq] - sent) * 1000 for seq, (_, sent) in enumerate(handed) if seq in arrived],
+    )
 
 
 def _delays(starts: np.ndarray, blocks: np.ndarray, player: ClockPlayer) -> list[float]:
@@ -113,8 +157,10 @@ def summary(result: MouthToEar) -> dict[str, float]:
         return float(np.percentile(np.array(values), p)) if values else float("nan")
 
     return {
-        "p50": statistics.median(result.total_ms) if result.total_ms else float("nan"),
+        "p50": pct(result.total_ms, 50),
         "p95": pct(result.total_ms, 95),
-        "chok_p50": statistics.median(result.chok_ms) if result.chok_ms else float("nan"),
+        "chok_p50": pct(result.chok_ms, 50),
         "chok_p95": pct(result.chok_ms, 95),
+        "captured_p50": pct(result.captured_ms, 50),
+        "carried_p50": pct(result.carried_ms, 50),
     }
