@@ -148,3 +148,20 @@ def test_space_held_while_the_channel_is_busy_plays_the_busy_cue_once(
     assert sum("busy" in text for text, _ in window.messages) == 1
     speaker.join()
     assert _durations(alice) == []
+
+
+def test_a_refused_hold_is_refused_once_until_it_is_really_let_go() -> None:
+    from chok.gui.talking import RefusedHold
+
+    now = [0.0]
+    hold = RefusedHold(clock=lambda: now[0])
+    assert not hold.goes_on()  # nothing refused yet: a press is judged
+    hold.refused()
+    now[0] = 0.6
+    assert hold.goes_on()  # a key repeat after the 500-660 ms repeat delay, no release
+    hold.released()  # a misflagged repeat: release...
+    now[0] = 0.603
+    assert hold.goes_on()  # ...and its press 3 ms later
+    hold.released()
+    now[0] = 1.5
+    assert not hold.goes_on()  # let go for good: the next press is judged again

@@ -12,6 +12,7 @@ callbacks handed to the UI thread as signals.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -31,6 +32,7 @@ if TYPE_CHECKING:  # only the type: the session makes the producer
     from chok.kafka.stream import RecordProducer
 
 MAX_TALK_S = 300  # a stuck key or mouse button must not hold the channel forever
+REFUSED_REJOIN_S = 0.25  # as the press machine's rejoin window, with a margin
 
 
 class TalkState(StrEnum):
@@ -137,3 +139,31 @@ class Talking(QObject):
     def close(self) -> None:
         """End a hold (what was said is sent) and release the microphone, off the UI thread."""
         threading.Thread(target=self.ptt.close, name="chok-gui-talk-close", daemon=True).start()
+
+
+class RefusedHold:
+    """A press refused (busy, offline) is refused once: the same physical hold
+    keeps sending presses (key auto-repeat), which must not replay the busy
+    cue 30 times a second. A press with no release since the refused one, or
+    within REFUSED_REJOIN_S of a release, is that same hold."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._pressed: float | None = None  # the refused hold's latest press
+        self._released = float("-inf")
+
+    def goes_on(self) -> bool:
+        now = self._clock()
+        if self._pressed is not None and (
+            self._released < self._pressed or now - self._released < REFUSED_REJOIN_S
+        ):
+            self._pressed = now
+            return True
+        self._pressed = None
+        return False
+
+    def refused(self) -> None:
+        self._pressed = self._clock()
+
+    def released(self) -> None:
+        self._released = self._clock()

@@ -22,17 +22,13 @@ from chok.gui.audio_io import AudioDevices, AudioSettings, SoundOut
 from chok.gui.heard import HeardLog
 from chok.gui.listening import Conn, Listening
 from chok.gui.replaying import Replayer, export_entry
-from chok.gui.talking import Talking, TalkState
+from chok.gui.talking import RefusedHold, Talking, TalkState
 from chok.gui.tasks import TaskRunner, UiCaller
 from chok.profiles import Profile
 
 # The reactions offered (the original app's three, in its order).
 REACTIONS = ("\U0001f44d", "\u2764\ufe0f", "\U0001f525")
 LOAD_STUCK_S = 30.0  # a timeline load this old is given up and started again
-# After a press was refused (busy, offline), the same physical hold keeps
-# sending presses (key auto-repeat): a press with no release since, or within
-# this long of one, is that hold and is refused quietly.
-REFUSED_REJOIN_S = 0.25
 SINCE = {"1 h": 3600, "6 h": 6 * 3600, "24 h": 24 * 3600, "All": None}
 
 
@@ -104,8 +100,7 @@ class ChannelViewModel(QObject):
         self._meta_high: int | None = None
         self._starts: dict[str, int] = {}  # live transmission key -> first offset heard
         self._closed = False
-        self._refused_at: float | None = None  # the refused hold's latest press
-        self._released_at = float("-inf")
+        self._refused = RefusedHold()
         self._wire()
 
     def _wire(self) -> None:
@@ -156,16 +151,11 @@ class ChannelViewModel(QObject):
         if self.talking.holding:
             self.talking.press()  # the same hold goes on (a repeat, a quick re-press)
             return
-        now = time.monotonic()
-        if self._refused_at is not None and (
-            self._released_at < self._refused_at or now - self._released_at < REFUSED_REJOIN_S
-        ):
-            self._refused_at = now  # the refused hold goes on: refused quietly
-            return
-        self._refused_at = None
+        if self._refused.goes_on():
+            return  # a repeat of a press already refused: refused quietly
         refusal = self._refusal()
         if refusal is not None:
-            self._refused_at = now
+            self._refused.refused()
             self.message.emit(refusal, True)
             return
         self.talking.press()
@@ -183,7 +173,7 @@ class ChannelViewModel(QObject):
         return None
 
     def release(self) -> None:
-        self._released_at = time.monotonic()
+        self._refused.released()
         self.talking.release()
 
     def focus_lost(self) -> None:
