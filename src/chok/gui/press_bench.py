@@ -92,7 +92,13 @@ def _run_case(profile: Profile, case: AppCase, trials: int, say: Say) -> Case:
     settings = AudioSettings(None, "null", 1.0, case.keep_open)
     window = MainWindow(profile, _devices(case.wake_s), settings, probe_ms=500)
     permits: list[float] = []
-    window.vm.talking.permitted.connect(lambda: permits.append(time.monotonic()))
+    latencies: list[float] = []  # read while a hold is on: an input opened per press closes
+
+    def permitted() -> None:
+        permits.append(time.monotonic())
+        latencies.append(window.vm.talking.capture.latency)
+
+    window.vm.talking.permitted.connect(permitted)
     window.show()
     result = Case(case.name)
     try:
@@ -110,7 +116,7 @@ def _run_case(profile: Profile, case: AppCase, trials: int, say: Say) -> Case:
             _wait(lambda: _sent(window.messages) > sent, 30)  # noqa: B023 - waited for here
             permit = permits[before] if len(permits) > before else None
             result.trials.append(Trial(pressed, released, wall, permit))
-        result.input_latency_ms = window.vm.talking.capture.latency * 1000
+        result.input_latency_ms = max(latencies, default=0.0) * 1000
     finally:
         window.close()
     return result
