@@ -15,13 +15,15 @@ from pathlib import Path
 
 from chok import profiles
 from chok.audio.base import AudioOutput, FileInput, NullOutput
+from chok.channel.capture import Capture
 from chok.channel.live import Event, TalkEnded, TalkStarted
+from chok.channel.push_to_talk import talk_once
 from chok.channel.reactions import toggle_reaction
 from chok.channel.recorder import SaveDir
 from chok.channel.replay import replay_frames
 from chok.channel.service import ListenService
 from chok.channel.session import ChannelSession, open_session
-from chok.channel.talk import Talker
+from chok.channel.talk import Talker, TalkResult
 from chok.channel.timeline import Entry, load_timeline
 from chok.codec import OpusDecoder, sample_speech_path
 from chok.errors import ChokError
@@ -108,12 +110,10 @@ def run_demo(say: Say, speaker: AudioOutput | None = None) -> DemoResult:
     return result
 
 
-def _talk_sample(alice: ChannelSession):  # type: ignore[no-untyped-def]
-    talker = Talker(alice)
-    with FileInput(sample_speech_path(), realtime=True) as source:
-        while (frame := source.read_frame()) is not None:
-            talker.send_pcm(frame)
-    return talker.end()
+def _talk_sample(alice: ChannelSession) -> TalkResult:
+    """One press that lasts as long as the sample: chok talk --file's way."""
+    source = Capture(lambda: FileInput(sample_speech_path(), realtime=True))
+    return talk_once(source, lambda: Talker(alice))
 
 
 def _replay(session: ChannelSession, entry: Entry, speaker: AudioOutput) -> float:
