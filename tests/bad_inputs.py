@@ -177,7 +177,9 @@ class Bench:
         together = [c for c in cases if c not in alone]
         try:
             with ThreadPoolExecutor(WORKERS) as pool:
-                outcomes = dict(zip([c.id for c in together], pool.map(self.run, together)))
+                outcomes = dict(
+                    zip([c.id for c in together], pool.map(self.run, together), strict=True)
+                )
             outcomes.update((c.id, self.run(c)) for c in alone)
             return outcomes
         finally:
