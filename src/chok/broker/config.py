@@ -201,9 +201,9 @@ def _quorum(settings: BrokerSettings) -> dict[str, str]:
 # controller.quorum.fetch.timeout.ms (2 s by default). These nodes share one
 # machine's loopback, where a heartbeat takes well under a millisecond.
 FAILOVER = {
-    "broker.heartbeat.interval.ms": "150",
-    "broker.session.timeout.ms": "750",
-    "controller.quorum.fetch.timeout.ms": "1000",
+    "broker.heartbeat.interval.ms": "100",
+    "broker.session.timeout.ms": "500",
+    "controller.quorum.fetch.timeout.ms": "800",
     "controller.quorum.election.timeout.ms": "500",
     "controller.quorum.election.backoff.max.ms": "300",
 }

@@ -287,6 +287,12 @@ class Admin:
         entries = self._wait(self._client.describe_configs([resource])[resource], "broker settings")
         return {n: str(entries[n].value or "") for n in names if n in entries}
 
+    def topic_settings(self, topic: str, names: Iterable[str]) -> dict[str, str]:
+        """Some settings of a topic (e.g. min.insync.replicas), as the cluster reports them."""
+        resource = ConfigResource(ResourceType.TOPIC, topic)
+        entries = self._wait(self._client.describe_configs([resource])[resource], "topic settings")
+        return {n: str(entries[n].value or "") for n in names if n in entries}
+
     def acls_of(self, principal: str) -> list[AclBinding]:
         flt = _principal_filter(principal)
         result: list[AclBinding] = self._wait(self._client.describe_acls(flt), "listing ACLs")
