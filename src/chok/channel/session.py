@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 
 from chok.kafka.client import Credentials
-from chok.kafka.stream import PartitionReader, RecordProducer
+from chok.kafka.stream import PartitionReader, RecordProducer, live_batch_settings
 from chok.profiles import Profile
 from chok.protocol.client_config import ChannelConfig
 
@@ -17,6 +17,7 @@ class ChannelSession:
     profile_name: str
     creds: Credentials
     config: ChannelConfig
+    live_batch_ms: int = 0  # live frames fetched in batches (hosted plans); 0: at once
 
     @property
     def number(self) -> int:
@@ -31,8 +32,9 @@ class ChannelSession:
         return self.config.metadata_topic
 
     def audio_reader(self, purpose: str) -> PartitionReader:
+        extra = live_batch_settings(self.live_batch_ms) if purpose == "live" else None
         return PartitionReader(
-            self.creds, self.user, self.audio_topic, self.config.audio_partition, purpose
+            self.creds, self.user, self.audio_topic, self.config.audio_partition, purpose, extra
         )
 
     def metadata_reader(self, purpose: str) -> PartitionReader:
@@ -47,8 +49,14 @@ class ChannelSession:
         return producer
 
 
-def open_session(profile: Profile, channel: int | None = None) -> ChannelSession:
-    return ChannelSession(profile.user, profile.name, profile.credentials, profile.channel(channel))
+def open_session(
+    profile: Profile, channel: int | None = None, live_batch_ms: int | None = None
+) -> ChannelSession:
+    """A session on a channel; live batching as the bundle says unless given."""
+    batch = profile.config.live_batch_ms if live_batch_ms is None else live_batch_ms
+    return ChannelSession(
+        profile.user, profile.name, profile.credentials, profile.channel(channel), batch
+    )
 
 
 def now_ms() -> int:

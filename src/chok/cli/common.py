@@ -37,5 +37,7 @@ def device_option(func: F) -> F:
     )(func)
 
 
-def session_from(ctx_obj: dict[str, Any], channel: int | None) -> ChannelSession:
-    return open_session(profiles.active(ctx_obj.get("profile")), channel)
+def session_from(
+    ctx_obj: dict[str, Any], channel: int | None, live_batch_ms: int | None = None
+) -> ChannelSession:
+    return open_session(profiles.active(ctx_obj.get("profile")), channel, live_batch_ms)

@@ -21,6 +21,7 @@ from chok.channel.timeline import load_timeline
 from chok.cli.common import channel_option, device_option, json_option, session_from
 from chok.cli.output import info
 from chok.errors import AudioDeviceError, ChokError, UsageError
+from chok.protocol.client_config import MAX_LIVE_BATCH_MS
 
 POSITION_KEY = "audio_position_{channel}"
 
@@ -37,6 +38,14 @@ POSITION_KEY = "audio_position_{channel}"
 @click.option(
     "--catch-up", is_flag=True, help="First play what you missed since you last listened."
 )
+@click.option(
+    "--batch-ms",
+    "batch_ms",
+    type=click.IntRange(0, MAX_LIVE_BATCH_MS),
+    metavar="MS",
+    help="Hosted plans: fetch live frames in batches of about MS ms of speech "
+    "(less egress, up to MS ms later). Default: your bundle's; 0: every frame at once.",
+)
 @json_option
 @click.pass_obj
 def listen_cmd(
@@ -48,6 +57,7 @@ def listen_cmd(
     count: int | None,
     timeout: float | None,
     catch_up: bool,
+    batch_ms: int | None,
     as_json: bool,
 ) -> None:
     """Listen to a channel live: who talks, when, how long.
@@ -61,7 +71,7 @@ def listen_cmd(
         raise UsageError("--count must be at least 1")
     if timeout is not None and timeout <= 0:
         raise UsageError("--timeout must be more than 0 seconds")
-    session = session_from(obj, channel)
+    session = session_from(obj, channel, batch_ms)
     saver = SaveDir(save_dir) if save_dir is not None else None
     player = None if no_play else _speaker(device)
     start_at = _catch_up(session, player, saver, as_json) if catch_up else None
