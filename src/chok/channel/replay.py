@@ -4,10 +4,17 @@ A chok transmission is filtered by its transmission id (so a person talking
 at the same time is not mixed in) and ordered by sequence number. A record
 written the original app's way has no id: like that app, every frame from
 startOffset to endOffset is played.
+
+Replays reuse a warm reader: one kept-open reader per person and channel
+(``WARM``), unassigned between replays, so a replay asks for its first frame
+over connections that are already up (a new client costs a TLS handshake and
+a metadata round trip, ~30 ms, before the first frame).
 """
 
 from __future__ import annotations
 
+import atexit
+import threading
 import time
 from collections.abc import Generator, Iterator
 
@@ -19,6 +26,50 @@ from chok.protocol.audio import AudioFrame, SilenceRun, fill_gaps, parse_audio_r
 from chok.protocol.transmission import Transmission
 
 
+class WarmReaders:
+    """Kept-open replay readers, one per (person, channel), lent one at a time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: dict[tuple[object, ...], PartitionReader] = {}
+
+    @staticmethod
+    def _key(session: ChannelSession) -> tuple[object, ...]:
+        return (session.creds, session.user, session.audio_topic, session.config.audio_partition)
+
+    def take(self, session: ChannelSession) -> PartitionReader:
+        with self._lock:
+            reader = self._idle.pop(self._key(session), None)
+        return reader or session.audio_reader("replay")
+
+    def give_back(self, session: ChannelSession, reader: PartitionReader) -> None:
+        reader.unassign()
+        with self._lock:
+            spare = self._idle.setdefault(self._key(session), reader) is not reader
+        if spare:  # another replay ran meanwhile and kept its reader
+            reader.close()
+
+    def warm_up(self, session: ChannelSession) -> None:
+        """Connect a reader now, so even the first replay finds one ready."""
+        reader = self.take(session)
+        try:
+            reader.watermarks()
+        except BaseException:
+            reader.close()
+            raise
+        self.give_back(session, reader)
+
+    def close(self) -> None:
+        with self._lock:
+            readers, self._idle = list(self._idle.values()), {}
+        for reader in readers:
+            reader.close()
+
+
+WARM = WarmReaders()
+atexit.register(WARM.close)  # leave the cluster cleanly when the program ends
+
+
 def replay_frames(
     session: ChannelSession,
     tx: Transmission,
@@ -26,9 +77,11 @@ def replay_frames(
     timeout: float = 30.0,
 ) -> Generator[AudioFrame, None, None]:
     """Yield the transmission's frames in order; raise NotFoundError if expired."""
-    own = reader or session.audio_reader("replay")
+    own = reader or WARM.take(session)
+    healthy = False
     try:
         low, high = own.watermarks()
+        healthy = True  # the cluster answered: the reader is fit to keep
         if tx.start_offset < low:
             raise NotFoundError(
                 f"the audio of transmission {tx.start_offset} has expired "
@@ -38,9 +91,17 @@ def replay_frames(
             raise NotFoundError(f"the audio of transmission {tx.start_offset} is not on the broker")
         own.assign(tx.start_offset)
         yield from _frames_in_range(own, tx, timeout)
+    except (GeneratorExit, NotFoundError):
+        raise  # stopped early, or expired audio: the reader itself is fine
+    except BaseException:
+        healthy = False
+        raise
     finally:
         if reader is None:
-            own.close()
+            if healthy:
+                WARM.give_back(session, own)
+            else:
+                own.close()
 
 
 def _frames_in_range(

@@ -6,7 +6,12 @@ import time
 from dataclasses import dataclass
 
 from chok.kafka.client import Credentials
-from chok.kafka.stream import PartitionReader, RecordProducer, live_batch_settings
+from chok.kafka.stream import (
+    REPLAY_READER_SETTINGS,
+    PartitionReader,
+    RecordProducer,
+    live_batch_settings,
+)
 from chok.profiles import Profile
 from chok.protocol.client_config import ChannelConfig
 
@@ -32,7 +37,10 @@ class ChannelSession:
         return self.config.metadata_topic
 
     def audio_reader(self, purpose: str) -> PartitionReader:
-        extra = live_batch_settings(self.live_batch_ms) if purpose == "live" else None
+        extra = {
+            "live": live_batch_settings(self.live_batch_ms),
+            "replay": REPLAY_READER_SETTINGS,
+        }.get(purpose)
         return PartitionReader(
             self.creds, self.user, self.audio_topic, self.config.audio_partition, purpose, extra
         )

@@ -78,6 +78,14 @@ LEADER_REFRESHES = 3
 _FINAL = (AccessDeniedError, AuthenticationError, TopicMissingError)
 
 
+# A replay reads records that exist: its fetches never wait long (so a kept-open
+# replay reader asks its next question at once, not after a parked fetch), and
+# it fetches ahead only so much (not the whole rest of the channel's audio).
+REPLAY_READER_SETTINGS: dict[str, Any] = {
+    "fetch.wait.max.ms": 20,
+    "queued.max.messages.kbytes": 1024,
+}
+
 # What one frame record of chok's speech takes in a fetch response, about
 # (record batch header, key, header, 20 kbit/s Opus): sizes a live batch.
 FRAME_RECORD_BYTES = 200
@@ -253,6 +261,12 @@ class PartitionReader:
             # A leader that just died or moved: refresh the metadata, ask again.
             with contextlib.suppress(Exception):  # KafkaException: the next attempt says why
                 self._consumer.list_topics(where.topic, timeout=attempt)
+
+    def unassign(self) -> None:
+        """Stop reading (and fetching); the connections stay open for the next assign."""
+        self._consumer.unassign()
+        self._next = None
+        self.at_end = False
 
     def assign(self, offset: int) -> None:
         self._follow_leader()
