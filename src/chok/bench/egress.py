@@ -40,24 +40,31 @@ class Egress:
 
 
 class ListenerProcess:
-    """A listener in a process of its own, started and waited for until tuned in."""
+    """A listener in a process of its own (``wait_ready``: until it is tuned in)."""
 
-    def __init__(self, name: str, cmd: list[str], ready: str) -> None:
+    def __init__(
+        self, name: str, cmd: list[str], ready: str, env: dict[str, str] | None = None
+    ) -> None:
         self.name = name
+        self._ready = ready
+        self.settle_s = SETTLE_S
         self.proc = subprocess.Popen(
             cmd,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
-            env=dict(os.environ),
+            env={**os.environ, **(env or {})},
         )
+
+    def wait_ready(self) -> ListenerProcess:
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
-        while line and ready not in line:
+        while line and self._ready not in line:
             line = self.proc.stdout.readline()
         if not line:
-            raise RuntimeError(f"{name} stopped before it was tuned in")
+            raise RuntimeError(f"{self.name} stopped before it was tuned in")
+        return self
 
     @property
     def pid(self) -> int:
@@ -76,12 +83,35 @@ def chok_listen(profile: str, channel: int, *extra: str) -> ListenerProcess:
     cmd = [sys.executable, "-m", "chok", "--profile", profile, "listen"]
     cmd += ["--channel", str(channel), "--no-play", "--json", *extra]
     name = " ".join(["chok listen", *extra])
-    return ListenerProcess(name, cmd, "tuned_in")
+    return ListenerProcess(name, cmd, "tuned_in").wait_ready()
+
+
+class GuiListener(ListenerProcess):
+    """The desktop app (offscreen), listening to its channel and probing."""
+
+    def __init__(self, profile: str, ports: list[int]) -> None:
+        cmd = [sys.executable, "-m", "chok", "--profile", profile, "gui"]
+        super().__init__("chok gui (offscreen)", cmd, "", {"QT_QPA_PLATFORM": "offscreen"})
+        self._ports = ports
+        self.settle_s = 10.0  # it loads the timeline after connecting
+
+    def wait_ready(self) -> ListenerProcess:
+        """The app prints nothing: ready once it holds connections to the broker."""
+        deadline = time.monotonic() + 60
+        while not broker_bytes_to([self.pid], self._ports):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the desktop app did not connect to the broker")
+            time.sleep(0.2)  # polling the connection table
+        return self
+
+
+def gui_listen(profile: str, ports: list[int]) -> ListenerProcess:
+    return GuiListener(profile, ports).wait_ready()
 
 
 def original_listen(profile: str, topic: str) -> ListenerProcess:
     cmd = [sys.executable, "-m", "chok.bench.listeners", "original", profile, topic]
-    return ListenerProcess("original-like", cmd, "ready")
+    return ListenerProcess("original-like", cmd, "ready").wait_ready()
 
 
 def idle_rate(listener: ListenerProcess, ports: list[int], seconds: float) -> float:
@@ -123,7 +153,7 @@ def measure(
     idle_s: float,
 ) -> Egress:
     try:
-        time.sleep(SETTLE_S)
+        time.sleep(listener.settle_s)
         idle = idle_rate(listener, ports, idle_s)
         return Egress(listener.name, idle, talk_rate(listener, ports, talk, packets, idle))
     finally:

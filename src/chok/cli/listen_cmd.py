@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from chok import profiles
-from chok.channel.live import Event, TalkEnded, TalkStarted
+from chok.channel.live import Event, FrameArrived, TalkEnded, TalkStarted
 from chok.channel.player import LivePlayer, play_entries
 from chok.channel.recorder import SaveDir
 from chok.channel.service import ListenService
@@ -46,6 +46,12 @@ POSITION_KEY = "audio_position_{channel}"
     help="Hosted plans: fetch live frames in batches of about MS ms of speech "
     "(less egress, up to MS ms later). Default: your bundle's; 0: every frame at once.",
 )
+@click.option(
+    "--frame-times",
+    is_flag=True,
+    hidden=True,  # a measurement hook for `chok bench` (with --json)
+    help="With --json: one line per frame heard, with how late it is (ms).",
+)
 @json_option
 @click.pass_obj
 def listen_cmd(
@@ -58,6 +64,7 @@ def listen_cmd(
     timeout: float | None,
     catch_up: bool,
     batch_ms: int | None,
+    frame_times: bool,
     as_json: bool,
 ) -> None:
     """Listen to a channel live: who talks, when, how long.
@@ -88,7 +95,7 @@ def listen_cmd(
         f"(tuned in in {(service.tune_in_s or 0) * 1000:.0f} ms)",
     )
     try:
-        _loop(service, events, player, saver, count, timeout, as_json)
+        _loop(service, events, player, saver, count, timeout, as_json, as_json and frame_times)
     except KeyboardInterrupt:
         pass
     finally:
@@ -121,6 +128,7 @@ def _loop(
     count: int | None,
     timeout: float | None,
     as_json: bool,
+    frame_times: bool = False,
 ) -> None:
     deadline = time.monotonic() + timeout if timeout is not None else None
     ended = 0
@@ -135,6 +143,9 @@ def _loop(
             player.feed(event)
         path = saver.feed(event) if saver else None
         _print_event(event, as_json)
+        if frame_times and isinstance(event, FrameArrived) and not event.synthesized:
+            late = time.time() * 1000 - event.sent_ms  # same machine, same clock
+            click.echo(f'{{"event": "frame", "tx": "{event.key}", "late_ms": {late:.1f}}}')
         if path is not None:
             _say(as_json, {"event": "saved", "path": str(path)}, f"  saved {path}")
         if isinstance(event, TalkEnded):
