@@ -77,6 +77,12 @@ class LeaderWatch:
             self._running = True
         threading.Thread(target=self._watch, name="chok-leader-watch", daemon=True).start()
 
+    @property
+    def watching(self) -> bool:
+        """A broker failed and the watch has not yet seen where its partitions went."""
+        with self._lock:
+            return self._running
+
     def close(self) -> None:
         with self._lock:
             self._closed = True

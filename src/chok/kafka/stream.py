@@ -246,6 +246,12 @@ class PartitionReader:
             topic or self.topic, self.partition if partition is None else partition
         )
         deadline = time.monotonic() + timeout
+        if self._next is not None and self._watch.watching:
+            # Reading live, and a broker just failed: asking the dead leader
+            # would hold the reading thread for a whole attempt, past the
+            # moment the watch finds the new leader. The caller's probe says
+            # "reconnecting"; the next poll follows the partition.
+            raise KafkaError(f"reading {where.topic}: a broker failed, finding the new leader")
         while True:
             self._follow_leader()
             attempt = max(0.1, min(WATERMARKS_ATTEMPT_S, deadline - time.monotonic()))
