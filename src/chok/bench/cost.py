@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from chok.bench import egress, scale
 from chok.channel.session import ChannelSession
+from chok.kafka.stream import RecordProducer
 
 Say = Callable[[str], None]
 SPEECH_FRAMES = 333  # 20 s of speech, as in the issue's measurement
@@ -24,6 +25,7 @@ class Bench:
     broker_pids: list[int]
     talkers: list[ChannelSession]
     packets: list[bytes]
+    producers: list[RecordProducer]  # warm, one per session
 
 
 @contextmanager
@@ -52,7 +54,8 @@ def throwaway_broker(say: Say, people: int) -> Iterator[Bench]:
         packets = encode_pcm(make_speech(BENCH_TEXT), flush=False)
         packets = (packets * (SPEECH_FRAMES // len(packets) + 1))[:SPEECH_FRAMES]
         pids = [n.pid for n in status.nodes if n.pid is not None]
-        yield Bench([port], pids, sessions, packets)
+        say("warming up the talkers' producers and the broker (not measured)...")
+        yield Bench([port], pids, sessions, packets, scale.warm_producers(sessions, packets))
     finally:
         process.stop()
 
@@ -70,7 +73,11 @@ def egress_rows(say: Say, idle_s: float) -> list[egress.Egress]:
         for make in makers:
             process = make()
             say(f"{process.name}: {idle_s:.0f} s idle, then 20 s of speech...")
-            rows.append(egress.measure(process, bench.ports, talk, bench.packets, idle_s))
+            rows.append(
+                egress.measure(
+                    process, bench.ports, talk, bench.packets, idle_s, bench.producers[0]
+                )
+            )
         return rows
 
 
@@ -84,7 +91,7 @@ def listener_rows(say: Say, sizes: list[int]) -> list[scale.ScaleRow]:
                 rows.append(
                     scale.measure(
                         f"{size} listener(s)", listeners, bench.talkers[:1], bench.packets,
-                        bench.broker_pids,
+                        bench.broker_pids, bench.producers[:1],
                     )
                 )  # fmt: skip
             finally:
@@ -103,7 +110,7 @@ def talker_rows(say: Say, sizes: list[int]) -> list[scale.ScaleRow]:
                 rows.append(
                     scale.measure(
                         f"{size} talker(s)", listener, bench.talkers[:size], bench.packets,
-                        bench.broker_pids,
+                        bench.broker_pids, bench.producers[:size],
                     )
                 )  # fmt: skip
         finally:

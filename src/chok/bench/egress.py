@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from chok.bench.sockets import broker_bytes_to, sent_between
 from chok.channel.session import ChannelSession
 from chok.channel.talk import Talker
+from chok.kafka.stream import RecordProducer
 
 Say = Callable[[str], None]
 FRAME_S = 0.060
@@ -127,9 +128,10 @@ def talk_rate(
     talk: ChannelSession,
     packets: list[bytes],
     idle_bytes_s: float,
+    producer: RecordProducer,
 ) -> float:
     """Bytes per second of speech the broker sends this listener."""
-    talker = Talker(talk)
+    talker = Talker(talk, producer=producer)
     before = broker_bytes_to([listener.pid], ports)
     began = time.perf_counter()
     for index, packet in enumerate(packets):
@@ -151,11 +153,13 @@ def measure(
     talk: ChannelSession,
     packets: list[bytes],
     idle_s: float,
+    producer: RecordProducer,
 ) -> Egress:
     try:
         time.sleep(listener.settle_s)
         idle = idle_rate(listener, ports, idle_s)
-        return Egress(listener.name, idle, talk_rate(listener, ports, talk, packets, idle))
+        talking = talk_rate(listener, ports, talk, packets, idle, producer)
+        return Egress(listener.name, idle, talking)
     finally:
         listener.stop()
 
