@@ -81,6 +81,40 @@ def egress_rows(say: Say, idle_s: float) -> list[egress.Egress]:
         return rows
 
 
+@dataclass
+class BatchLatency:
+    batch_ms: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+
+def batch_latency_rows(
+    say: Say, batches: tuple[int, ...] = (0, HOSTED_BATCH_MS)
+) -> list[BatchLatency]:
+    """What batching costs: live latency (sent -> decoded) with and without it."""
+    from chok import profiles
+    from chok.bench.measure import chok_live
+    from chok.channel.session import open_session
+
+    with throwaway_broker(say, 2) as bench:
+        talk, listener = bench.talkers[0], profiles.load(bench.talkers[1].profile_name)
+        chok_live(talk, open_session(listener, 1), bench.packets[:40])  # warm-up
+        rows = []
+        for batch in batches:
+            say(f"live latency, --batch-ms {batch}: 20 s of speech...")
+            latency, _ = chok_live(talk, open_session(listener, 1, batch), bench.packets)
+            rows.append(BatchLatency(batch, latency.p50, latency.p95, latency.p99))
+        return rows
+
+
+def batch_table(rows: list[BatchLatency]) -> str:
+    lines = ["| --batch-ms | p50 ms | p95 ms | p99 ms |", "|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r.batch_ms} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | {r.p99_ms:.1f} |")
+    return "\n".join(lines)
+
+
 def listener_rows(say: Say, sizes: list[int]) -> list[scale.ScaleRow]:
     with throwaway_broker(say, 2) as bench:
         rows = []

@@ -134,7 +134,9 @@ def _cost(
     rows: list[Any]
     if egress:
         rows = cost.egress_rows(info, idle_s)
-        text = egress_bench.table(rows)
+        batches = cost.batch_latency_rows(info)
+        text = egress_bench.table(rows) + "\n\n" + cost.batch_table(batches)
+        rows = [*rows, *batches]
     elif listener_sizes:
         rows = cost.listener_rows(info, _sizes(listener_sizes))
         text = scale.table(rows)
