@@ -21,7 +21,7 @@ from tests.cluster.helpers import (
     assert_replays_whole,
     talk,
 )
-from tests.conftest import run_chok
+from tests.conftest import assert_clean_error, run_chok
 from tests.integration.talk_helpers import speech_packets
 from tests.kafka_helpers import produce_one
 from tests.provision_helpers import profile_creds, unique, wait_until
@@ -51,6 +51,17 @@ def test_the_cluster_lists_its_nodes_and_replicates_every_channel(three_nodes: T
         for partition in (0, 1):
             assert sorted(view.partition(topic, partition).replicas) == [1, 2, 3]
         assert admin.topic_settings(topic, ["min.insync.replicas"]) == {"min.insync.replicas": "2"}
+
+
+def test_bad_node_options_are_refused_in_one_line(three_nodes: ThreeNodes) -> None:
+    for args, words in (
+        (["start", "--node", "9"], "there is no node 9"),
+        (["stop", "--node", "0"], "there is no node 0"),
+        (["start", "--nodes", "1"], "set up with 3 node(s)"),
+        (["start", "--nodes", "3", "--node", "2"], "not both"),
+    ):
+        line = assert_clean_error(run_chok("broker", *args, home=three_nodes.home), code=2)
+        assert words in line, (args, line)
 
 
 def test_the_kafka_backend_provisions_the_cluster_from_another_home(
