@@ -18,6 +18,8 @@ from tests.outage_helpers import Lines, SeparateBroker, json_lines
 pytestmark = pytest.mark.broker
 
 CHANNELS = (1, 2)
+Talking = subprocess.Popen[str]
+Sent = dict[str, object]  # what `chok talk --json` printed
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +40,13 @@ def running(broker: SeparateBroker) -> SeparateBroker:
 
 
 @pytest.fixture(scope="module")
+def short_speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("speech") / "short.wav"
+    make_speech("Are you there? Over.", path)
+    return path
+
+
+@pytest.fixture(scope="module")
 def speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """About 15 s of counting: long enough to be cut by an outage."""
     path = tmp_path_factory.mktemp("speech") / "counting.wav"
@@ -54,7 +63,7 @@ def _scan(broker: SeparateBroker, profile: str, save: Path, *args: str) -> tuple
     return proc, Lines(proc.stdout)
 
 
-def _talk(broker: SeparateBroker, profile: str, channel: int, speech: Path) -> subprocess.Popen[str]:
+def _talk(broker: SeparateBroker, profile: str, channel: int, speech: Path) -> Talking:
     return broker.popen(
         "--profile", profile, "talk", "--channel", str(channel), "--file", str(speech), "--json"
     )
@@ -71,19 +80,20 @@ def _is(event: str, **fields: object) -> object:
 
 
 def _assert_one_whole_file_per_transmission(
-    broker: SeparateBroker, profile: str, events: list[dict[str, object]], sent: dict[int, dict]  # type: ignore[type-arg]
+    broker: SeparateBroker, profile: str, events: list[dict[str, object]], sent: dict[int, Sent]
 ) -> None:
     """Per channel: one transmission heard, with every frame sent, saved once, the
     same packets as `chok export` of that transmission."""
     for channel, talk in sent.items():
         ended = [e for e in events if e["event"] == "talk_ended" and e["channel"] == channel]
         assert [e["frames"] for e in ended] == [talk["frames"]], f"channel {channel}: {ended}"
-        saved = [
-            Path(str(e["path"])) for e in events if e["event"] == "saved" and e["channel"] == channel
-        ]
+        saves = [e for e in events if e["event"] == "saved" and e["channel"] == channel]
+        saved = [Path(str(e["path"])) for e in saves]
         assert len(saved) == 1, f"channel {channel}: {saved}"
         exported = saved[0].with_name(f"export-{channel}.ogg")
-        made = broker.chok("--profile", profile, "export", str(talk["id"]), str(exported))
+        made = broker.chok(
+            "--profile", profile, "export", "-c", str(channel), str(talk["id"]), str(exported)
+        )
         assert made.code == 0, made
         assert read_ogg_opus_packets(saved[0]) == read_ogg_opus_packets(exported)
 
@@ -107,7 +117,7 @@ def test_two_channels_through_a_broker_killed_mid_talk(
         heard.wait_for(_is("connection", state="reconnecting"), 60, "the scan says it lost it")
     finally:
         broker.start()
-    sent = {}
+    sent: dict[int, Sent] = {}
     for channel, talker in talkers.items():
         out, err = talker.communicate(timeout=240)
         assert talker.returncode == 0, f"talk on {channel} failed: {err}"
@@ -125,7 +135,7 @@ def test_two_channels_through_a_broker_killed_mid_talk(
 
 
 def test_started_while_the_broker_is_down_it_waits_then_hears(
-    running: SeparateBroker, speech: Path, tmp_path: Path
+    running: SeparateBroker, short_speech: Path, tmp_path: Path
 ) -> None:
     """`listen -c 1 -c 2` with the broker away: it says so and waits (or exits 6
     if --timeout ends first, like one channel), then tunes in when it is back."""
@@ -145,7 +155,7 @@ def test_started_while_the_broker_is_down_it_waits_then_hears(
     assert listener.poll() is None, f"listen gave up: {heard.lines}"  # type: ignore[attr-defined]
     broker.start()
     heard.wait_for(_is("tuned_in"), 120, "the scan tuned in once the broker is back")
-    talker = _talk(broker, carol, 2, speech)
+    talker = _talk(broker, carol, 2, short_speech)
     out, err = talker.communicate(timeout=240)
     assert talker.returncode == 0, err
     listener.wait(timeout=120)  # type: ignore[attr-defined]
