@@ -113,7 +113,6 @@ def listen_cmd(
         fill_silence=saver is not None,
     ).start(timeout=FIRST_WAIT_S, require=False)  # then say why not, and keep trying
     shown = Shown(as_json, bool(obj.get("verbose")))
-    last = service.status
 
     def handle(event: Event) -> bool:
         return _heard(event, player, saver, as_json)

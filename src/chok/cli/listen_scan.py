@@ -60,7 +60,6 @@ def listen_several(
         on_state=events.put,
         fill_silence=bool(savers),
     ).start(timeout=FIRST_WAIT_S, require=False)  # then say why not, and keep trying
-    last = service.status
 
     def handle(item: ChannelEvent) -> bool:
         return _heard(item, player, savers, names[item.channel], as_json)
