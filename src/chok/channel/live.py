@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from confluent_kafka import Message
 
 from chok.channel.session import ChannelSession
+from chok.errors import ChokError
 from chok.kafka.stream import PartitionReader, headers_of
 from chok.protocol.audio import (
     AudioFrame,
@@ -172,7 +173,13 @@ class LiveListener:
         ``connected``: whether the broker answers. Quiet time counts towards
         ending a transmission only while it does.
         """
-        msg = self._pending or self._reader.poll(poll_s)
+        try:
+            msg = self._pending or self._reader.poll(poll_s)
+        except ChokError:
+            # The broker is away: that time is not connected time, even if a
+            # probe says it is back before this reader reads again.
+            yield from self._expire(connected=False)
+            raise
         self._pending = None
         if msg is not None:
             self.received += 1
