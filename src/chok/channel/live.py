@@ -14,16 +14,19 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import Message
 
+from chok.channel.incoming import AudioReader
 from chok.channel.session import ChannelSession
 from chok.errors import KafkaTimeoutError
 from chok.kafka.stream import PartitionReader, headers_of
+from chok.pki.trust import Authenticity
 from chok.protocol.audio import (
     AudioFrame,
     EndOfTransmission,
     SilenceRun,
     fill_gaps,
-    parse_audio_record,
 )
+from chok.protocol.sealed import SealedFrame
+from chok.protocol.signing import FrameDigest, parse_end_signature
 
 ORIGINAL_GAP_S = 1.0
 # A chok talker that vanished without an end marker (crash, network loss).
@@ -60,6 +63,9 @@ class TalkEnded:
     frames: int
     duration_ms: int
     clean: bool  # False when it ended by timeout, without an end marker
+    #: Checked against the talker's signature (protocol.md, 9.5); None when it
+    #: could not be (tuned in after it began, or it ended without an end record).
+    authenticity: Authenticity | None = None
 
 
 Event = TalkStarted | FrameArrived | TalkEnded
@@ -73,6 +79,12 @@ class _Active:
     next_seq: int = 0
     last_seen: float = field(default_factory=time.monotonic)
     original: bool = False
+    # What the talker's signature covers: the frames' digest and offsets, in full
+    # only if this listener read the transmission from its first frame.
+    digest: FrameDigest = field(default_factory=FrameDigest)
+    first_offset: int = -1
+    last_offset: int = -1
+    complete: bool = False
 
 
 class LiveListener:
@@ -84,6 +96,13 @@ class LiveListener:
         self._active: dict[str, _Active] = {}
         self._orig_key: str | None = None
         self.position: int | None = None
+        security = session.security
+        self._audio = AudioReader(security, self._look_for_keys)
+
+    def _look_for_keys(self) -> bool:
+        """A frame no key opens, or an unknown signer: the channel may have news."""
+        session = self.session
+        return session.security.retry_keys(lambda: session.metadata_reader("trust"))
 
     def tune_in(self, offset: int | None = None, timeout: float = 10.0) -> int:
         """Start at ``offset`` (default: the live end) and wait until fetching.
@@ -122,8 +141,13 @@ class LiveListener:
     def _handle(self, msg: Message) -> Iterator[Event]:
         offset = msg.offset() or 0
         self.position = offset + 1
-        parsed = parse_audio_record(msg.key(), msg.value(), headers_of(msg))
-        if parsed is None:
+        headers = headers_of(msg)
+        received = self._audio.read(msg.key(), msg.value(), headers)
+        if received is None:
+            return
+        parsed = received.record
+        if parsed is None:  # a sealed frame no key opens: counted, not played
+            self._hash_unopened(received.sealed, offset)
             return
         if isinstance(parsed, EndOfTransmission):
             active = self._active.pop(parsed.tx_id, None)
@@ -136,8 +160,9 @@ class LiveListener:
                 )  # fmt: skip
                 for silent in trailing:
                     yield FrameArrived(parsed.tx_id, active.talker, silent, offset, 0, True)
+                verdict = self._verdict(active, parsed, headers)
                 yield TalkEnded(
-                    parsed.tx_id, active.talker, parsed.frames, parsed.duration_ms, True
+                    parsed.tx_id, active.talker, parsed.frames, parsed.duration_ms, True, verdict
                 )
             return
         key, talker = self._transmission_of(parsed, offset)
@@ -151,11 +176,47 @@ class LiveListener:
             for silent in gap:
                 yield FrameArrived(key, talker, silent, offset, int(sent_ms), True)
         if parsed.seq is not None:
+            if active.first_offset < 0:
+                active.first_offset, active.complete = offset, parsed.seq == 0
+            active.digest.add(parsed.seq, received.wire)
+            active.last_offset = offset
             active.next_seq = parsed.seq + 1
         active.frames += 1
         active.duration_ms += parsed.frame_ms
         active.last_seen = time.monotonic()
         yield FrameArrived(key, talker, parsed, offset, int(sent_ms))
+
+    def _hash_unopened(self, sealed: SealedFrame | None, offset: int) -> None:
+        if sealed is not None:
+            active = self._active.get(sealed.tx_id)
+            if active is not None and active.talker == sealed.talker:
+                active.digest.add(sealed.seq, sealed.value)
+                active.last_offset = offset
+
+    def _verdict(
+        self, active: _Active, end: EndOfTransmission, headers: object
+    ) -> Authenticity | None:
+        """Check the transmission against its end record's signature (9.5)."""
+        if active.original or not active.complete:
+            return None
+        end_sig = parse_end_signature(headers)
+        store = self.session.security.store
+        if end_sig is not None and not store.knows(end_sig.signer):
+            self._look_for_keys()  # its certificate may be new to this listener
+        verdict = store.end(
+            channel=self.session.number,
+            talker=active.talker,
+            tx_id=end.tx_id,
+            frames=end.frames,
+            duration_ms=end.duration_ms,
+            frame_ms=end.frame_ms,
+            start_offset=active.first_offset,
+            end_offset=active.last_offset,
+            frames_hash=active.digest.digest(),
+            end_sig=end_sig,
+        )
+        self.session.security.verified.flush()
+        return verdict
 
     def _transmission_of(self, frame: AudioFrame, offset: int) -> tuple[str, str]:
         if frame.tx_id is not None and frame.talker is not None:

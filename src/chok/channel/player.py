@@ -9,12 +9,14 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from chok.audio import AudioOutput, Mixer, open_output
+from chok.channel.incoming import FrameCheck
 from chok.channel.live import Event, FrameArrived, TalkEnded, TalkStarted
 from chok.channel.recorder import SaveDir
 from chok.channel.replay import replay_frames
 from chok.channel.session import ChannelSession
 from chok.channel.timeline import Entry
 from chok.codec import OpusDecoder, Pcm
+from chok.pki.trust import Authenticity
 
 
 class LivePlayer:
@@ -72,20 +74,25 @@ def play_entries(
     entries: Iterable[Entry],
     player: LivePlayer | None,
     saver: SaveDir | None,
-) -> Iterator[tuple[Entry, Path | None]]:
-    """Replay recordings in order (catch-up): to the player and/or saved files."""
+) -> Iterator[tuple[Entry, Path | None, Authenticity]]:
+    """Replay recordings in order (catch-up): to the player and/or saved files.
+
+    Each comes back with its verdict, its audio checked against the talker's
+    signature as it was read (protocol.md, 9.8).
+    """
     for entry in entries:
-        tx = entry.transmission
+        tx = entry.signed
         key = tx.tx_id or f"orig-{tx.start_offset}"
         decoder = OpusDecoder(tx.frame_ms)
         path = None
         if saver is not None:
             saver.feed(TalkStarted(key, tx.user_id, tx.start_offset))
-        for frame in replay_frames(session, tx):
+        check = FrameCheck()
+        for frame in replay_frames(session, tx, check=check):
             if player is not None:
                 player.play_pcm(decoder.decode(frame.packet))
             if saver is not None:
                 saver.feed(FrameArrived(key, tx.user_id, frame, tx.start_offset, tx.timestamp_ms))
         if saver is not None:
             path = saver.feed(TalkEnded(key, tx.user_id, tx.frames, tx.duration_ms, True))
-        yield entry, path
+        yield entry, path, check.verdict(entry.authenticity, tx)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import time
 from collections.abc import Generator, Iterator
 
+from chok.channel.incoming import AudioReader, FrameCheck
 from chok.channel.live import MAX_FILLED_GAP
 from chok.channel.session import ChannelSession
 from chok.errors import KafkaTimeoutError, NotFoundError
 from chok.kafka.stream import PartitionReader, headers_of
-from chok.protocol.audio import AudioFrame, SilenceRun, fill_gaps, parse_audio_record
+from chok.protocol.audio import AudioFrame, SilenceRun, fill_gaps
 from chok.protocol.transmission import Transmission
 
 
@@ -24,8 +25,14 @@ def replay_frames(
     tx: Transmission,
     reader: PartitionReader | None = None,
     timeout: float = 30.0,
+    check: FrameCheck | None = None,
 ) -> Generator[AudioFrame, None, None]:
-    """Yield the transmission's frames in order; raise NotFoundError if expired."""
+    """Yield the transmission's frames in order; raise NotFoundError if expired.
+
+    With ``check``, every frame record of the transmission read (in offset
+    order, duplicates and frames that do not open included) goes into its
+    digest, to compare with what the talker signed (protocol.md, 9.8).
+    """
     own = reader or session.audio_reader("replay")
     try:
         low, high = own.watermarks()
@@ -37,14 +44,22 @@ def replay_frames(
         if tx.end_offset >= high:
             raise NotFoundError(f"the audio of transmission {tx.start_offset} is not on the broker")
         own.assign(tx.start_offset)
-        yield from _frames_in_range(own, tx, timeout)
+        security = session.security
+        audio = AudioReader(
+            security, lambda: security.retry_keys(lambda: session.metadata_reader("trust"))
+        )
+        yield from _frames_in_range(own, audio, tx, timeout, check)
     finally:
         if reader is None:
             own.close()
 
 
 def _frames_in_range(
-    reader: PartitionReader, tx: Transmission, timeout: float
+    reader: PartitionReader,
+    audio: AudioReader,
+    tx: Transmission,
+    timeout: float,
+    check: FrameCheck | None,
 ) -> Iterator[AudioFrame]:
     deadline = time.monotonic() + timeout
     next_seq = 0
@@ -57,7 +72,14 @@ def _frames_in_range(
             continue
         if (msg.offset() or 0) > tx.end_offset:
             break
-        frame = parse_audio_record(msg.key(), msg.value(), headers_of(msg))
+        received = audio.read(msg.key(), msg.value(), headers_of(msg))
+        if received is None:
+            continue
+        if check is not None and tx.tx_id is not None:
+            seq = received.belongs_to(tx.user_id, tx.tx_id)
+            if seq is not None:
+                check.add(seq, received.wire)
+        frame = received.record
         if not isinstance(frame, AudioFrame):
             continue
         if tx.tx_id is None:

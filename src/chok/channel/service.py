@@ -45,6 +45,7 @@ class ListenService:
 
     def start(self, timeout: float = 15.0) -> ListenService:
         """Start listening; return once tuned in (or raise why not)."""
+        _ = self.session.security  # unreadable certificate files: say so here
         self._thread.start()
         if not self._ready.wait(timeout):
             raise ChokError(f"could not tune in to channel {self.session.number} in time")
@@ -70,6 +71,8 @@ class ListenService:
     def _run(self) -> None:
         listener = LiveListener(self.session)
         try:
+            if self.session.private:
+                self.session.refresh_keys()  # sealed frames need the epoch keys
             began = time.monotonic()
             listener.tune_in(self._start_offset)
             self.tune_in_s = time.monotonic() - began

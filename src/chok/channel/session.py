@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 
+from chok.channel.security import ChannelSecurity, security_for
 from chok.kafka.client import Credentials
 from chok.kafka.stream import PartitionReader, RecordProducer
 from chok.profiles import Profile
@@ -17,6 +19,8 @@ class ChannelSession:
     profile_name: str
     creds: Credentials
     config: ChannelConfig
+    #: A private channel (protocol.md, section 10): nothing is sent in the clear.
+    private: bool = False
 
     @property
     def number(self) -> int:
@@ -40,6 +44,15 @@ class ChannelSession:
             self.creds, self.user, self.metadata_topic, self.config.metadata_partition, purpose
         )
 
+    @cached_property
+    def security(self) -> ChannelSecurity:
+        """This person's signing key and trust on this channel (shared in the process)."""
+        return security_for(self.creds, self.number, self.private)
+
+    def refresh_keys(self) -> None:
+        """Read the channel's new certificates, revocations and epoch keys."""
+        self.security.refresh(lambda: self.metadata_reader("trust"))
+
     def producer(self) -> RecordProducer:
         """A producer already connected to the broker (see RecordProducer.connect)."""
         producer = RecordProducer(self.creds)
@@ -48,7 +61,9 @@ class ChannelSession:
 
 
 def open_session(profile: Profile, channel: int | None = None) -> ChannelSession:
-    return ChannelSession(profile.user, profile.name, profile.credentials, profile.channel(channel))
+    config = profile.channel(channel)
+    private = config.number in profile.config.private_channels
+    return ChannelSession(profile.user, profile.name, profile.credentials, config, private)
 
 
 def now_ms() -> int:

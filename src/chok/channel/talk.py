@@ -12,10 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from chok.channel.outgoing import OutgoingTransmission
 from chok.channel.session import ChannelSession, now_ms
 from chok.codec.opus import DEFAULT_BITRATE, OpusEncoder
 from chok.kafka.stream import Delivered, RecordProducer
-from chok.protocol.audio import SILENCE_MARKER, build_audio_frame, build_end_of_transmission
+from chok.protocol.audio import is_silence
 from chok.protocol.names import tx_id_from_bytes
 from chok.protocol.transmission import Transmission, build_transmission
 
@@ -35,6 +36,9 @@ class Talker:
 
     Frames go out as they are captured (live); their offsets come back in
     delivery reports and give the transmission record its start/end offsets.
+    Each frame goes into a running digest as it is sent; on release the
+    transmission is signed with the talker's certificate key (and on a private
+    channel every frame and record is sealed): protocol.md, sections 9 and 10.
     """
 
     def __init__(
@@ -55,6 +59,14 @@ class Talker:
         self.suppress_silence = True
         self._offsets: list[int] = []
         self._lock = threading.Lock()
+        security = session.security
+        if session.private:
+            session.refresh_keys()  # never seal with an epoch that has ended
+        self._out = OutgoingTransmission(security, session.user, self.tx_id, frame_ms)
+        # Receivers need the certificate to check the signature: published once.
+        security.publish_cert(
+            self._producer, session.metadata_topic, session.config.metadata_partition
+        )
 
     @property
     def frames_sent(self) -> int:
@@ -64,14 +76,15 @@ class Talker:
         self.send_packet(self._encoder.encode(pcm))
 
     def send_packet(self, packet: bytes) -> None:
-        record = build_audio_frame(self.session.user, self.tx_id, self._seq, packet, self.frame_ms)
+        seq = self._seq
         self._seq += 1
-        silent = record.value == SILENCE_MARKER
+        silent = is_silence(packet)
         if silent and self._last_silent and self.suppress_silence:
             # A pause goes out as its first silence marker only; the gap in seq
             # tells receivers how long it lasted (protocol.md, silence runs).
             return
         self._last_silent = silent
+        record = self._out.frame(seq, packet)
         self._bytes += len(record.value)
         self._producer.produce(
             self.session.audio_topic,
@@ -88,18 +101,12 @@ class Talker:
                 self._offsets.append(delivered.offset)
 
     def end(self, timeout: float = 15.0) -> TalkResult:
-        """Release: end-of-transmission marker, flush, then the transmission record."""
+        """Release: flush the frames (their offsets are signed), then the signed
+        end-of-transmission marker and the transmission record."""
         frames = self._seq
         duration_ms = frames * self.frame_ms
         if frames == 0:
             return TalkResult(None, 0, 0, self.tx_id)
-        eot = build_end_of_transmission(
-            self.session.user, self.tx_id, frames, duration_ms, frame_ms=self.frame_ms
-        )
-        self._producer.produce(
-            self.session.audio_topic, eot.key, eot.value, eot.headers,
-            partition=self.session.config.audio_partition,
-        )  # fmt: skip
         self._producer.flush(timeout)
         with self._lock:
             start, end = min(self._offsets), max(self._offsets)
@@ -114,12 +121,17 @@ class Talker:
             duration_ms=duration_ms,
             frame_ms=self.frame_ms,
         )
+        signed, eot, (key, value) = self._out.finish(tx)
         self._producer.produce(
-            self.session.metadata_topic, tx.key(), tx.to_value(),
+            self.session.audio_topic, eot.key, eot.value, eot.headers,
+            partition=self.session.config.audio_partition,
+        )  # fmt: skip
+        self._producer.produce(
+            self.session.metadata_topic, key, value,
             partition=self.session.config.metadata_partition,
         )  # fmt: skip
         self._producer.flush(timeout)
-        return TalkResult(tx, frames, self._bytes, self.tx_id)
+        return TalkResult(signed, frames, self._bytes, self.tx_id)
 
 
 def talk_frames(

@@ -145,6 +145,11 @@ def _print_event(event: Event, as_json: bool) -> None:
             f"{clock} {event.talker} is talking...",
         )
     elif isinstance(event, TalkEnded):
+        verdict = event.authenticity
+        mark = ""
+        if verdict is not None:
+            mark = " \u2713" if verdict.verified else ""
+            mark += f"  WARNING: forged ({verdict.reason})" if verdict.forged else ""
         _say(
             as_json,
             {
@@ -153,8 +158,10 @@ def _print_event(event: Event, as_json: bool) -> None:
                 "tx": event.key,
                 "frames": event.frames,
                 "duration_ms": event.duration_ms,
+                "authenticity": None if verdict is None else verdict.status,
             },
-            f"{clock} {event.talker}: {event.duration_ms / 1000:.1f} s ({event.frames} frames)",
+            f"{clock} {event.talker}: {event.duration_ms / 1000:.1f} s "
+            f"({event.frames} frames){mark}",
         )
 
 
@@ -172,15 +179,21 @@ def _catch_up(
     if not isinstance(stored, int):
         info("nothing to catch up: this is the first time you listen here")
         return None
+    timeline.judge_all()
     missed = sorted(
         (e for e in timeline.entries if e.id >= stored and e.audio_available), key=lambda e: e.id
     )
+    forged = [e for e in missed if e.authenticity.forged]
+    for entry in forged:
+        info(f"  skipped a forged recording (ID {entry.id}: {entry.authenticity.reason})")
+    missed = [e for e in missed if not e.authenticity.forged]
     _say(
         as_json, {"event": "catch_up", "missed": len(missed)}, f"{len(missed)} missed recording(s)"
     )
     try:
-        for entry, path in play_entries(session, missed, player, saver):
+        for entry, path, verdict in play_entries(session, missed, player, saver):
             tx = entry.transmission
+            warning = f"  WARNING: forged ({verdict.reason})" if verdict.forged else ""
             _say(
                 as_json,
                 {
@@ -188,8 +201,9 @@ def _catch_up(
                     "id": entry.id,
                     "talker": tx.user_id,
                     "duration_ms": tx.duration_ms,
+                    "authenticity": verdict.status,
                 },
-                f"  missed: {tx.user_id} {tx.duration_ms / 1000:.1f} s (ID {entry.id})",
+                f"  missed: {tx.user_id} {tx.duration_ms / 1000:.1f} s (ID {entry.id}){warning}",
             )
             if path is not None:
                 _say(as_json, {"event": "saved", "path": str(path)}, f"  saved {path}")

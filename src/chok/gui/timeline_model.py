@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 from chok.channel.timeline import Entry
 
 ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
+VERIFIED_MARK = "\u2713"
 Index = QModelIndex | QPersistentModelIndex
 
 
@@ -64,7 +65,11 @@ class TimelineModel(QAbstractListModel):
     def describe(self, entry: Entry) -> str:
         """One line a screen reader (or a test) can read."""
         tx = entry.transmission
-        parts = [tx.user_id, when_text(tx.timestamp_ms), seconds_text(tx.duration_ms)]
+        verdict = entry.authenticity
+        who = tx.user_id + (" (verified)" if verdict.verified else "")
+        parts = [who, when_text(tx.timestamp_ms), seconds_text(tx.duration_ms)]
+        if verdict.forged:
+            parts.append(f"FORGED: {verdict.reason}")
         parts += [f"{emoji} {len(names)}" for emoji, names in entry.reactions.items()]
         if entry.id in self.unheard:
             parts.append("unheard")
@@ -141,6 +146,11 @@ class EntryDelegate(QStyledItemDelegate):
         who = ("\u25b6 " if playing else "") + tx.user_id
         painter.drawText(x, y + QFontMetrics(bold).ascent(), who)
         x += QFontMetrics(bold).horizontalAdvance(who) + pad
+        if entry.authenticity.verified:  # signed by the person named
+            painter.setPen(QColor("#2e7d32") if not selected else text_colour)
+            painter.drawText(x - pad // 2, y + QFontMetrics(bold).ascent(), VERIFIED_MARK)
+            x += QFontMetrics(bold).horizontalAdvance(VERIFIED_MARK) + pad
+            painter.setPen(text_colour)
         painter.setFont(font)
         meta = f"{when_text(tx.timestamp_ms)}  \u00b7  {seconds_text(tx.duration_ms)}"
         painter.drawText(x, y + QFontMetrics(font).ascent(), meta)
@@ -159,7 +169,9 @@ class EntryDelegate(QStyledItemDelegate):
         self, painter: QPainter, rect: QRect, y: int, line: int, font: QFont, entry: Entry
     ) -> None:
         badge = None
-        if not entry.audio_available:
+        if entry.authenticity.forged:
+            badge = ("\u26a0 forged", QColor("#c62828"))
+        elif not entry.audio_available:
             badge = ("audio expired", QColor("#9e9e9e"))
         elif entry.id in self.model.unheard:
             badge = ("unheard", QColor("#1565c0"))

@@ -102,10 +102,13 @@ def seal_record(
 
 
 def open_record(epoch_key: bytes, channel: int, record: SealedRecord) -> bytes | None:
+    return open_record_with(metadata_key(epoch_key, channel), record)
+
+
+def open_record_with(key: bytes, record: SealedRecord) -> bytes | None:
+    """The plaintext of a sealed record under an (already derived) metadata key."""
     try:
-        return AESGCM(metadata_key(epoch_key, channel)).decrypt(
-            record.nonce, record.sealed, record.aad
-        )
+        return AESGCM(key).decrypt(record.nonce, record.sealed, record.aad)
     except InvalidTag:
         return None
 

@@ -76,6 +76,15 @@ class Signer:
             raise ConfigError("chok signs with EC (P-256) keys; this key is another kind")
         return cls(cert, key)
 
+    @staticmethod
+    def cert_der_of(cert_pem: bytes) -> bytes:
+        """The DER bytes of a PEM certificate (what fingerprints are taken of)."""
+        try:
+            cert = x509.load_pem_x509_certificate(cert_pem)
+        except ValueError as exc:
+            raise ConfigError("a certificate file is damaged (not PEM)") from exc
+        return cert.public_bytes(serialization.Encoding.DER)
+
     def sign(self, message: bytes) -> bytes:
         return raw_signature(self.key.sign(message, _ECDSA))
 

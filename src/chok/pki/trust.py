@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -77,9 +76,6 @@ class TrustStore:
         self._der: dict[str, bytes] = {}
         self._revocations: dict[str, Revocation] = {}
         self._lock = threading.Lock()
-        #: Called with a fingerprint the store does not know, to look further
-        #: (a live listener re-reads the metadata topic); may return its DER.
-        self.fetch: Callable[[str], bytes | None] | None = None
 
     # --- what the channel publishes ---------------------------------------------
 
@@ -102,11 +98,6 @@ class TrustStore:
             if fp in self._certs:
                 return self._certs[fp]
             der = self._der.get(fp)
-        if der is None and self.fetch is not None:
-            der = self.fetch(fp)
-            if der is not None:
-                with self._lock:
-                    self._der[fp] = der
         info = self.authority.check(der) if der is not None else None
         if der is not None:
             with self._lock:

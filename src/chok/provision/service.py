@@ -16,9 +16,9 @@ from chok import pki
 from chok.errors import ChokError, ConfigError, UsageError
 from chok.pki.cluster import ADMIN_PRINCIPAL, BROKER_PRINCIPAL, cluster_files
 from chok.protocol.bundle import Bundle
-from chok.protocol.client_config import ChannelConfig, ClientConfig
+from chok.protocol.client_config import EXTRA_PRIVATE_CHANNELS, ChannelConfig, ClientConfig
 from chok.protocol.names import validate_user_name
-from chok.provision import access, registry, userkeys
+from chok.provision import access, registry, trust, userkeys
 from chok.provision.backend import Backend, open_backend
 
 RESERVED_NAMES = {ADMIN_PRINCIPAL, BROKER_PRINCIPAL, "ANONYMOUS", "user1", "avnadmin"}
@@ -61,11 +61,24 @@ def check_backend(reg: registry.Registry, wanted: str) -> None:
 
 
 def settle(reg: registry.Registry, backend: Backend) -> None:
-    """Carry out revocations that an earlier, interrupted command left pending."""
+    """Carry out revocations that an earlier, interrupted command left pending,
+    then publish what trust needs: signed revocations of the certificates they
+    retired, and private channels' keys for exactly their current members."""
     while reg.pending_revocations:
         backend.revoke(reg.pending_revocations[0])
         reg.pending_revocations.pop(0)
         registry.save(reg)
+    trust.sync_all(reg, backend)
+
+
+def _retire_certificate(reg: registry.Registry, name: str) -> None:
+    """Remember to publish the revocation of a person's current certificate."""
+    try:
+        fp = trust.cert_fingerprint(userkeys.load(name).cert_pem)
+    except ConfigError:
+        return  # the admin's copy is gone: it was retired already
+    if fp not in reg.pending_cert_revocations:
+        reg.pending_cert_revocations.append(fp)
 
 
 def create_channels(reg: registry.Registry, backend: Backend, count: int) -> ChannelsResult:
@@ -152,6 +165,8 @@ def _issue(
     """Issue a certificate generation, grant it, and retire the previous one."""
     identity = backend.issue(name, generation)
     backend.grant(identity.principal, name, numbers)
+    if previous is not None and not previous.revoked:
+        _retire_certificate(reg, name)
     userkeys.save(name, identity.issued)
     record = _record(name, numbers, identity.issued.cert_pem, identity.principal, generation)
     if previous is not None:
@@ -206,6 +221,7 @@ def revoke_user(name: str) -> registry.UserRecord:
         record.revoked, record.revoked_at = True, _now()
         # Written down before it is done: an interruption is retried later.
         reg.pending_revocations.append(principal_of(record))
+        _retire_certificate(reg, record.name)
         registry.save(reg)
     settle(reg, backend)
     userkeys.delete(record.name)
@@ -228,8 +244,11 @@ def list_channels() -> list[tuple[registry.ChannelRecord, list[str]]]:
     return result
 
 
-def add_channel(name: str) -> tuple[registry.ChannelRecord, list[str]]:
-    """A new channel with the next free number; nobody is a member yet."""
+def add_channel(name: str, private: bool = False) -> tuple[registry.ChannelRecord, list[str]]:
+    """A new channel with the next free number; nobody is a member yet.
+
+    A private channel gets its first epoch key at once (protocol.md, 10.1).
+    """
     name = name.strip()
     if not name or len(name) > MAX_CHANNEL_NAME or not name.isprintable():
         raise UsageError(f"a channel name is 1 to {MAX_CHANNEL_NAME} printable characters")
@@ -239,12 +258,20 @@ def add_channel(name: str) -> tuple[registry.ChannelRecord, list[str]]:
     if any(c.name.lower() == name.lower() for c in reg.channels):
         raise UsageError(f"there is already a channel named '{name}'")
     backend = open_backend(reg)
+    if private and backend.publisher() is None:
+        raise UsageError(
+            f"private channels are not available on {backend.name}: Aiven issues every "
+            "person's key, so it could read them",
+            hint="use the local or kafka backend (see docs/security.md)",
+        )
     settle(reg, backend)
     number = reg.next_channel_number()
     created = backend.ensure_channel(number)
-    channel = registry.ChannelRecord(number, name)
+    channel = registry.ChannelRecord(number, name, private)
     reg.channels.append(channel)
     registry.save(reg)
+    if private:
+        trust.sync_private_channel(reg, backend, number)
     return channel, created
 
 
@@ -264,6 +291,7 @@ def grant(name: str, channel_ref: str) -> tuple[registry.UserRecord, registry.Ch
     backend.grant(principal_of(record), record.name, [channel.number])
     record.channels = sorted({*record.channels, channel.number})
     registry.save(reg)
+    settle(reg, backend)  # a private channel: the new member gets its keys
     return record, channel
 
 
@@ -281,6 +309,7 @@ def deny(name: str, channel_ref: str) -> tuple[registry.UserRecord, registry.Cha
     backend.deny(principal_of(record), record.name, [channel.number])
     record.channels = [n for n in record.channels if n != channel.number]
     registry.save(reg)
+    settle(reg, backend)  # a private channel: a new epoch without them
     return record, channel
 
 
@@ -295,14 +324,22 @@ def server_ca_pem(reg: registry.Registry) -> bytes:
 
 def client_config(reg: registry.Registry, record: registry.UserRecord, chok: bool) -> ClientConfig:
     """kafka_config.json for a person; without chok's extras for the original app."""
-    channels = []
+    channels, private = [], []
     for number in record.channels:
         channel = reg.channel(number)
-        if channel is not None:
-            channels.append(ChannelConfig.standard(number, channel.name))
+        if channel is None or (channel.private and not chok):
+            continue  # the original app cannot read a private channel
+        channels.append(ChannelConfig.standard(number, channel.name))
+        if channel.private:
+            private.append(number)
     if not channels:
-        raise ConfigError(f"{record.name} belongs to no channel", hint="`chok admin grant` one")
-    extras = {"chokUser": record.name, "chokVersion": 1} if chok else {}
+        why = " the Android app can use (the others are private)" if not chok else ""
+        raise ConfigError(
+            f"{record.name} belongs to no channel{why}", hint="`chok admin grant` one"
+        )
+    extras: dict[str, object] = {"chokUser": record.name, "chokVersion": 1} if chok else {}
+    if private:
+        extras[EXTRA_PRIVATE_CHANNELS] = private
     return ClientConfig(broker_url=reg.bootstrap, channels=channels, extras=extras)
 
 
