@@ -97,6 +97,17 @@ def test_real_certificates_from_another_ca_do_not_verify() -> None:
         assert trust.transmission(signer.sign_transmission(tx, bytes(32))).status == status
 
 
+def test_only_the_first_ca_of_the_bundle_vouches_for_signers() -> None:
+    """On a kafka cluster the bundle's ca.pem may hold the brokers' CA second:
+    whoever runs the brokers must not be able to mint a signer."""
+    people_ca, brokers_ca = pki.create_ca("people"), pki.create_ca("brokers")
+    authority = Authority.from_pem(people_ca.cert_pem + brokers_ca.cert_pem)
+    for ca, accepted in ((people_ca, True), (brokers_ca, False)):
+        issued = pki.issue(ca, "alice")
+        der = Signer.from_pem(issued.cert_pem, issued.key_pem).cert_der
+        assert (authority.check(der) is not None) is accepted
+
+
 def pki_now_ms() -> int:
     import time
 

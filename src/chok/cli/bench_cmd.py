@@ -29,6 +29,12 @@ from chok.cli.output import emit_json, info
     metavar="N",
     help="Instead: time N starts of the local broker (until mTLS clients work).",
 )
+@click.option(
+    "--private",
+    "private",
+    is_flag=True,
+    help="Instead: an open and a private channel side by side (signatures, sealing).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def bench_cmd(
     frames: int,
@@ -36,6 +42,7 @@ def bench_cmd(
     timeline_size: int,
     here: bool,
     broker_starts: int | None,
+    private: bool,
     as_json: bool,
 ) -> None:
     """Measure live latency, tune-in, timeline load, replay start and bytes on the wire.
@@ -55,6 +62,19 @@ def bench_cmd(
         else:
             for name, value in result.items():
                 click.echo(f"{name}: {value:.2f}")
+        return
+
+    if private:
+        from dataclasses import asdict
+
+        from chok.bench.private import run_private
+        from chok.bench.private import table as private_table
+
+        private_rows = run_private(info, frames, runs, timeline_size, isolated=not here)
+        if as_json:
+            emit_json([asdict(r) for r in private_rows])
+        else:
+            click.echo(private_table(private_rows))
         return
 
     rows = run_all(info, frames, runs, timeline_size, isolated=not here)

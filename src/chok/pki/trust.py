@@ -139,8 +139,8 @@ class TrustStore:
     def _signer(
         self, sig: SignatureFields, name: str, timestamp_ms: int
     ) -> tuple[CertInfo | None, Authenticity | None]:
-        fp, raw = sig.signer_fingerprint, sig.signature_bytes
-        if fp is None or raw is None:
+        fp = sig.signer_fingerprint
+        if fp is None:
             return None, _forged("its signature is broken")
         info = self.cert(fp)
         if info is None:

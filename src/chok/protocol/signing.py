@@ -16,6 +16,7 @@ import base64
 import binascii
 import hashlib
 import re
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeGuard
@@ -23,7 +24,7 @@ from typing import Any, NamedTuple, TypeGuard
 from chok.errors import UsageError
 
 from ._util import INT64_MAX, dumps_compact, int_in
-from .names import is_user_name, validate_emoji, validate_tx_id, validate_user_name
+from .names import is_user_name, validate_emoji, validate_user_name
 from .topics import MAX_CHANNEL, validate_channel_number
 
 #: A certificate is named by the first 16 bytes of the SHA-256 of its DER.
@@ -74,18 +75,27 @@ def b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
+_B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_B64_VALUE = {char: index for index, char in enumerate(_B64_ALPHABET)}
+_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+
+
 def unb64(text: object, size: int) -> bytes | None:
     """The ``size`` bytes of a base64url text without padding, or None."""
-    if not isinstance(text, str) or not _B64URL.fullmatch(text):
+    if not isinstance(text, str) or len(text) != (size * 8 + 5) // 6:
         return None
-    if len(text) != (size * 8 + 5) // 6:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
+    if not _B64URL.fullmatch(text):
         return None
     # Only the canonical text: the unused low bits of the last character are zero.
-    return raw if len(raw) == size and b64(raw) == text else None
+    unused = len(text) * 6 - size * 8
+    if _B64_VALUE[text[-1]] & ((1 << unused) - 1):
+        return None
+    try:
+        padded = text.encode("ascii").translate(_TO_STANDARD) + b"=" * (-len(text) % 4)
+        raw = binascii.a2b_base64(padded, strict_mode=True)
+    except binascii.Error:
+        return None
+    return raw if len(raw) == size else None
 
 
 def signer_name(common_name: str) -> str | None:
@@ -137,6 +147,9 @@ class FrameDigest:
         return self._hash.digest()
 
 
+_TX_FIELDS = struct.Struct(">QIBIQQ")  # timestamp, duration, frame ms, frames, offsets
+
+
 def transmission_message(
     *,
     channel: int,
@@ -150,25 +163,23 @@ def transmission_message(
     end_offset: int,
     frames_hash: bytes,
 ) -> bytes:
-    """The bytes a talker signs for one transmission (section 9.3)."""
-    validate_channel_number(channel)
+    """The bytes a talker signs for one transmission (section 9.3).
+
+    Built with one struct (a timeline builds 10,000 of them); a value that does
+    not fit its width, or a talker that is not a user name, is a UsageError.
+    """
     if len(frames_hash) != DIGEST_BYTES:
         raise UsageError("a frames digest is 32 bytes")
-    return b"".join(
-        (
-            DOMAIN_TRANSMISSION,
-            channel.to_bytes(4, "big"),
-            bytes.fromhex(validate_tx_id(tx_id)),
-            _u8_text(validate_user_name(talker)),
-            _u(timestamp_ms, 8, "timestamp"),
-            _u(duration_ms, 4, "duration"),
-            _u(frame_ms, 1, "frame duration"),
-            _u(frames, 4, "frame count"),
-            _u(start_offset, 8, "start offset"),
-            _u(end_offset, 8, "end offset"),
-            frames_hash,
+    try:
+        fields = _TX_FIELDS.pack(
+            timestamp_ms, duration_ms, frame_ms, frames, start_offset, end_offset
         )
-    )
+        head = DOMAIN_TRANSMISSION + channel.to_bytes(4, "big") + bytes.fromhex(tx_id)
+    except (struct.error, OverflowError, ValueError, TypeError) as exc:
+        raise UsageError(f"a transmission that cannot be signed: {exc}") from exc
+    if len(tx_id) != 8 or len(head) != len(DOMAIN_TRANSMISSION) + 8 or not is_user_name(talker):
+        raise UsageError("a transmission that cannot be signed: bad id or talker")
+    return head + _u8_text(talker) + fields + frames_hash
 
 
 def reaction_message(
