@@ -45,7 +45,14 @@ def test_verified_marked_forged_hidden_until_asked_for_then_warned(
     pane.select_id(forged.start_offset)
     qtbot.mouseClick(pane.play_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(
-        lambda: any("forged" in text and error for text, error in window.messages), timeout=10_000
+        lambda: any("recording is forged" in text and error for text, error in window.messages),
+        timeout=10_000,
+    )
+    # Live: bob does it again while alice listens; she is warned when it ends.
+    _hand_made(open_session(bob), alice.user, list(speech_packets()[:12]))
+    qtbot.waitUntil(
+        lambda: any(f"just said as {alice.user} is forged" in t for t, _ in window.messages),
+        timeout=15_000,
     )
 
 

@@ -66,6 +66,7 @@ class Listening(QObject):
     talkersChanged = Signal(list)  # others talking now, sorted
     talkStarted = Signal(str, str, int)  # key, talker, first offset heard
     talkEnded = Signal(str, str, int, bool)  # key, talker, duration ms, heard through a speaker
+    heardForged = Signal(str, str)  # the name it claimed, why its signature does not hold
     level = Signal(str, float)  # talker, RMS dBFS of their latest frame
     watermarks = Signal(int, int, int)  # audio low, audio high, metadata high
     soundProblem = Signal(str)
@@ -206,6 +207,10 @@ class Listening(QObject):
             self._decoders.pop(event.key, None)
             key, talker, ms = event.key, event.talker, event.duration_ms
             self._ui.post(lambda: self._ended(key, talker, ms))
+            verdict = event.authenticity
+            if verdict is not None and verdict.forged:
+                reason = verdict.reason
+                self._ui.post(lambda: self.heardForged.emit(talker, reason))
 
     def _on_error(self, exc: ChokError) -> None:
         message = str(exc)

@@ -118,6 +118,11 @@ class ChannelViewModel(QObject):
         lst.talkersChanged.connect(self._floor)
         lst.talkStarted.connect(self._other_started)
         lst.talkEnded.connect(self._other_ended)
+        lst.heardForged.connect(
+            lambda talker, reason: self.message.emit(
+                f"warning: what was just said as {talker} is forged ({reason})", True
+            )
+        )
         lst.level.connect(self.otherLevel)
         lst.watermarks.connect(self._watermarks)
         lst.soundProblem.connect(self._sound_problem)

@@ -34,10 +34,6 @@ from .topics import MAX_CHANNEL, validate_channel_number
 SEALED_VERSION = 3
 SEALED_HEADER_SIZE = 12
 SALT_BYTES = 4
-#: Every sealed frame value starts with these two bytes: an Opus packet that
-#: every decoder refuses (code 3 with a frame count of 0, RFC 6716 3.2.5), so a
-#: player that does not know the channel is private plays silence, not noise.
-SEALED_PREFIX = b"\x03\x00"
 TAG_BYTES = 16
 EPOCH_KEY_BYTES = 32
 MAX_EPOCH = 2**32 - 1
@@ -88,12 +84,12 @@ class SealedFrame:
     frame_ms: int
     salt: bytes
     header: bytes  # the 12 header bytes: the AEAD's associated data
-    value: bytes  # the record value: SEALED_PREFIX, ciphertext, tag
+    value: bytes  # the record value: ciphertext and tag
 
     @property
     def sealed(self) -> bytes:
-        """Ciphertext and tag (the value without its prefix)."""
-        return self.value[len(SEALED_PREFIX) :]
+        """Ciphertext and tag (the whole value)."""
+        return self.value
 
 
 def sealed_frame_header(tx_id: str, seq: int, frame_ms: int, salt: bytes) -> bytes:
@@ -117,14 +113,14 @@ def build_sealed_frame(
     if len(sealed) < TAG_BYTES:
         raise UsageError("a sealed frame holds at least the 16-byte tag")
     key = validate_user_name(talker).encode("ascii")
-    return AudioRecord(key, SEALED_PREFIX + sealed, [(HEADER_FRAME, header)])
+    return AudioRecord(key, sealed, [(HEADER_FRAME, header)])
 
 
 def parse_sealed_frame(key: object, value: object, headers: RawHeaders) -> SealedFrame | None:
     """The sealed frame of a record, or None if it is not one. Never raises."""
-    if not isinstance(value, bytes) or not value.startswith(SEALED_PREFIX):
+    if not isinstance(value, bytes) or len(value) < TAG_BYTES:
         return None
-    if len(value) < len(SEALED_PREFIX) + TAG_BYTES or not isinstance(headers, list | tuple):
+    if not isinstance(headers, list | tuple):
         return None
     found = [h for h in headers if isinstance(h, tuple) and len(h) == 2 and h[0] == HEADER_FRAME]
     if len(found) != 1 or not isinstance(found[0][1], bytes):
