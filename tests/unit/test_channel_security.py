@@ -151,3 +151,45 @@ def test_a_damaged_cache_is_rebuilt_not_fatal(family: Family) -> None:
     cache.add(b"x")
     cache.flush()  # no file: nothing to write, no error
     assert b"x" in cache
+
+
+def test_a_key_that_cannot_sign_talks_unsigned(family: Family, tmp_path: Path) -> None:
+    """Some services issue RSA keys: such a person is heard, unsigned, like the Android app."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "chok-rita")]))
+        .issuer_name(family.ca.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(7)
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(serialization.load_pem_private_key(family.ca.key_pem, None), hashes.SHA256())  # type: ignore[arg-type]
+    )
+    folder = tmp_path / "rita"
+    folder.mkdir()
+    (folder / "ca.pem").write_bytes(family.ca.cert_pem)
+    (folder / "client.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "client.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    creds = Credentials("h:1", folder / "ca.pem", folder / "client.pem", folder / "client.key")
+    security = ChannelSecurity(creds, CHANNEL, False, folder)
+    assert security.signer is None
+    out = OutgoingTransmission(security, "rita", "0badcafe", 60)
+    out.frame(0, b"x" * 30)
+    tx, end, (_key, value) = out.finish(_tx("rita", 1))  # type: ignore[arg-type]
+    assert tx.sig is None and [name for name, _ in end.headers] == ["chok-end"]
+    assert b"chokSig" not in value

@@ -143,9 +143,12 @@ def fill_signed(session: ChannelSession, count: int) -> None:
     """``count`` signed (and on a private channel, sealed) transmission records."""
     producer = RecordProducer(session.creds, {"linger.ms": 20, "batch.num.messages": 10000})
     security = session.security
+    signer = security.signer
+    if signer is None:
+        raise RuntimeError("the bench's certificate cannot sign")
     if session.private:
         session.refresh_keys()
-    cert = build_cert_record(security.signer.cert_der)
+    cert = build_cert_record(signer.cert_der)
     producer.produce(session.metadata_topic, cert.key(), cert.der)
     now = int(time.time() * 1000)
     for index in range(count):
@@ -154,7 +157,7 @@ def fill_signed(session: ChannelSession, count: int) -> None:
             end_offset=index * 40 + 33, timestamp_ms=now - (count - index) * 1000,
             tx_id=f"{index:08x}", frames=34, duration_ms=2040, frame_ms=60,
         )  # fmt: skip
-        signed = security.signer.sign_transmission(tx, os.urandom(32))
+        signed = signer.sign_transmission(tx, os.urandom(32))
         key, value = metadata_record(security, signed.key(), signed.to_value())
         producer.produce(session.metadata_topic, key, value)
         if index % 1000 == 0:
@@ -183,6 +186,8 @@ def _load(
 def signature_costs(session: ChannelSession, count: int = 2000) -> tuple[float, float]:
     """Microseconds to sign one transmission record, and to check one signature."""
     signer = session.security.signer
+    if signer is None:
+        raise RuntimeError("the bench's certificate cannot sign")
     tx = build_transmission(
         user=session.user, channel=session.number, start_offset=0, end_offset=33,
         timestamp_ms=int(time.time() * 1000), tx_id="00000001", frames=34,

@@ -57,16 +57,16 @@ class OutgoingTransmission:
         """Sign the transmission record (its offsets known): the signed record, the end
         record with its ``chok-sig`` header, and the metadata record's key and value."""
         signer = self.security.signer
-        signed = signer.sign_transmission(tx, self.digest.digest())
         end = build_end_of_transmission(
             self.talker, self.tx_id, tx.frames, tx.duration_ms, frame_ms=self.frame_ms
         )
-        end = AudioRecord(end.key, end.value, [*end.headers, signer.end_signature(signed).header()])
-        return (
-            signed,
-            end,
-            metadata_record(self.security, signed.key(), signed.to_value(), self.epoch),
-        )
+        signed = tx
+        if signer is not None:  # (a key that cannot sign: unsigned, like the Android app's)
+            signed = signer.sign_transmission(tx, self.digest.digest())
+            sig_header = signer.end_signature(signed).header()
+            end = AudioRecord(end.key, end.value, [*end.headers, sig_header])
+        meta = metadata_record(self.security, signed.key(), signed.to_value(), self.epoch)
+        return signed, end, meta
 
 
 def metadata_record(
@@ -92,7 +92,7 @@ def reaction_record(
 ) -> tuple[bytes, bytes]:
     """A signed reaction record; on a private channel under a key hiding its emoji
     (the tag comes from the epoch of the transmission reacted to)."""
-    signed = security.signer.sign_reaction(record)
+    signed = record if security.signer is None else security.signer.sign_reaction(record)
     if not security.private:
         return signed.key(), signed.to_value()
     tag_epoch = target_epoch if target_epoch is not None else security.current_epoch()[0]

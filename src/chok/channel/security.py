@@ -47,10 +47,13 @@ class ChannelSecurity:
         self.channel = channel
         self.private = private
         try:
-            self.signer = Signer.from_pem(creds.cert.read_bytes(), creds.key.read_bytes())
+            cert_pem, key_pem = creds.cert.read_bytes(), creds.key.read_bytes()
             authority = Authority.from_pem(creds.ca.read_bytes())
         except OSError as exc:
             raise ConfigError(f"cannot read your certificate files ({exc.strerror})") from exc
+        # A certificate whose key is not P-256 (RSA, as some services issue) cannot
+        # sign: that person's records go out unsigned, as the Android app's do.
+        self.signer: Signer | None = _signer_or_none(cert_pem, key_pem)
         self.verified = VerifiedCache(cache_dir / "verified.sqlite3" if cache_dir else None)
         self.store = TrustStore(authority, self.verified)
         self._file = ChannelTrustFile.load(
@@ -114,14 +117,17 @@ class ChannelSecurity:
             self._take_key(record)
 
     def _take_key(self, record: WrappedKey) -> None:
-        if record.channel != self.channel or record.member != self.signer.fingerprint:
+        signer = self.signer
+        if signer is None or record.channel != self.channel:
+            return
+        if record.member != signer.fingerprint:
             return
         with self._lock:
             if record.epoch in self._keys:
                 return
         if not self.store.accepts_wrapped_key(record):
             return  # only the admin hands out epoch keys
-        key = sealing.unwrap_epoch_key(record, self.signer.key)
+        key = sealing.unwrap_epoch_key(record, signer.key)
         if key is None:
             return
         with self._lock:
@@ -218,11 +224,18 @@ class ChannelSecurity:
         """Produce this person's certificate record once per process and channel
         (receivers need it to check signatures; compaction keeps one copy)."""
         with self._lock:
-            if self.channel in self._published:
+            if self.channel in self._published or self.signer is None:
                 return
             self._published.add(self.channel)
         record = build_cert_record(self.signer.cert_der)
         producer.produce(topic, record.key(), record.der, partition=partition)
+
+
+def _signer_or_none(cert_pem: bytes, key_pem: bytes) -> Signer | None:
+    try:
+        return Signer.from_pem(cert_pem, key_pem)
+    except ConfigError:
+        return None
 
 
 _REGISTRY: dict[tuple[str, int, bool], ChannelSecurity] = {}
