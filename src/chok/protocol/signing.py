@@ -247,8 +247,7 @@ def _member_text(obj: Mapping[str, Any], name: str) -> str:
 
 def signature_fields(obj: Mapping[str, Any], *, with_frames: bool) -> SignatureFields | None:
     """The signature members of a decoded record, or None if it has none (unsigned)."""
-    names = (MEMBER_SIGNER, MEMBER_SIGNATURE, MEMBER_FRAMES_HASH)
-    if not any(name in obj for name in names):
+    if MEMBER_SIGNATURE not in obj and MEMBER_SIGNER not in obj and MEMBER_FRAMES_HASH not in obj:
         return None
     frames = _member_text(obj, MEMBER_FRAMES_HASH) if with_frames else None
     return SignatureFields(
