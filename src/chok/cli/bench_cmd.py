@@ -35,6 +35,11 @@ from chok.cli.output import emit_json, info
     is_flag=True,
     help="Instead: an open and a private channel side by side (signatures, sealing).",
 )
+@click.option(
+    "--scan",
+    is_flag=True,
+    help="Instead: CPU, memory and connections of hearing 1 vs 3 channels; replay at speed.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def bench_cmd(
     frames: int,
@@ -43,6 +48,7 @@ def bench_cmd(
     here: bool,
     broker_starts: int | None,
     private: bool,
+    scan: bool,
     as_json: bool,
 ) -> None:
     """Measure live latency, tune-in, timeline load, replay start and bytes on the wire.
@@ -75,6 +81,16 @@ def bench_cmd(
             emit_json([asdict(r) for r in private_rows])
         else:
             click.echo(private_table(private_rows))
+        return
+
+    if scan:
+        from chok.bench.scan import run_scan, scan_table
+
+        scan_rows = run_scan(info, runs, isolated=not here)
+        if as_json:
+            emit_json(scan_rows)
+        else:
+            click.echo(scan_table(scan_rows))
         return
 
     rows = run_all(info, frames, runs, timeline_size, isolated=not here)

@@ -15,10 +15,12 @@ from chok import profiles
 from chok.channel.live import Event, TalkEnded, TalkStarted
 from chok.channel.player import LivePlayer, play_entries
 from chok.channel.recorder import SaveDir
+from chok.channel.scan import ScanSettings, parse_channels
 from chok.channel.service import ListenService
-from chok.channel.session import ChannelSession
+from chok.channel.session import ChannelSession, open_session
 from chok.channel.timeline import load_timeline
-from chok.cli.common import channel_option, device_option, json_option, session_from
+from chok.cli.common import device_option, json_option
+from chok.cli.listen_scan import listen_several
 from chok.cli.output import info
 from chok.errors import AudioDeviceError, ChokError, UsageError
 
@@ -26,7 +28,18 @@ POSITION_KEY = "audio_position_{channel}"
 
 
 @click.command("listen")
-@channel_option
+@click.option(
+    "--channel",
+    "-c",
+    "channels",
+    multiple=True,
+    metavar="N|all",
+    help="Channel number (default: your first); repeat it, or say 'all', to hear several.",
+)
+@click.option(
+    "--mute", type=int, multiple=True, metavar="N", help="Show channel N, do not play it."
+)
+@click.option("--priority", type=int, metavar="N", help="Channel N interrupts the others.")
 @device_option
 @click.option(
     "--save", "save_dir", type=click.Path(path_type=Path), help="Save each transmission in DIR."
@@ -41,7 +54,9 @@ POSITION_KEY = "audio_position_{channel}"
 @click.pass_obj
 def listen_cmd(
     obj: dict[str, Any],
-    channel: int | None,
+    channels: tuple[str, ...],
+    mute: tuple[int, ...],
+    priority: int | None,
     device: str | None,
     save_dir: Path | None,
     no_play: bool,
@@ -56,12 +71,26 @@ def listen_cmd(
     Plays through the speaker (or --no-play), saves one .ogg per
     transmission with --save DIR, stops after --count K transmissions or
     --timeout S seconds (else Ctrl-C). --json prints one JSON object per line.
+
+    \b
+    Several channels: --channel 1 --channel 2 (or --channel all). One channel
+    has the speaker at a time (the first to talk); --priority N interrupts
+    the others; --mute N shows N without playing it. Each line names its
+    channel; with --save, one folder per channel.
     """
     if count is not None and count < 1:
         raise UsageError("--count must be at least 1")
     if timeout is not None and timeout <= 0:
         raise UsageError("--timeout must be more than 0 seconds")
-    session = session_from(obj, channel)
+    profile = profiles.active(obj.get("profile"))
+    settings = _scan_settings(profile, channels, mute, priority)
+    if len(settings.channels) > 1 or settings.muted:
+        sessions = [open_session(profile, n) for n in settings.channels]
+        player = None if no_play else _speaker(device)
+        offsets = _catch_up_all(sessions, player, save_dir, as_json) if catch_up else {}
+        listen_several(sessions, settings, player, save_dir, count, timeout, as_json, offsets)
+        return
+    session = open_session(profile, settings.channels[0])
     saver = SaveDir(save_dir) if save_dir is not None else None
     player = None if no_play else _speaker(device)
     start_at = _catch_up(session, player, saver, as_json) if catch_up else None
@@ -93,6 +122,41 @@ def listen_cmd(
             )
     if service.error is not None:
         raise service.error
+
+
+def _scan_settings(
+    profile: profiles.Profile,
+    channels: tuple[str, ...],
+    mute: tuple[int, ...],
+    priority: int | None,
+) -> ScanSettings:
+    """The --channel/--mute/--priority choice, checked against the profile's channels."""
+    available = [c.number for c in profile.config.channels]
+    try:
+        chosen = (
+            parse_channels(channels, available) if channels else (profile.channel(None).number,)
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    for number in (*mute, *([priority] if priority is not None else [])):
+        if number not in chosen:
+            raise UsageError(
+                f"channel {number} is not one you listen to here (add --channel {number})"
+            )
+    return ScanSettings(chosen, frozenset(mute), priority)
+
+
+def _catch_up_all(
+    sessions: list[ChannelSession], player: LivePlayer | None, save_dir: Path | None, as_json: bool
+) -> dict[int, int]:
+    """Catch up on each channel in turn; where each one's live listening continues."""
+    offsets = {}
+    for session in sessions:
+        saver = SaveDir(save_dir / f"channel-{session.number}") if save_dir else None
+        offset = _catch_up(session, player, saver, as_json)
+        if offset is not None:
+            offsets[session.number] = offset
+    return offsets
 
 
 def _speaker(device: str | None) -> LivePlayer | None:

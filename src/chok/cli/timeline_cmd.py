@@ -16,7 +16,8 @@ from chok.channel.session import ChannelSession
 from chok.channel.timeline import Entry, load_timeline, parse_since
 from chok.cli.common import channel_option, device_option, json_option, session_from
 from chok.cli.output import emit_json, info
-from chok.codec import EXPORT_SUFFIXES, OpusDecoder, export
+from chok.codec import EXPORT_SUFFIXES, OpusDecoder, decode_packets, export
+from chok.codec.tempo import Tempo, change_tempo, check_speed
 from chok.errors import NotFoundError, UsageError
 
 
@@ -139,13 +140,34 @@ def _find(obj: dict[str, Any], channel: int | None, tx_id: int) -> tuple[Channel
 @channel_option
 @device_option
 @click.option("--out", type=click.Path(path_type=Path), help="Write to FILE (.wav/.ogg) instead.")
+@click.option(
+    "--speed",
+    type=float,
+    default=1.0,
+    show_default=True,
+    metavar="X",
+    help="Play X times as fast, the pitch kept (1.5, 2; also for --out FILE.wav).",
+)
 @click.pass_obj
 def play_cmd(
-    obj: dict[str, Any], tx_id: int, channel: int | None, device: str | None, out: Path | None
+    obj: dict[str, Any],
+    tx_id: int,
+    channel: int | None,
+    device: str | None,
+    out: Path | None,
+    speed: float,
 ) -> None:
-    """Replay recording ID (only its own frames, even if someone talked over it)."""
+    """Replay recording ID (only its own frames, even if someone talked over it).
+
+    --speed 1.5 or 2 plays faster with the voice's pitch kept (libavfilter's
+    atempo). With --out, a .wav is written at that speed; .ogg/.opus keep
+    the exact packets and so only the recording's own speed.
+    """
+    check_speed(speed)
     if out is not None:
-        _export(obj, channel, tx_id, out)
+        if speed != 1.0 and out.suffix.lower() != ".wav":
+            raise UsageError("--speed with --out needs a .wav file (.ogg keeps the exact packets)")
+        _export(obj, channel, tx_id, out, speed)
         return
     from chok.audio import open_output
 
@@ -153,21 +175,27 @@ def play_cmd(
     _warn_if_forged(entry, entry.authenticity.reason if entry.authenticity.forged else None)
     decoder = OpusDecoder(entry.transmission.frame_ms)
     check = FrameCheck()
+    tempo = Tempo(speed)
     with open_output(device) as speaker:
         played = 0
         for frame in replay_frames(session, entry.signed, check=check):
-            speaker.write(decoder.decode(frame.packet))
+            speaker.write(tempo.process(decoder.decode(frame.packet)))
             played += 1
+        speaker.write(tempo.flush())
         speaker.drain()
     _warn_about_audio(entry, check)
-    click.echo(f"played {entry.transmission.user_id}'s {played * frame_seconds(entry):.1f} s")
+    seconds = played * frame_seconds(entry)
+    at = "" if speed == 1.0 else f" at {speed:g}x ({seconds / speed:.1f} s)"
+    click.echo(f"played {entry.transmission.user_id}'s {seconds:.1f} s{at}")
 
 
 def frame_seconds(entry: Entry) -> float:
     return entry.transmission.frame_ms / 1000
 
 
-def _export(obj: dict[str, Any], channel: int | None, tx_id: int, path: Path) -> None:
+def _export(
+    obj: dict[str, Any], channel: int | None, tx_id: int, path: Path, speed: float = 1.0
+) -> None:
     if path.suffix.lower() not in EXPORT_SUFFIXES:  # refuse before fetching anything
         raise UsageError(f"cannot export to '{path.name}': use a .wav, .ogg or .opus file name")
     session, entry = _find(obj, channel, tx_id)
@@ -177,8 +205,14 @@ def _export(obj: dict[str, Any], channel: int | None, tx_id: int, path: Path) ->
     if not packets:
         raise NotFoundError(f"recording {tx_id} has no audio frames on the broker")
     _warn_about_audio(entry, check)
+    seconds = len(packets) * frame_seconds(entry)
+    if speed != 1.0:
+        pcm = change_tempo(decode_packets(packets, entry.transmission.frame_ms), speed)
+        export(path, pcm)
+        click.echo(f"wrote {path} ({seconds:.1f} s at {speed:g}x: {pcm.size / 48000:.1f} s)")
+        return
     export(path, packets, frame_ms=entry.transmission.frame_ms)
-    click.echo(f"wrote {path} ({len(packets)} frames, {len(packets) * frame_seconds(entry):.1f} s)")
+    click.echo(f"wrote {path} ({len(packets)} frames, {seconds:.1f} s)")
 
 
 @click.command("export")

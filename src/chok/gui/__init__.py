@@ -41,6 +41,7 @@ def run_app(
     channel: int | None = None,
     input_device: str | None = None,
     output_device: str | None = None,
+    minimized: bool = False,
 ) -> int:
     check_display()
     try:
@@ -55,4 +56,4 @@ def run_app(
             f"Qt cannot start ({missing}); on Debian/Ubuntu install libegl1, "
             "libxkbcommon-x11-0 and libxcb-cursor0"
         ) from exc
-    return run(profile, channel, input_device, output_device)
+    return run(profile, channel, input_device, output_device, minimized)

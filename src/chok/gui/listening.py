@@ -21,6 +21,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from chok.audio import measure
 from chok.channel.live import Event, FrameArrived, TalkEnded, TalkStarted
 from chok.channel.player import LivePlayer
+from chok.channel.scan import ScanGate
 from chok.channel.service import ListenService
 from chok.channel.session import ChannelSession
 from chok.codec import OpusDecoder
@@ -80,9 +81,11 @@ class Listening(QObject):
         tasks: TaskRunner,
         ui: UiCaller,
         probe_ms: int = 2000,
+        gate: ScanGate | None = None,
     ) -> None:
         super().__init__()
         self.session = session
+        self.gate = gate  # scanning several channels: who has the speaker (chok.channel.scan)
         self._devices, self._output_spec, self._volume = devices, output_spec, volume
         self._tasks, self._ui = tasks, ui
         self.state = Conn.CONNECTING
@@ -164,6 +167,8 @@ class Listening(QObject):
         if self._talking:  # cut off mid-transmission: not heard, no end cue
             self._talking.clear()
             self.talkersChanged.emit([])
+        if self.gate is not None:
+            self.gate.forget(self.session.number)
         self._failed(message)
 
     def close(self) -> None:
@@ -192,8 +197,9 @@ class Listening(QObject):
     def _on_event(self, event: Event) -> None:
         if event.talker == self.session.user:
             return  # our own voice is not played back
+        audible = self._audible(event)
         player = self._player
-        if player is not None:
+        if player is not None and audible:
             player.feed(event)
         if isinstance(event, FrameArrived):
             decoder = self._decoders.setdefault(event.key, OpusDecoder(event.frame.frame_ms))
@@ -206,11 +212,23 @@ class Listening(QObject):
         elif isinstance(event, TalkEnded):
             self._decoders.pop(event.key, None)
             key, talker, ms = event.key, event.talker, event.duration_ms
-            self._ui.post(lambda: self._ended(key, talker, ms))
+            self._ui.post(lambda: self._ended(key, talker, ms, audible))
             verdict = event.authenticity
             if verdict is not None and verdict.forged:
                 reason = verdict.reason
                 self._ui.post(lambda: self.heardForged.emit(talker, reason))
+
+    def _audible(self, event: Event) -> bool:
+        """(Listener thread) is this played? Always, unless scanning gives the speaker
+        to another channel (or this one is muted)."""
+        gate, number = self.gate, self.session.number
+        if gate is None:
+            return True
+        if isinstance(event, TalkStarted):
+            return gate.started(number, event.key, event.talker)
+        if isinstance(event, TalkEnded):
+            return gate.ended(number, event.key)
+        return gate.frame(number, event.key)
 
     def _on_error(self, exc: ChokError) -> None:
         message = str(exc)
@@ -223,10 +241,10 @@ class Listening(QObject):
         self.talkStarted.emit(key, talker, offset)
         self.talkersChanged.emit(self.talkers())
 
-    def _ended(self, key: str, talker: str, duration_ms: int) -> None:
+    def _ended(self, key: str, talker: str, duration_ms: int, heard: bool = True) -> None:
         if self._talking.pop(key, None) is None:
             return
-        self.talkEnded.emit(key, talker, duration_ms, self.has_speaker)
+        self.talkEnded.emit(key, talker, duration_ms, self.has_speaker and heard)
         self.talkersChanged.emit(self.talkers())
 
     def talkers(self) -> list[str]:

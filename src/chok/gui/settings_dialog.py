@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
+    QKeySequenceEdit,
     QLabel,
     QPushButton,
     QSlider,
@@ -19,7 +24,9 @@ from PySide6.QtWidgets import (
 from chok import profiles
 from chok.audio import DeviceInfo, list_devices
 from chok.gui.audio_io import NO_INPUT, NO_OUTPUT, AudioSettings
+from chok.gui.hotkey import from_qt, hotkey_problem, shown
 from chok.gui.tasks import TaskRunner
+from chok.gui.tray import DesktopSettings
 from chok.profiles import Profile
 
 JOIN_ANOTHER = "join"  # what ``choice`` holds when the person wants to join again
@@ -27,11 +34,16 @@ JOIN_ANOTHER = "join"  # what ``choice`` holds when the person wants to join aga
 
 class SettingsDialog(QDialog):
     def __init__(
-        self, audio: AudioSettings, profile: Profile, parent: QWidget | None = None
+        self,
+        audio: AudioSettings,
+        profile: Profile,
+        parent: QWidget | None = None,
+        desktop: DesktopSettings | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("chok settings")
         self.audio = AudioSettings(audio.input, audio.output, audio.volume)
+        self.desktop = dataclasses.replace(desktop or DesktopSettings())
         self.profile = profile
         self.choice: str | None = None  # a profile name to switch to, or JOIN_ANOTHER
         self.tasks = TaskRunner(self, max_threads=1)
@@ -62,6 +74,7 @@ class SettingsDialog(QDialog):
         self.devices_note = QLabel("Looking for sound devices\u2026")
         self.devices_note.setWordWrap(True)
         form.addRow("", self.devices_note)
+        self._desktop_rows(form)
         self.profile_box = QComboBox()
         self.profile_box.setAccessibleName("Profile")
         for name in profiles.names():
@@ -88,6 +101,28 @@ class SettingsDialog(QDialog):
         layout.addWidget(buttons)
         self.setMinimumWidth(self.fontMetrics().height() * 32)
         self.tasks.run(list_devices, self._devices, self._no_devices)
+
+    def _desktop_rows(self, form: QFormLayout) -> None:
+        """The global push-to-talk hotkey and starting in the tray."""
+        row = QHBoxLayout()
+        self.hotkey_check = QCheckBox("Talk from any app, holding")
+        self.hotkey_check.setChecked(self.desktop.hotkey_on)
+        self.hotkey_edit = QKeySequenceEdit(QKeySequence(shown(self.desktop.hotkey)))
+        self.hotkey_edit.setMaximumSequenceLength(1)
+        self.hotkey_edit.setAccessibleName("Push-to-talk hotkey")
+        row.addWidget(self.hotkey_check)
+        row.addWidget(self.hotkey_edit, 1)
+        form.addRow("Hotkey:", row)
+        problem = hotkey_problem()
+        self.hotkey_note = QLabel(
+            f"Not on this desktop: {problem}." if problem else
+            "Works while chok is in the background; the key still reaches the app you are in."
+        )  # fmt: skip
+        self.hotkey_note.setWordWrap(True)
+        form.addRow("", self.hotkey_note)
+        self.minimized_check = QCheckBox("Start minimised to the tray")
+        self.minimized_check.setChecked(self.desktop.start_minimized)
+        form.addRow("", self.minimized_check)
 
     @staticmethod
     def _fill(box: QComboBox, items: list[tuple[str, str | None]]) -> None:
@@ -131,6 +166,14 @@ class SettingsDialog(QDialog):
         self.audio.input = self.input_box.currentData()
         self.audio.output = self.output_box.currentData()
         self.audio.volume = self.volume.value() / 100
+        text = self.hotkey_edit.keySequence().toString(QKeySequence.SequenceFormat.PortableText)
+        try:
+            self.desktop.hotkey = from_qt(text) if text else self.desktop.hotkey
+        except ValueError as exc:
+            self.hotkey_note.setText(str(exc))
+            return
+        self.desktop.hotkey_on = self.hotkey_check.isChecked()
+        self.desktop.start_minimized = self.minimized_check.isChecked()
         chosen = self.profile_box.currentData()
         if self.choice is None and isinstance(chosen, str) and chosen != self.profile.name:
             self.choice = chosen
