@@ -105,3 +105,7 @@ def new_user(cluster: LocalCluster, tmp_path: Path):  # type: ignore[no-untyped-
         return profiles.install(read_bundle(bundle.to_zip()), name, force=True)
 
     return make
+
+
+# A private (end-to-end encrypted) channel for one test, removed afterwards.
+from tests.private_helpers import sealed_channel  # noqa: E402, F401 - a fixture

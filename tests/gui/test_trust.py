@@ -4,13 +4,10 @@ suspicious" with a warning, and a private channel used like an open one."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from PySide6.QtCore import Qt
 
 from chok.channel.session import open_session
-from chok.provision import service
 from tests.gui.conftest import quick_talk
 from tests.integration.talk_helpers import speech_packets
 from tests.integration.test_signing import _hand_made
@@ -56,9 +53,8 @@ def test_verified_marked_forged_hidden_until_asked_for_then_warned(
     )
 
 
-def test_the_app_on_a_private_channel(qtbot, new_user, open_window, sound) -> None:  # type: ignore[no-untyped-def]
-    channel, _ = service.add_channel(f"Secret {uuid.uuid4().hex[:6]}", private=True)
-    number = channel.number
+def test_the_app_on_a_private_channel(qtbot, new_user, open_window, sound, sealed_channel) -> None:  # type: ignore[no-untyped-def]
+    number = sealed_channel()
     alice, bob = new_user("alice", channels=[1, number]), new_user("bob", channels=[1, number])
     window = open_window(alice, number)
     assert window.vm.session.private

@@ -38,12 +38,6 @@ pytestmark = pytest.mark.broker
 PACKETS = speech_packets()[:30]
 
 
-def _new_private_channel() -> int:
-    channel, _created = service.add_channel(f"Secret {uuid.uuid4().hex[:6]}", private=True)
-    assert channel.private
-    return channel.number
-
-
 def _talk(session: ChannelSession, packets=PACKETS):  # type: ignore[no-untyped-def]
     talker = Talker(session)
     for packet in packets:
@@ -86,8 +80,10 @@ def _member(new_user, number: int, prefix: str) -> tuple[Profile, ChannelSession
     return profile, session
 
 
-def test_members_talk_listen_replay_and_react_on_a_private_channel(new_user) -> None:  # type: ignore[no-untyped-def]
-    number = _new_private_channel()
+def test_members_talk_listen_replay_and_react_on_a_private_channel(
+    new_user, sealed_channel
+) -> None:  # type: ignore[no-untyped-def]
+    number = sealed_channel()
     _, alice = _member(new_user, number, "alice")
     _, bob = _member(new_user, number, "bob")
     recorder = Recorder(bob).start()
@@ -116,8 +112,8 @@ def test_members_talk_listen_replay_and_react_on_a_private_channel(new_user) -> 
     assert load_timeline(alice).find(tx.start_offset).reactions == {"🔥": [bob.user]}
 
 
-def test_the_super_user_certificate_sees_only_ciphertext(new_user) -> None:  # type: ignore[no-untyped-def]
-    number = _new_private_channel()
+def test_the_super_user_certificate_sees_only_ciphertext(new_user, sealed_channel) -> None:  # type: ignore[no-untyped-def]
+    number = sealed_channel()
     _, alice = _member(new_user, number, "alice")
     _, bob = _member(new_user, number, "bob")
     result = _talk(alice)
@@ -153,8 +149,8 @@ def test_the_super_user_certificate_sees_only_ciphertext(new_user) -> None:  # t
     assert len(sealed) == 2  # the transmission record and the reaction record
 
 
-def test_a_denied_member_cannot_read_what_is_said_afterwards(new_user) -> None:  # type: ignore[no-untyped-def]
-    number = _new_private_channel()
+def test_a_denied_member_cannot_read_what_is_said_afterwards(new_user, sealed_channel) -> None:  # type: ignore[no-untyped-def]
+    number = sealed_channel()
     _, alice = _member(new_user, number, "alice")
     bob_profile, bob = _member(new_user, number, "bob")
     before = _talk(alice).transmission
@@ -182,8 +178,10 @@ def test_a_denied_member_cannot_read_what_is_said_afterwards(new_user) -> None: 
     del bob_profile
 
 
-def test_rotation_and_revocation_start_new_epochs_and_keep_history(new_user) -> None:  # type: ignore[no-untyped-def]
-    number = _new_private_channel()
+def test_rotation_and_revocation_start_new_epochs_and_keep_history(
+    new_user, sealed_channel
+) -> None:  # type: ignore[no-untyped-def]
+    number = sealed_channel()
     alice_profile, alice = _member(new_user, number, "alice")
     _, bob = _member(new_user, number, "bob")
     first = _talk(alice).transmission
@@ -202,8 +200,8 @@ def test_rotation_and_revocation_start_new_epochs_and_keep_history(new_user) -> 
     assert load_timeline(alice2).find(third.start_offset).epoch == 3
 
 
-def test_the_cli_on_a_private_channel(new_user, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    number = _new_private_channel()
+def test_the_cli_on_a_private_channel(new_user, sealed_channel, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    number = sealed_channel()
     alice_profile, alice = _member(new_user, number, "alice")
     bob_profile, _bob = _member(new_user, number, "bob")
     speech = tmp_path / "hello.wav"
@@ -229,8 +227,10 @@ def test_the_cli_on_a_private_channel(new_user, tmp_path: Path) -> None:  # type
     assert json.loads(listed.out)[0]["reactions"] == {"🔥": [bob_profile.user]}
 
 
-def test_android_assets_leave_private_channels_out(new_user, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    number = _new_private_channel()
+def test_android_assets_leave_private_channels_out(
+    new_user, sealed_channel, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    number = sealed_channel()
     profile, _ = _member(new_user, number, "dana")
     result = run_chok("admin", "android-assets", profile.user, str(tmp_path / "assets"))
     assert result.code == 0, result.err

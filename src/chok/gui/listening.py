@@ -195,6 +195,11 @@ class Listening(QObject):
     # -- the listener thread --------------------------------------------------
 
     def _on_event(self, event: Event) -> None:
+        if isinstance(event, TalkEnded) and event.authenticity is not None:
+            verdict = event.authenticity
+            if verdict.forged:  # (also, and above all, when it claims to be us)
+                claimed, reason = event.talker, verdict.reason
+                self._ui.post(lambda: self.heardForged.emit(claimed, reason))
         if event.talker == self.session.user:
             return  # our own voice is not played back
         audible = self._audible(event)
@@ -213,10 +218,6 @@ class Listening(QObject):
             self._decoders.pop(event.key, None)
             key, talker, ms = event.key, event.talker, event.duration_ms
             self._ui.post(lambda: self._ended(key, talker, ms, audible))
-            verdict = event.authenticity
-            if verdict is not None and verdict.forged:
-                reason = verdict.reason
-                self._ui.post(lambda: self.heardForged.emit(talker, reason))
 
     def _audible(self, event: Event) -> bool:
         """(Listener thread) is this played? Always, unless scanning gives the speaker
