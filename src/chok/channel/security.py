@@ -171,7 +171,9 @@ class ChannelSecurity:
         deadline = time.monotonic() + timeout
         position = -1
         while position + 1 < high and not reader.at_end and time.monotonic() < deadline:
-            for msg in reader.consume(2000, 0.5):
+            remaining = high - position - 1
+            batch, wait = (2000, 0.5) if remaining > 2000 else (remaining, 0.05)
+            for msg in reader.consume(batch, wait):
                 position = msg.offset() or 0
                 key = msg.key()
                 if key is not None and key.startswith(_TRUST_PREFIXES):
