@@ -125,6 +125,13 @@ def _measure(say: Say, frames: int, runs: int, timeline_size: int, isolated: boo
         loads.append(time.monotonic() - began)
     cache_ms = statistics.median(loads) * 1000
     rows.append(Row(f"read the signature cache ({len(cache)})", cache_ms, cache_ms, "ms", ""))
+    presses = []
+    for _ in range(runs):
+        began = time.monotonic()
+        talk_private.refresh_keys()  # what a press on a private channel waits for
+        presses.append(time.monotonic() - began)
+    press_ms = statistics.median(presses) * 1000
+    rows.append(Row("look for a new epoch before a press", 0.0, press_ms, "ms", ""))
     sign_us, verify_us = signature_costs(talk_open)
     rows.append(Row("sign one transmission", sign_us, sign_us, "us", ""))
     rows.append(Row("check one signature", verify_us, verify_us, "us", ""))

@@ -66,8 +66,12 @@ class Talking(QObject):
         self._thread: threading.Thread | None = None
 
     def warm_up(self) -> None:
-        """(Worker thread) create the producer now, so the first press is quick."""
+        """(Worker thread) create the producer now, so the first press is quick; on a
+        private channel also the reader that looks for a new epoch before each
+        transmission (a press then costs one round trip, not a TLS handshake)."""
         self._shared_producer()
+        if self.session.private:
+            self.session.refresh_keys()
 
     def _shared_producer(self) -> RecordProducer:
         with self._producer_lock:
