@@ -24,6 +24,7 @@ from chok.channel.timeline import Entry, load_timeline
 from chok.kafka.stream import RecordProducer
 from chok.pki.signatures import Signer
 from chok.protocol.reactions import ReactionRecord
+from chok.protocol.signing import frames_digest
 from chok.protocol.transmission import Transmission, build_transmission
 from chok.provision import service
 from tests.conftest import run_chok
@@ -70,24 +71,29 @@ def _hand_made(
     security = (signer_session or writer).security
     tx_id = os.urandom(4).hex()
     out = OutgoingTransmission(security, talker, tx_id, 60)
+    build = out.records()
+    values = {seq: out.value(seq, packet) for seq, packet in enumerate(packets)}
     records = []
-    for seq, packet in enumerate(packets):
-        record = out.frame(seq, packet)
+    for seq, value in values.items():
+        record = build.frame(seq, value)
         if seq == drop:
             continue
-        value = record.value
         if seq == alter:
             value = value[:-1] + bytes([value[-1] ^ 0x55])
         records.append((record.key, value, record.headers))
     offsets = _produce(writer, writer.audio_topic, records)
+    released = now_ms()
+    end = build.end(values, len(packets), 60 * len(packets), released)
+    _produce(writer, writer.audio_topic, [(end.key, end.value, end.headers)])
     tx = build_transmission(
         user=talker, channel=writer.number, start_offset=min(offsets),
-        end_offset=max(offsets), timestamp_ms=now_ms(), tx_id=tx_id,
+        end_offset=max(offsets), timestamp_ms=released, tx_id=tx_id,
         frames=len(packets), duration_ms=60 * len(packets), frame_ms=60,
     )  # fmt: skip
-    signed, end, (key, value) = out.finish(tx)
-    security.publish_cert(RecordProducer(writer.creds), writer.metadata_topic, 0)
-    _produce(writer, writer.audio_topic, [(end.key, end.value, end.headers)])
+    signed, key, value = build.transmission(tx, values)
+    cert = build.cert()
+    if cert is not None:
+        _produce(writer, writer.metadata_topic, [(cert.key(), cert.der, None)])
     _produce(writer, writer.metadata_topic, [(key, value, None)])
     return signed
 
@@ -162,9 +168,11 @@ def test_a_frame_added_by_another_member_is_detected(new_user) -> None:  # type:
     talker.suppress_silence = False
     for packet in PACKETS[:10]:
         talker.send_packet(packet)
-    talker._producer.flush()  # the first half is on the broker
-    # bob slips a frame of his own into alice's transmission (her name, her id)
-    injected = OutgoingTransmission(bob.security, alice.user, talker.tx_id, 60).frame(3, PACKETS[3])
+    assert talker.delivery.wait_acknowledged(15)  # the first half is on the broker
+    # bob slips a frame of his own into alice's transmission (her name, her id),
+    # with a seq she has not used yet (she left silence out there, or not yet)
+    forger = OutgoingTransmission(bob.security, alice.user, talker.tx_id, 60)
+    injected = forger.records().frame(40, forger.value(40, PACKETS[3]))
     _produce(bob, bob.audio_topic, [(injected.key, injected.value[::-1], injected.headers)])
     for packet in PACKETS[10:]:
         talker.send_packet(packet)
@@ -260,13 +268,14 @@ def test_a_revoked_certificate_stops_verifying_but_its_past_stays(new_user) -> N
     stolen.signer = thief
     tx_id = os.urandom(4).hex()
     out = OutgoingTransmission(stolen, alice.user, tx_id, 60)
-    offsets = _produce(bob, bob.audio_topic, [out.frame(s, p) for s, p in enumerate(PACKETS)])
+    values = {seq: out.value(seq, packet) for seq, packet in enumerate(PACKETS)}
+    offsets = _produce(bob, bob.audio_topic, [out.records().frame(s, v) for s, v in values.items()])
     tx = build_transmission(
         user=alice.user, channel=bob.number, start_offset=min(offsets), end_offset=max(offsets),
         timestamp_ms=now_ms(), tx_id=tx_id, frames=len(PACKETS), duration_ms=60 * len(PACKETS),
         frame_ms=60,
     )  # fmt: skip
-    signed = thief.sign_transmission(tx, out.digest.digest())
+    signed = thief.sign_transmission(tx, frames_digest(values))
     _produce(bob, bob.metadata_topic, [(signed.key(), signed.to_value(), None)])
     verdict = _entry(bob, signed.start_offset).authenticity
     assert (verdict.status, verdict.reason) == ("forged", "signed with a revoked certificate")

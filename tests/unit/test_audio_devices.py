@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import builtins
+import subprocess
 import sys
+import time
+import wave
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -13,6 +16,7 @@ import pytest
 
 from chok.audio import (
     ArrayInput,
+    AudioInput,
     BufferOutput,
     FileInput,
     FileOutput,
@@ -144,6 +148,7 @@ def no_device_check(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 OK = SimpleNamespace(input_overflow=False)
+TIMES = SimpleNamespace(currentTime=1.0, inputBufferAdcTime=0.94)
 
 
 @pytest.mark.usefixtures("no_device_check")
@@ -152,17 +157,59 @@ def test_input_callback_queues_copies_and_drops_the_oldest_when_full() -> None:
     block = np.zeros((2880, 1), dtype=np.int16)
     for value in (1, 2, 3):
         block[:] = value
-        mic._callback(block, 2880, None, OK)
+        mic._callback(block, 2880, TIMES, OK)
     assert mic.dropped == 1
     first, second = mic.read_frame(0), mic.read_frame(0)
     assert first is not None and second is not None
     assert (int(first[0]), int(second[0])) == (2, 3)
     assert first.shape == (2880,)
     assert mic.read_frame(0) is None
-    mic._callback(block, 2880, None, SimpleNamespace(input_overflow=True))
+    mic._callback(block, 2880, TIMES, SimpleNamespace(input_overflow=True))
     assert mic.overflows == 1
     mic.clear()
     assert mic.read_frame(0) is None
+
+
+@pytest.mark.usefixtures("no_device_check")
+def test_input_blocks_are_timed_by_the_adc_time_on_the_monotonic_clock() -> None:
+    mic = SoundDeviceInput()
+    block = np.zeros((2880, 1), dtype=np.int16)
+    before = time.monotonic()
+    # PortAudio's stream clock is unrelated to ours: only the difference counts.
+    mic._callback(block, 2880, SimpleNamespace(currentTime=500.25, inputBufferAdcTime=500.1), OK)
+    timed = mic.read_block(0)
+    assert timed is not None
+    assert before - 0.15 <= timed.start <= time.monotonic() - 0.15
+    assert timed.end == pytest.approx(timed.start + 0.06)
+    # A host that does not know the ADC time (0): the block ended when it came.
+    mic._callback(block, 2880, SimpleNamespace(currentTime=0.0, inputBufferAdcTime=0.0), OK)
+    unknown = mic.read_block(0)
+    assert unknown is not None and unknown.end == pytest.approx(time.monotonic(), abs=0.05)
+
+
+def test_array_blocks_end_when_they_are_handed_out_like_a_microphone_s() -> None:
+    fake = FakeTime()
+    source = ArrayInput(
+        np.zeros(2880 * 3, dtype=np.int16), realtime=True, clock=fake.clock, sleep=fake.sleep
+    )
+    starts = []
+    while (block := source.read_block()) is not None:
+        assert block.end == pytest.approx(fake.now)
+        starts.append(block.start)
+    assert starts == pytest.approx([9.94, 10.0, 10.06])
+
+
+def test_an_input_without_times_gets_them_from_the_moment_it_is_read() -> None:
+    class Bare(AudioInput):
+        frame_samples = 2880
+
+        def start(self) -> None: ...
+        def stop(self) -> None: ...
+        def read_frame(self, timeout: float | None = None) -> Any:
+            return np.zeros(2880, dtype=np.int16)
+
+    block = Bare().read_block()
+    assert block is not None and block.end == pytest.approx(time.monotonic(), abs=0.05)
 
 
 @pytest.mark.usefixtures("no_device_check")
@@ -180,3 +227,49 @@ def test_output_callback_fills_blocks_across_writes_and_pads_with_silence() -> N
     assert speaker.drain(0)
     assert speaker.underruns == 1
     speaker._stream = None
+
+
+def test_file_input_hands_out_every_frame_then_ends(tmp_path: Path) -> None:
+    write_wav(tmp_path / "in.wav", ramp(2880 * 3 + 100))
+    source = FileInput(tmp_path / "in.wav")
+    assert source.frames == 4
+    frames = []
+    while (frame := source.read_frame(0)) is not None:
+        frames.append(frame)
+    assert source.at_end and len(frames) == 4
+    assert np.array_equal(np.concatenate(frames)[: 2880 * 3 + 100], ramp(2880 * 3 + 100))
+    assert not frames[-1][100:].any()  # the last frame is padded with silence
+
+
+_READ_A_LONG_FILE = """
+import resource, sys
+from chok.audio.base import FileInput
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+source = FileInput(sys.argv[1], 60)
+count = 0
+while source.read_frame(0) is not None:
+    count += 1
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(count, before, after)
+"""
+
+
+def test_file_input_memory_stays_bounded_whatever_the_length(tmp_path: Path) -> None:
+    # 20 minutes of sound is 115 MB of PCM: reading it whole used ~3.4 times that.
+    minutes = 20
+    with wave.open(str(tmp_path / "long.wav"), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(48000)
+        minute = (np.sin(np.arange(48000 * 60) / 9) * 5000).astype("<i2").tobytes()
+        for _ in range(minutes):
+            out.writeframes(minute)
+    result = subprocess.run(
+        [sys.executable, "-c", _READ_A_LONG_FILE, str(tmp_path / "long.wav")],
+        capture_output=True, text=True, check=True, timeout=300,
+    )  # fmt: skip
+    count, before_kb, after_kb = map(int, result.stdout.split())
+    assert count == minutes * 60 * 1000 // 60
+    growth_mb = (after_kb - before_kb) / 1024
+    print(f"\nFileInput over {minutes} min: peak RSS grew by {growth_mb:.1f} MB")
+    assert growth_mb < 40

@@ -77,7 +77,9 @@ def test_what_a_talker_seals_and_signs_opens_and_verifies(family: Family) -> Non
     bob.learn(build_cert_record(alice.signer.cert_der))
     out = OutgoingTransmission(alice, "alice", "0badcafe", 60)
     packets = [bytes([n]) * 40 for n in range(5)] + [b"\x01"]  # the last: silence
-    records = [out.frame(seq, packet) for seq, packet in enumerate(packets)]
+    values = {seq: out.value(seq, packet) for seq, packet in enumerate(packets)}
+    build = out.records()  # what any process sending the outbox entry does
+    records = [build.frame(seq, value) for seq, value in values.items()]
     reader, check = AudioReader(bob), FrameCheck()
     played = []
     for record in records:
@@ -86,8 +88,9 @@ def test_what_a_talker_seals_and_signs_opens_and_verifies(family: Family) -> Non
         check.add(received.belongs_to("alice", "0badcafe") or 0, received.wire)
         played.append(received.record.packet)  # type: ignore[union-attr]
     assert played == [*packets[:5], b"\x00\x00"]
-    signed, end, (meta_key, meta_value) = out.finish(_tx("alice", 6))  # type: ignore[arg-type]
+    end = build.end(values, 6, 360, 1_800_000_000_000)
     assert end.headers[1][0] == "chok-sig"
+    signed, meta_key, meta_value = build.transmission(_tx("alice", 6), values)  # type: ignore[arg-type]
     sealed = parse_metadata_record(meta_key, meta_value)
     assert isinstance(sealed, SealedRecord) and b"alice" not in meta_value
     opened = open_transmission(bob, sealed)
@@ -189,7 +192,8 @@ def test_a_key_that_cannot_sign_talks_unsigned(family: Family, tmp_path: Path) -
     security = ChannelSecurity(creds, CHANNEL, False, folder)
     assert security.signer is None
     out = OutgoingTransmission(security, "rita", "0badcafe", 60)
-    out.frame(0, b"x" * 30)
-    tx, end, (_key, value) = out.finish(_tx("rita", 1))  # type: ignore[arg-type]
+    values = {0: out.value(0, b"x" * 30)}
+    end = out.records().end(values, 1, 60, 1_800_000_000_000)
+    tx, _key, value = out.records().transmission(_tx("rita", 1), values)  # type: ignore[arg-type]
     assert tx.sig is None and [name for name, _ in end.headers] == ["chok-end"]
     assert b"chokSig" not in value

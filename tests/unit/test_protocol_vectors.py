@@ -132,7 +132,8 @@ def test_all_vectors_found() -> None:
     identities = {
         f"{kind}-{who}" for kind in ("key", "der") for who in ("ca", "dan", "ann", "admin")
     }
-    derived = {"frames-digest", "msg-signed-message", "epoch-key", "key-ephemeral", "frame-key"}
+    derived = {"frames-digest", "msg-signed-message", "end-signed-message", "epoch-key"}
+    derived |= {"key-ephemeral", "frame-key"}
     assert set(BYTES) == {"header-section-audio-frame"} | identities | derived
 
 

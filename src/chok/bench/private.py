@@ -73,21 +73,21 @@ def _sessions(say: Say, isolated: bool) -> tuple[list[ChannelSession], list[Chan
 
 
 def _measure(say: Say, frames: int, runs: int, timeline_size: int, isolated: bool) -> list[Row]:
+    import numpy as np
+
     from chok.bench import measure as m
     from chok.bench.run import BENCH_TEXT
-    from chok.codec import encode_pcm, make_speech
+    from chok.codec import make_speech
 
     (talk_open, listen_open), (talk_private, listen_private) = _sessions(say, isolated)
-    packets = encode_pcm(make_speech(BENCH_TEXT), flush=False)
-    while len(packets) < frames:
-        packets += packets
-    packets = packets[:frames]
+    speech = make_speech(BENCH_TEXT)
+    said = np.tile(speech, -(-frames * 2880 // speech.size))[: frames * 2880]
     say("warming up (not measured)...")
-    m.chok_live(talk_open, listen_open, packets[:40])
-    m.chok_live(talk_private, listen_private, packets[:40])
+    m.chok_live(talk_open, listen_open, said[: 40 * 2880])
+    m.chok_live(talk_private, listen_private, said[: 40 * 2880])
     say(f"live: {frames} frames on each channel...")
-    open_lat, open_wire = m.chok_live(talk_open, listen_open, packets)
-    private_lat, private_wire = m.chok_live(talk_private, listen_private, packets)
+    open_lat, open_wire = m.chok_live(talk_open, listen_open, said)
+    private_lat, private_wire = m.chok_live(talk_private, listen_private, said)
     rows = [
         Row(f"live latency {p}", getattr(open_lat, p), getattr(private_lat, p), "ms", "")
         for p in ("p50", "p95", "p99")

@@ -1,10 +1,20 @@
 """What a person writes, signed (and on a private channel, sealed): the frames
-of a transmission with their running digest, its end record and transmission
-record, and reaction records (protocol.md, sections 9 and 10)."""
+of a transmission, its end record and transmission record, and reaction
+records (protocol.md, sections 9 and 10).
+
+A transmission goes through the outbox (channel/outbox.py): the talker keeps
+each frame's value as it will be on the wire (sealed on a private channel),
+and whichever process sends the entry builds its records with
+``TransmissionRecords`` from what the outbox holds: the digest of the frames
+is computed from them, so nothing else has to survive a crash.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from chok.channel.security import ChannelSecurity
+from chok.errors import ConfigError
 from chok.pki import sealing
 from chok.protocol.audio import (
     SILENCE_MARKER,
@@ -15,58 +25,108 @@ from chok.protocol.audio import (
 )
 from chok.protocol.reactions import ReactionRecord
 from chok.protocol.sealed import build_sealed_frame, sealed_reaction_key
-from chok.protocol.signing import FrameDigest
+from chok.protocol.signing import CertRecord, frames_digest
 from chok.protocol.transmission import Transmission
 
 
 class OutgoingTransmission:
-    """One press: each frame is hashed as it is sent, so nothing is buffered."""
+    """One press, on the talker's side: the value of each frame (sealed on a
+    private channel with the newest epoch key held), and what the outbox must
+    remember to build the records later (the salt and the epoch)."""
 
     def __init__(self, security: ChannelSecurity, talker: str, tx_id: str, frame_ms: int) -> None:
         self.security = security
         self.talker = talker
         self.tx_id = tx_id
         self.frame_ms = frame_ms
-        self.digest = FrameDigest()
         self.epoch: int | None = None
-        self._salt = b""
+        self.salt = b""
         self._frame_key = b""
         if security.private:
             self.epoch, epoch_key = security.current_epoch()
-            self._salt = sealing.new_salt()
+            self.salt = sealing.new_salt()
             self._frame_key = sealing.frame_key(
-                epoch_key, security.channel, talker, tx_id, self._salt
+                epoch_key, security.channel, talker, tx_id, self.salt
             )
 
-    def frame(self, seq: int, packet: bytes) -> AudioRecord:
-        """The record of frame ``seq``; its value goes into the digest."""
+    def value(self, seq: int, packet: bytes) -> bytes:
+        """The record value of frame ``seq``, as it goes on the wire."""
+        plain = SILENCE_MARKER if is_silence(packet) else packet
         if self.epoch is None:
-            record = build_audio_frame(self.talker, self.tx_id, seq, packet, self.frame_ms)
-        else:
-            plain = SILENCE_MARKER if is_silence(packet) else packet
-            sealed = sealing.seal_frame(
-                self._frame_key, self.tx_id, seq, self.frame_ms, self._salt, plain
-            )
-            record = build_sealed_frame(
-                self.talker, self.tx_id, seq, self.frame_ms, self._salt, sealed
-            )
-        self.digest.add(seq, record.value)
-        return record
+            return plain
+        return sealing.seal_frame(self._frame_key, self.tx_id, seq, self.frame_ms, self.salt, plain)
 
-    def finish(self, tx: Transmission) -> tuple[Transmission, AudioRecord, tuple[bytes, bytes]]:
-        """Sign the transmission record (its offsets known): the signed record, the end
-        record with its ``chok-sig`` header, and the metadata record's key and value."""
-        signer = self.security.signer
-        end = build_end_of_transmission(
-            self.talker, self.tx_id, tx.frames, tx.duration_ms, frame_ms=self.frame_ms
+    def records(self) -> TransmissionRecords:
+        return TransmissionRecords(
+            self.security, self.talker, self.tx_id, self.frame_ms, self.salt, self.epoch
         )
-        signed = tx
-        if signer is not None:  # (a key that cannot sign: unsigned, like the Android app's)
-            signed = signer.sign_transmission(tx, self.digest.digest())
-            sig_header = signer.end_signature(signed).header()
-            end = AudioRecord(end.key, end.value, [*end.headers, sig_header])
-        meta = metadata_record(self.security, signed.key(), signed.to_value(), self.epoch)
-        return signed, end, meta
+
+
+class TransmissionRecords:
+    """The records of one transmission, from what its outbox entry holds.
+
+    ``security`` None: the person's key files cannot be read here (unsigned
+    records; a private channel's record cannot be sealed then).
+    """
+
+    def __init__(
+        self,
+        security: ChannelSecurity | None,
+        talker: str,
+        tx_id: str,
+        frame_ms: int,
+        salt: bytes = b"",
+        epoch: int | None = None,
+    ) -> None:
+        self.security = security
+        self.talker = talker
+        self.tx_id = tx_id
+        self.frame_ms = frame_ms
+        self.salt = salt
+        self.epoch = epoch
+
+    def frame(self, seq: int, value: bytes) -> AudioRecord:
+        if self.epoch is None:
+            return build_audio_frame(self.talker, self.tx_id, seq, value, self.frame_ms)
+        return build_sealed_frame(self.talker, self.tx_id, seq, self.frame_ms, self.salt, value)
+
+    def end(
+        self, frames: Mapping[int, bytes], count: int, duration_ms: int, released_ms: int
+    ) -> AudioRecord:
+        """The end record, with the signature a live listener checks (``chok-sig``)."""
+        end = build_end_of_transmission(
+            self.talker, self.tx_id, count, duration_ms, frame_ms=self.frame_ms
+        )
+        security = self.security
+        signer = security.signer if security is not None else None
+        if security is None or signer is None:  # cannot sign: unsigned, like the Android app's
+            return end
+        signature = signer.end_signature(
+            channel=security.channel, tx_id=self.tx_id, talker=self.talker,
+            timestamp_ms=released_ms, duration_ms=duration_ms, frame_ms=self.frame_ms,
+            frames=count, frames_hash=frames_digest(frames),
+        )  # fmt: skip
+        return AudioRecord(end.key, end.value, [*end.headers, signature.header()])
+
+    def transmission(
+        self, tx: Transmission, frames: Mapping[int, bytes]
+    ) -> tuple[Transmission, bytes, bytes]:
+        """The transmission record signed (offsets known), its key and value."""
+        security = self.security
+        if security is None:
+            if self.epoch is not None:
+                raise ConfigError(
+                    "cannot seal this transmission's record: your keys are unreadable"
+                )
+            return tx, tx.key(), tx.to_value()
+        signer = security.signer
+        signed = tx if signer is None else signer.sign_transmission(tx, frames_digest(frames))
+        key, value = metadata_record(security, signed.key(), signed.to_value(), self.epoch)
+        return signed, key, value
+
+    def cert(self) -> CertRecord | None:
+        """The talker's certificate record, the first time in this process."""
+        return self.security.cert_to_publish() if self.security is not None else None
 
 
 def metadata_record(
@@ -75,14 +135,9 @@ def metadata_record(
     """Key and value to produce: as they are on an open channel, sealed on a private one."""
     if not security.private:
         return key, value
-    if epoch is None:
+    epoch_key = security.epoch_key(epoch) if epoch is not None else None
+    if epoch is None or epoch_key is None:
         epoch, epoch_key = security.current_epoch()
-    else:
-        known = security.epoch_key(epoch)
-        if known is None:
-            epoch, epoch_key = security.current_epoch()
-        else:
-            epoch_key = known
     sealed = sealing.seal_record(epoch, epoch_key, security.channel, key, value)
     return sealed.key, sealed.to_value()
 

@@ -6,16 +6,19 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from chok.audio import AudioOutput, Mixer, open_output
+from chok.channel.cursor import RecordCursor
 from chok.channel.incoming import FrameCheck
 from chok.channel.live import Event, FrameArrived, TalkEnded, TalkStarted
 from chok.channel.recorder import SaveDir
-from chok.channel.replay import replay_frames
+from chok.channel.replay import replay_frames, replay_reader
 from chok.channel.session import ChannelSession
 from chok.channel.timeline import Entry
 from chok.codec import OpusDecoder, Pcm
+from chok.errors import NotFoundError
 from chok.pki.trust import Authenticity
 
 
@@ -69,30 +72,61 @@ class LivePlayer:
         self.output.close()
 
 
+@dataclass(frozen=True)
+class Replayed:
+    entry: Entry
+    path: Path | None  # where it was saved
+    skipped: str | None = None  # why it was not played (its audio is not on the broker)
+    #: Its verdict, the audio checked against the talker's signature (protocol.md 9.8).
+    authenticity: Authenticity | None = None
+
+
 def play_entries(
     session: ChannelSession,
     entries: Iterable[Entry],
     player: LivePlayer | None,
     saver: SaveDir | None,
-) -> Iterator[tuple[Entry, Path | None, Authenticity]]:
+    bounds: tuple[int, int] | None = None,
+) -> Iterator[Replayed]:
     """Replay recordings in order (catch-up): to the player and/or saved files.
 
-    Each comes back with its verdict, its audio checked against the talker's
-    signature as it was read (protocol.md, 9.8).
+    A recording whose audio is not on the broker (expired, or a record that
+    names offsets never written) is skipped, not the end of the catch-up.
+    ``bounds``: the audio watermarks the timeline was read with.
     """
-    for entry in entries:
-        tx = entry.signed
-        key = tx.tx_id or f"orig-{tx.start_offset}"
-        decoder = OpusDecoder(tx.frame_ms)
-        path = None
+    reader = replay_reader(session, "catch-up")  # one connection for all of them
+    cursor = RecordCursor(reader)  # and as few seeks as can be, in offset order
+    try:
+        for entry in sorted(entries, key=lambda e: e.id):
+            try:
+                check = FrameCheck()
+                path = _play_one(session, cursor, entry, player, saver, bounds, check)
+                yield Replayed(entry, path, None, check.verdict(entry.authenticity, entry.signed))
+            except NotFoundError as exc:
+                yield Replayed(entry, None, str(exc))
+    finally:
+        reader.close()
+
+
+def _play_one(
+    session: ChannelSession,
+    cursor: RecordCursor,
+    entry: Entry,
+    player: LivePlayer | None,
+    saver: SaveDir | None,
+    bounds: tuple[int, int] | None,
+    check: FrameCheck,
+) -> Path | None:
+    tx = entry.signed
+    key = tx.tx_id or f"orig-{tx.start_offset}"
+    decoder = OpusDecoder(tx.frame_ms) if player is not None else None
+    if saver is not None:
+        saver.feed(TalkStarted(key, tx.user_id, tx.start_offset))
+    for frame in replay_frames(session, tx, bounds=bounds, cursor=cursor, check=check):
+        if player is not None and decoder is not None:
+            player.play_pcm(decoder.decode(frame.packet))
         if saver is not None:
-            saver.feed(TalkStarted(key, tx.user_id, tx.start_offset))
-        check = FrameCheck()
-        for frame in replay_frames(session, tx, check=check):
-            if player is not None:
-                player.play_pcm(decoder.decode(frame.packet))
-            if saver is not None:
-                saver.feed(FrameArrived(key, tx.user_id, frame, tx.start_offset, tx.timestamp_ms))
-        if saver is not None:
-            path = saver.feed(TalkEnded(key, tx.user_id, tx.frames, tx.duration_ms, True))
-        yield entry, path, check.verdict(entry.authenticity, tx)
+            saver.feed(FrameArrived(key, tx.user_id, frame, tx.start_offset, tx.timestamp_ms))
+    if saver is None:
+        return None
+    return saver.feed(TalkEnded(key, tx.user_id, tx.frames, tx.duration_ms, True))

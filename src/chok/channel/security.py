@@ -222,15 +222,20 @@ class ChannelSecurity:
 
     # --- publishing one's certificate -------------------------------------------
 
-    def publish_cert(self, producer: RecordProducer, topic: str, partition: int) -> None:
-        """Produce this person's certificate record once per process and channel
-        (receivers need it to check signatures; compaction keeps one copy)."""
+    def cert_to_publish(self) -> CertRecord | None:
+        """This person's certificate record, the first time it is asked for in this
+        process (receivers need it to check signatures; compaction keeps one copy)."""
         with self._lock:
             if self.channel in self._published or self.signer is None:
-                return
+                return None
             self._published.add(self.channel)
-        record = build_cert_record(self.signer.cert_der)
-        producer.produce(topic, record.key(), record.der, partition=partition)
+        return build_cert_record(self.signer.cert_der)
+
+    def publish_cert(self, producer: RecordProducer, topic: str, partition: int) -> None:
+        """Produce this person's certificate record once per process and channel."""
+        record = self.cert_to_publish()
+        if record is not None:
+            producer.produce(topic, record.key(), record.der, partition=partition)
 
 
 def _signer_or_none(cert_pem: bytes, key_pem: bytes) -> Signer | None:

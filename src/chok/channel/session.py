@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
+from chok.channel.resend import resume_outbox
 from chok.channel.security import ChannelSecurity, security_for
 from chok.kafka.client import Credentials
-from chok.kafka.stream import PartitionReader, RecordProducer
+from chok.kafka.stream import OUTBOX_PRODUCER_SETTINGS, PartitionReader, RecordProducer
 from chok.profiles import Profile
 from chok.protocol.client_config import ChannelConfig
 
@@ -34,9 +36,9 @@ class ChannelSession:
     def metadata_topic(self) -> str:
         return self.config.metadata_topic
 
-    def audio_reader(self, purpose: str) -> PartitionReader:
+    def audio_reader(self, purpose: str, extra: dict[str, Any] | None = None) -> PartitionReader:
         return PartitionReader(
-            self.creds, self.user, self.audio_topic, self.config.audio_partition, purpose
+            self.creds, self.user, self.audio_topic, self.config.audio_partition, purpose, extra
         )
 
     def metadata_reader(self, purpose: str) -> PartitionReader:
@@ -54,16 +56,22 @@ class ChannelSession:
         self.security.refresh(lambda: self.metadata_reader("trust"))
 
     def producer(self) -> RecordProducer:
-        """A producer already connected to the broker (see RecordProducer.connect)."""
-        producer = RecordProducer(self.creds)
-        producer.connect(self.audio_topic)
+        """A producer that connects in the background (see RecordProducer.connect):
+        making it never waits for the broker, and what it is given waits in
+        librdkafka's queue, for as long as it takes, until the broker is there."""
+        producer = RecordProducer(self.creds, OUTBOX_PRODUCER_SETTINGS)
+        producer.warm_up(self.audio_topic)
         return producer
 
 
 def open_session(profile: Profile, channel: int | None = None) -> ChannelSession:
+    """A session on one of the profile's channels; what an earlier chok left in
+    this profile's outbox starts going out in the background (channel/resend.py)."""
     config = profile.channel(channel)
     private = config.number in profile.config.private_channels
-    return ChannelSession(profile.user, profile.name, profile.credentials, config, private)
+    session = ChannelSession(profile.user, profile.name, profile.credentials, config, private)
+    resume_outbox(profile.name, profile.credentials)
+    return session
 
 
 def now_ms() -> int:

@@ -105,30 +105,42 @@ class Verdicts:
 @dataclass
 class _Fold:
     """The newest record per key, folded as records arrive: what compaction
-    keeps, so the result does not depend on whether the broker compacted yet."""
+    keeps, so the result does not depend on whether the broker compacted yet.
+
+    ``security`` (None: no keys, no verdicts, as in tests of the fold alone)
+    takes in what the channel publishes for trust and opens sealed records.
+    """
 
     channel: int
-    security: ChannelSecurity
-    latest: dict[int, Transmission | SealedRecord] = field(default_factory=dict)
+    security: ChannelSecurity | None = None
+    latest: dict[int, Transmission] = field(default_factory=dict)
+    sealed: dict[int, SealedRecord] = field(default_factory=dict)  # a private channel's
     signed: dict[int, Transmission] = field(default_factory=dict)
-    reactions: dict[bytes, tuple[ReactionRecord | SealedRecord, int]] = field(default_factory=dict)
+    reactions: dict[bytes, ReactionRecord | SealedRecord] = field(default_factory=dict)
+    reaction_offsets: dict[bytes, int] = field(default_factory=dict)
     first_offset: dict[int, int] = field(default_factory=dict)
 
     def add(self, key: bytes, value: bytes | None, offset: int) -> None:
         record = parse_metadata_record(key, value, channel=self.channel)
-        if isinstance(record, Transmission) or (
-            isinstance(record, SealedRecord) and parse_transmission_key(key) is not None
-        ):
-            start = _start_of(record, key)
-            self.latest[start] = record
+        ids = parse_transmission_key(key)
+        if isinstance(record, Transmission) or (isinstance(record, SealedRecord) and ids):
+            start = record.start_offset if isinstance(record, Transmission) else _start(ids)
+            self.latest.pop(start, None)
+            self.sealed.pop(start, None)
+            if isinstance(record, Transmission):
+                self.latest[start] = record
+                if record.sig is not None:
+                    self.signed[start] = record
+            else:
+                self.sealed[start] = record
             self.first_offset.setdefault(start, offset)
-            if isinstance(record, Transmission) and record.sig is not None:
-                self.signed[start] = record
         elif isinstance(record, ReactionRecord | SealedRecord):
             self.reactions.pop(key, None)  # re-insert: dict order = log order
-            self.reactions[key] = (record, offset)
+            self.reactions[key] = record
+            self.reaction_offsets[key] = offset
         elif isinstance(record, CertRecord | Revocation | WrappedKey):
-            self.security.learn(record)
+            if self.security is not None:
+                self.security.learn(record)
         else:
             self._forget(key)  # a tombstone or a broken newest record replaces the key
 
@@ -136,46 +148,46 @@ class _Fold:
         ids = parse_transmission_key(key)
         if ids is not None and ids[0] == self.channel:
             self.latest.pop(ids[1], None)
+            self.sealed.pop(ids[1], None)
         else:
             self.reactions.pop(key, None)
 
     def transmissions(self) -> dict[int, tuple[Transmission, int | None]]:
         """Each start offset's newest record, opened if sealed (with its epoch)."""
-        opened: dict[int, tuple[Transmission, int | None]] = {}
-        for start, record in self.latest.items():
-            if isinstance(record, Transmission):
-                opened[start] = (record, None)
-                continue
+        opened: dict[int, tuple[Transmission, int | None]] = {
+            start: (tx, None) for start, tx in self.latest.items()
+        }
+        if self.security is None:
+            return opened
+        for start, record in self.sealed.items():
             tx = open_transmission(self.security, record)
             if tx is not None and tx.start_offset == start:
                 opened[start] = (tx, record.epoch)
         return opened
 
     def reactions_by_transmission(
-        self, epochs: dict[int, int | None]
+        self, epochs: dict[int, int | None] | None = None
     ) -> dict[int, list[ReactionRecord]]:
         """Reaction records per transmission in log order, forged ones left out."""
-        store = self.security.store
+        security = self.security
         grouped: dict[int, list[ReactionRecord]] = {}
-        for record, offset in self.reactions.values():
+        for key, record in self.reactions.items():
             if isinstance(record, SealedRecord):
                 start = _sealed_reaction_start(record)
-                if start is None:
+                if security is None or start is None:
                     continue
-                opened = open_reaction(self.security, record, epochs.get(start))
+                opened = open_reaction(security, record, (epochs or {}).get(start))
                 if opened is None:
                     continue
                 record = opened
-            if store.reaction(record, offset).forged:
+            offset = self.reaction_offsets.get(key)
+            if security is not None and security.store.reaction(record, offset).forged:
                 continue  # someone reacting in another's name
             grouped.setdefault(record.start_offset, []).append(record)
         return grouped
 
 
-def _start_of(record: Transmission | SealedRecord, key: bytes) -> int:
-    if isinstance(record, Transmission):
-        return record.start_offset
-    ids = parse_transmission_key(key)
+def _start(ids: tuple[int, int] | None) -> int:
     return ids[1] if ids is not None else -1
 
 

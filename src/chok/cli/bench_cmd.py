@@ -40,6 +40,21 @@ from chok.cli.output import emit_json, info
     is_flag=True,
     help="Instead: CPU, memory and connections of hearing 1 vs 3 channels; replay at speed.",
 )
+@click.option(
+    "--outage",
+    "outage_s",
+    type=float,
+    metavar="S",
+    help="Instead: kill a throwaway broker mid-talk for S seconds (frames lost, time to timeline).",
+)
+@click.option(
+    "--press",
+    "presses",
+    type=int,
+    metavar="N",
+    help="Instead: N holds per case through the virtual sound devices: audio lost at "
+    "press and release, press to permit cue, mouth to ear (chok talk and the app).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def bench_cmd(
     frames: int,
@@ -49,6 +64,8 @@ def bench_cmd(
     broker_starts: int | None,
     private: bool,
     scan: bool,
+    outage_s: float | None,
+    presses: int | None,
     as_json: bool,
 ) -> None:
     """Measure live latency, tune-in, timeline load, replay start and bytes on the wire.
@@ -93,8 +110,43 @@ def bench_cmd(
             click.echo(scan_table(scan_rows))
         return
 
+    if outage_s is not None:
+        from chok.bench.outage import measure_outage
+
+        outcome = measure_outage(info, outage_s).rows()
+        if as_json:
+            emit_json(outcome)
+        else:
+            for name, value in outcome.items():
+                shown = f"{value:.2f}" if isinstance(value, float) else str(value)
+                click.echo(f"{name}: {shown}")
+        return
+
+    if presses is not None:
+        _press(presses, here, as_json)
+        return
     rows = run_all(info, frames, runs, timeline_size, isolated=not here)
     if as_json:
         emit_json(rows_json(rows))
+    else:
+        click.echo(table(rows))
+
+
+def _press(trials: int, here: bool, as_json: bool) -> None:
+    from dataclasses import asdict
+
+    from chok.bench.press import AppDriver, run_press, table
+
+    app: AppDriver | None
+    try:
+        from chok.gui.press_bench import app_cases
+
+        app = app_cases
+    except ImportError:  # no PySide6: the app's cases are left out
+        info("PySide6 is not installed: measuring chok talk only")
+        app = None
+    rows = run_press(info, trials, isolated=not here, app=app)
+    if as_json:
+        emit_json([asdict(r) for r in rows])
     else:
         click.echo(table(rows))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from chok import profiles
 from chok.channel.session import ChannelSession, open_session
+from chok.kafka import handshake
+from chok.protocol.topics import MAX_CHANNEL, MIN_CHANNEL
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -17,10 +20,46 @@ def channel_option(func: F) -> F:
     return click.option(
         "--channel",
         "-c",
-        type=int,
+        type=click.IntRange(MIN_CHANNEL, MAX_CHANNEL),
         metavar="N",
         help="Channel number (default: your first channel).",
     )(func)
+
+
+# A recording's ID is its Kafka offset: 0 to 2^63 - 1.
+RECORDING_ID = click.IntRange(0, 2**63 - 1)
+
+
+def seconds(limit: float, *, zero: bool = False) -> _FloatParam:
+    """Seconds as a finite number above 0 (or from 0) up to ``limit``: click's
+    FloatRange lets NaN through (every comparison with NaN is false)."""
+    return _Seconds(limit, zero)
+
+
+if TYPE_CHECKING:  # click's ParamType is generic for type checkers (not at runtime in 8.1)
+    _FloatParam = click.ParamType[float]
+else:
+    _FloatParam = click.ParamType
+
+
+class _Seconds(_FloatParam):
+    name = "seconds"
+
+    def __init__(self, limit: float, zero: bool) -> None:
+        self.limit, self.zero = limit, zero
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        low_ok = number >= 0 if self.zero else number > 0
+        if not (math.isfinite(number) and low_ok and number <= self.limit):
+            low = "0" if self.zero else "more than 0"
+            self.fail(f"{value} is not {low} to {self.limit:g} seconds", param, ctx)
+        return number
 
 
 def json_option(func: F) -> F:
@@ -37,5 +76,16 @@ def device_option(func: F) -> F:
     )(func)
 
 
-def session_from(ctx_obj: dict[str, Any], channel: int | None) -> ChannelSession:
-    return open_session(profiles.active(ctx_obj.get("profile")), channel)
+def session_from(
+    ctx_obj: dict[str, Any], channel: int | None, *, offline_ok: bool = False
+) -> ChannelSession:
+    """The channel session of the active profile, once the broker has accepted
+    its certificate: a refused one is exit 7 in milliseconds, not a 10 s wait
+    for "cannot reach the broker" (kafka/handshake.py).
+
+    ``offline_ok``: a broker that cannot be reached is no error (talk queues in
+    the outbox, listen waits for the broker); a refusal still is."""
+    profile = profiles.active(ctx_obj.get("profile"))
+    session = open_session(profile, channel)
+    handshake.check(profile.credentials, unreachable_ok=offline_ok)
+    return session

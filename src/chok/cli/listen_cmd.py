@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import queue
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import click
 
 from chok import profiles
+from chok.channel.connection import ConnState, ConnStatus
 from chok.channel.live import Event, TalkEnded, TalkStarted
 from chok.channel.player import LivePlayer, play_entries
 from chok.channel.recorder import SaveDir
@@ -19,12 +19,16 @@ from chok.channel.scan import ScanSettings, parse_channels
 from chok.channel.service import ListenService
 from chok.channel.session import ChannelSession, open_session
 from chok.channel.timeline import load_timeline
-from chok.cli.common import device_option, json_option
+from chok.cli.common import device_option, json_option, seconds
 from chok.cli.listen_scan import listen_several
-from chok.cli.output import info
-from chok.errors import AudioDeviceError, ChokError, UsageError
+from chok.cli.output import info, json_dumps, warn
+from chok.errors import AudioDeviceError, ChokError, KafkaError, StorageError, UsageError
+from chok.kafka import handshake
+from chok.protocol.display import safe_text, seconds_text
 
 POSITION_KEY = "audio_position_{channel}"
+MAX_COUNT = 1_000_000
+MAX_TIMEOUT_S = 30 * 86400.0  # a month: more is a typo (without --timeout: until Ctrl-C)
 
 
 @click.command("listen")
@@ -45,8 +49,8 @@ POSITION_KEY = "audio_position_{channel}"
     "--save", "save_dir", type=click.Path(path_type=Path), help="Save each transmission in DIR."
 )
 @click.option("--no-play", is_flag=True, help="Do not play through the speaker.")
-@click.option("--count", type=int, help="Stop after K transmissions.")
-@click.option("--timeout", type=float, help="Stop after S seconds.")
+@click.option("--count", type=click.IntRange(1, MAX_COUNT), help="Stop after K transmissions.")
+@click.option("--timeout", type=seconds(MAX_TIMEOUT_S), help="Stop after S seconds.")
 @click.option(
     "--catch-up", is_flag=True, help="First play what you missed since you last listened."
 )
@@ -78,50 +82,65 @@ def listen_cmd(
     the others; --mute N shows N without playing it. Each line names its
     channel; with --save, one folder per channel.
     """
-    if count is not None and count < 1:
-        raise UsageError("--count must be at least 1")
-    if timeout is not None and timeout <= 0:
-        raise UsageError("--timeout must be more than 0 seconds")
     profile = profiles.active(obj.get("profile"))
     settings = _scan_settings(profile, channels, mute, priority)
+    # A refused certificate is exit 7 at once; an unreachable broker is waited for.
+    handshake.check(profile.credentials, unreachable_ok=True)
     if len(settings.channels) > 1 or settings.muted:
         sessions = [open_session(profile, n) for n in settings.channels]
         player = None if no_play else _speaker(device)
         offsets = _catch_up_all(sessions, player, save_dir, as_json) if catch_up else {}
         listen_several(sessions, settings, player, save_dir, count, timeout, as_json, offsets)
         return
-    session = open_session(profile, settings.channels[0])
     saver = SaveDir(save_dir) if save_dir is not None else None
+    session = open_session(profile, settings.channels[0])
     player = None if no_play else _speaker(device)
     start_at = _catch_up(session, player, saver, as_json) if catch_up else None
-    events: queue.Queue[Event] = queue.Queue()
-    service = ListenService(session, on_event=events.put, start_offset=start_at).start()
-    _say(
-        as_json,
-        {
-            "event": "tuned_in",
-            "channel": session.number,
-            "ms": round((service.tune_in_s or 0) * 1000),
-        },
-        f"listening on channel {session.number} "
-        f"(tuned in in {(service.tune_in_s or 0) * 1000:.0f} ms)",
-    )
+    events: queue.Queue[Event | ConnStatus] = queue.Queue()
+    service = ListenService(
+        session,
+        on_event=events.put,
+        start_offset=start_at,
+        on_state=events.put,
+        fill_silence=saver is not None,
+    ).start(timeout=2.0, require=False)  # then say why not, and keep trying
+    shown = _Shown(as_json, bool(obj.get("verbose")))
+    last = service.status
     try:
-        _loop(service, events, player, saver, count, timeout, as_json)
+        _loop(service, events, player, saver, count, timeout, shown)
     except KeyboardInterrupt:
         pass
     finally:
+        last = service.status
         service.stop()
         if player is not None:
             player.close()
         for path in saver.flush() if saver else []:
             _say(as_json, {"event": "saved", "path": str(path)}, f"saved {path}")
-        if service.position is not None:
-            profiles.remember(
-                session.profile_name, POSITION_KEY.format(channel=session.number), service.position
-            )
+        _remember_position(session, service.position)
     if service.error is not None:
         raise service.error
+    if saver is not None and saver.failed:
+        raise StorageError(
+            f"{len(saver.failed)} recording(s) could not be saved: {saver.failed[0].message}"
+        )
+    if not service.tuned_in.is_set():  # the broker never answered: a script must know
+        raise KafkaError(
+            f"never tuned in to channel {session.number}: {last.text}",
+            hint=last.detail if shown.verbose else None,
+        )
+
+
+def _remember_position(session: ChannelSession, position: int | None) -> None:
+    """For --catch-up next time; a home that cannot be written only costs that."""
+    if position is None:
+        return
+    try:
+        profiles.remember(
+            session.profile_name, POSITION_KEY.format(channel=session.number), position
+        )
+    except StorageError as exc:
+        warn(f"where you stopped listening is not remembered: {exc}")
 
 
 def _scan_settings(
@@ -167,23 +186,63 @@ def _speaker(device: str | None) -> LivePlayer | None:
         return None
 
 
+class _Shown:
+    """What `listen` has said so far about tuning in and the connection."""
+
+    def __init__(self, as_json: bool, verbose: bool) -> None:
+        self.as_json, self.verbose = as_json, verbose
+        self.tuned_in = False
+        self.last: ConnState | None = None
+
+    def tuned(self, service: ListenService) -> None:
+        if self.tuned_in or not service.tuned_in.is_set():
+            return
+        self.tuned_in = True
+        ms = round((service.tune_in_s or 0) * 1000)
+        channel = service.session.number
+        _say(
+            self.as_json,
+            {"event": "tuned_in", "channel": channel, "ms": ms},
+            f"listening on channel {channel} (tuned in in {ms} ms)",
+        )
+
+    def connection(self, status: ConnStatus) -> None:
+        """Changes after tuning in, and any trouble before it (never silent)."""
+        quiet_start = self.last is None and status.state is ConnState.CONNECTED
+        if status.state is self.last or quiet_start:
+            self.last = status.state
+            return
+        self.last = status.state
+        data: dict[str, Any] = {"event": "connection", "state": status.state.value}
+        data.update(text=status.text, detail=status.detail)
+        text = f"{dt.datetime.now():%H:%M:%S} {status.text}"
+        if self.verbose and status.detail:
+            text += f" [{status.detail}]"
+        _say(self.as_json, data, text)
+
+
 def _loop(
     service: ListenService,
-    events: queue.Queue[Event],
+    events: queue.Queue[Event | ConnStatus],
     player: LivePlayer | None,
     saver: SaveDir | None,
     count: int | None,
     timeout: float | None,
-    as_json: bool,
+    shown: _Shown,
 ) -> None:
+    as_json = shown.as_json
     deadline = time.monotonic() + timeout if timeout is not None else None
     ended = 0
     while (count is None or ended < count) and (deadline is None or time.monotonic() < deadline):
         if service.error is not None:
             return
+        shown.tuned(service)
         try:
             event = events.get(timeout=0.1)
         except queue.Empty:
+            continue
+        if isinstance(event, ConnStatus):
+            shown.connection(event)
             continue
         if player is not None:
             player.feed(event)
@@ -206,7 +265,7 @@ def _print_event(event: Event, as_json: bool) -> None:
                 "tx": event.key,
                 "offset": event.offset,
             },
-            f"{clock} {event.talker} is talking...",
+            f"{clock} {safe_text(event.talker)} is talking...",
         )
     elif isinstance(event, TalkEnded):
         verdict = event.authenticity
@@ -224,13 +283,13 @@ def _print_event(event: Event, as_json: bool) -> None:
                 "duration_ms": event.duration_ms,
                 "authenticity": None if verdict is None else verdict.status,
             },
-            f"{clock} {event.talker}: {event.duration_ms / 1000:.1f} s "
+            f"{clock} {safe_text(event.talker)}: {seconds_text(event.duration_ms)} "
             f"({event.frames} frames){mark}",
         )
 
 
 def _say(as_json: bool, data: dict[str, Any], text: str) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False) if as_json else text)
+    click.echo(json_dumps(data) if as_json else text)
 
 
 def _catch_up(
@@ -255,8 +314,13 @@ def _catch_up(
         as_json, {"event": "catch_up", "missed": len(missed)}, f"{len(missed)} missed recording(s)"
     )
     try:
-        for entry, path, verdict in play_entries(session, missed, player, saver):
-            tx = entry.transmission
+        bounds = (timeline.audio_low, timeline.audio_high)
+        for replayed in play_entries(session, missed, player, saver, bounds):
+            entry, path, tx = replayed.entry, replayed.path, replayed.entry.transmission
+            if replayed.skipped is not None:
+                info(f"  skipped ID {entry.id}: {replayed.skipped}")
+                continue
+            verdict = replayed.authenticity or entry.authenticity
             warning = f"  WARNING: forged ({verdict.reason})" if verdict.forged else ""
             _say(
                 as_json,
@@ -267,7 +331,8 @@ def _catch_up(
                     "duration_ms": tx.duration_ms,
                     "authenticity": verdict.status,
                 },
-                f"  missed: {tx.user_id} {tx.duration_ms / 1000:.1f} s (ID {entry.id}){warning}",
+                f"  missed: {safe_text(tx.user_id)} {seconds_text(tx.duration_ms)} "
+                f"(ID {entry.id}){warning}",
             )
             if path is not None:
                 _say(as_json, {"event": "saved", "path": str(path)}, f"  saved {path}")

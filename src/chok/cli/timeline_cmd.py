@@ -14,11 +14,27 @@ from chok.channel.reactions import toggle_reaction
 from chok.channel.replay import replay_frames
 from chok.channel.session import ChannelSession
 from chok.channel.timeline import Entry, load_timeline, parse_since
-from chok.cli.common import channel_option, device_option, json_option, session_from
+from chok.cli.common import (
+    RECORDING_ID,
+    channel_option,
+    device_option,
+    json_option,
+    session_from,
+)
 from chok.cli.output import emit_json, info
 from chok.codec import EXPORT_SUFFIXES, OpusDecoder, decode_packets, export
 from chok.codec.tempo import Tempo, change_tempo, check_speed
 from chok.errors import NotFoundError, UsageError
+from chok.home import check_writable
+from chok.protocol.display import (
+    UNKNOWN,
+    iso_time,
+    moment_local,
+    safe_emoji,
+    safe_text,
+    seconds_text,
+)
+from chok.protocol.names import validate_emoji
 
 
 def entry_json(entry: Entry) -> dict[str, Any]:
@@ -28,7 +44,7 @@ def entry_json(entry: Entry) -> dict[str, Any]:
         "end_offset": tx.end_offset,
         "user": tx.user_id,
         "timestamp_ms": tx.timestamp_ms,
-        "time": dt.datetime.fromtimestamp(tx.timestamp_ms / 1000, dt.UTC).isoformat(),
+        "time": iso_time(tx.timestamp_ms),  # null when the record's time is no date
         "duration_ms": tx.duration_ms,
         "frames": tx.frames,
         "reactions": entry.reactions,
@@ -44,13 +60,15 @@ MARKS = {"verified": "\u2713", "unsigned": " ", "forged": "\u26a0"}
 
 
 def _when(timestamp_ms: int) -> str:
-    moment = dt.datetime.fromtimestamp(timestamp_ms / 1000)
+    moment = moment_local(timestamp_ms)
+    if moment is None:
+        return UNKNOWN
     today = dt.datetime.now().date()
     return moment.strftime("%H:%M:%S" if moment.date() == today else "%Y-%m-%d %H:%M")
 
 
 def _reactions_text(reactions: dict[str, list[str]]) -> str:
-    return " ".join(f"{emoji}{len(names)}" for emoji, names in reactions.items())
+    return " ".join(f"{safe_emoji(emoji)}{len(names)}" for emoji, names in reactions.items())
 
 
 @click.command("timeline")
@@ -102,8 +120,8 @@ def timeline_cmd(
         verdict = entry.authenticity
         warning = f"  FORGED: {verdict.reason}" if verdict.forged else ""
         click.echo(
-            f"{entry.id:>8}  {MARKS[verdict.status]} {tx.user_id[:16]:<16} "
-            f"{_when(tx.timestamp_ms):<16} {tx.duration_ms / 1000:>6.1f}s  "
+            f"{entry.id:>8}  {MARKS[verdict.status]} {safe_text(tx.user_id, 16):<16} "
+            f"{_when(tx.timestamp_ms):<16} {seconds_text(tx.duration_ms, 's'):>7}  "
             f"{_reactions_text(entry.reactions)}{audio}{warning}"
         )
     if forged and not suspicious:
@@ -136,7 +154,7 @@ def _find(obj: dict[str, Any], channel: int | None, tx_id: int) -> tuple[Channel
 
 
 @click.command("play")
-@click.argument("tx_id", metavar="ID", type=int)
+@click.argument("tx_id", metavar="ID", type=RECORDING_ID)
 @channel_option
 @device_option
 @click.option("--out", type=click.Path(path_type=Path), help="Write to FILE (.wav/.ogg) instead.")
@@ -186,7 +204,8 @@ def play_cmd(
     _warn_about_audio(entry, check)
     seconds = played * frame_seconds(entry)
     at = "" if speed == 1.0 else f" at {speed:g}x ({seconds / speed:.1f} s)"
-    click.echo(f"played {entry.transmission.user_id}'s {seconds:.1f} s{at}")
+    who = safe_text(entry.transmission.user_id)
+    click.echo(f"played {who}'s {seconds:.1f} s{at}")
 
 
 def frame_seconds(entry: Entry) -> float:
@@ -196,8 +215,10 @@ def frame_seconds(entry: Entry) -> float:
 def _export(
     obj: dict[str, Any], channel: int | None, tx_id: int, path: Path, speed: float = 1.0
 ) -> None:
-    if path.suffix.lower() not in EXPORT_SUFFIXES:  # refuse before fetching anything
+    # Refuse a bad target before fetching anything.
+    if path.suffix.lower() not in EXPORT_SUFFIXES:
         raise UsageError(f"cannot export to '{path.name}': use a .wav, .ogg or .opus file name")
+    check_writable(path, "export to")
     session, entry = _find(obj, channel, tx_id)
     _warn_if_forged(entry, entry.authenticity.reason if entry.authenticity.forged else None)
     check = FrameCheck()
@@ -216,7 +237,7 @@ def _export(
 
 
 @click.command("export")
-@click.argument("tx_id", metavar="ID", type=int)
+@click.argument("tx_id", metavar="ID", type=RECORDING_ID)
 @click.argument("path", metavar="FILE", type=click.Path(path_type=Path))
 @channel_option
 @click.pass_obj
@@ -225,8 +246,11 @@ def export_cmd(obj: dict[str, Any], tx_id: int, path: Path, channel: int | None)
     _export(obj, channel, tx_id, path)
 
 
+SHORTCUTS = {"like": "👍", "love": "❤️", "heart": "❤️", "fire": "🔥"}
+
+
 @click.command("react")
-@click.argument("tx_id", metavar="ID", type=int)
+@click.argument("tx_id", metavar="ID", type=RECORDING_ID)
 @click.argument("emoji")
 @channel_option
 @json_option
@@ -239,11 +263,16 @@ def react_cmd(
     \b
     Shortcuts: like = 👍, love = ❤️, fire = 🔥
     """
-    emoji = {"like": "👍", "love": "❤️", "heart": "❤️", "fire": "🔥"}.get(emoji, emoji)
+    emoji = validate_emoji(
+        {"like": "👍", "love": "❤️", "heart": "❤️", "fire": "🔥"}.get(emoji, emoji)
+    )
     session = session_from(obj, channel)
     result = toggle_reaction(session, tx_id, emoji)
+    if result.map_problem is not None:
+        info(result.map_problem)
     if as_json:
         emit_json({"id": tx_id, "emoji": emoji, "on": result.on, "reactions": result.reactions})
         return
     verb = "added" if result.on else "removed"
-    click.echo(f"{verb} {emoji} on {tx_id}: {_reactions_text(result.reactions) or 'no reactions'}")
+    now = _reactions_text(result.reactions) or "no reactions"
+    click.echo(f"{verb} {safe_emoji(emoji)} on {tx_id}: {now}")

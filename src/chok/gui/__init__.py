@@ -16,9 +16,6 @@ import os
 import sys
 
 from chok.errors import EnvironmentError_
-from chok.gui.compat import pin_singletons
-
-pin_singletons()  # before any Qt object: see compat.py (PySide6 6.12 on Python 3.11)
 
 NO_DISPLAY = (
     "no display: the desktop app needs a graphical session "

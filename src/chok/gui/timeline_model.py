@@ -21,6 +21,8 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from chok.channel.timeline import Entry
+from chok.protocol.display import UNKNOWN, moment_local, safe_emoji, safe_text
+from chok.protocol.display import seconds_text as shown_seconds
 
 ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
 VERIFIED_MARK = "\u2713"
@@ -28,7 +30,9 @@ Index = QModelIndex | QPersistentModelIndex
 
 
 def when_text(timestamp_ms: int, now: dt.datetime | None = None) -> str:
-    moment = dt.datetime.fromtimestamp(timestamp_ms / 1000)
+    moment = moment_local(timestamp_ms)
+    if moment is None:
+        return UNKNOWN  # a record's time past the year 9999
     today = (now or dt.datetime.now()).date()
     if moment.date() == today:
         return moment.strftime("%H:%M")
@@ -38,7 +42,7 @@ def when_text(timestamp_ms: int, now: dt.datetime | None = None) -> str:
 
 
 def seconds_text(ms: int) -> str:
-    return f"{ms / 1000:.1f} s"
+    return shown_seconds(ms)
 
 
 class TimelineModel(QAbstractListModel):
@@ -66,11 +70,11 @@ class TimelineModel(QAbstractListModel):
         """One line a screen reader (or a test) can read."""
         tx = entry.transmission
         verdict = entry.authenticity
-        who = tx.user_id + (" (verified)" if verdict.verified else "")
+        who = safe_text(tx.user_id) + (" (verified)" if verdict.verified else "")
         parts = [who, when_text(tx.timestamp_ms), seconds_text(tx.duration_ms)]
         if verdict.forged:
             parts.append(f"FORGED: {verdict.reason}")
-        parts += [f"{emoji} {len(names)}" for emoji, names in entry.reactions.items()]
+        parts += [f"{safe_emoji(emoji)} {len(names)}" for emoji, names in entry.reactions.items()]
         if entry.id in self.unheard:
             parts.append("unheard")
         if not entry.audio_available:
@@ -143,7 +147,7 @@ class EntryDelegate(QStyledItemDelegate):
         painter.setFont(bold)
         painter.setPen(text_colour)
         playing = self.model.playing is not None and self.model.playing[0] == entry.id
-        who = ("\u25b6 " if playing else "") + tx.user_id
+        who = ("\u25b6 " if playing else "") + safe_text(tx.user_id)
         painter.drawText(x, y + QFontMetrics(bold).ascent(), who)
         x += QFontMetrics(bold).horizontalAdvance(who) + pad
         if entry.authenticity.verified:  # signed by the person named
@@ -201,7 +205,7 @@ class EntryDelegate(QStyledItemDelegate):
     ) -> None:
         metrics = QFontMetrics(font)
         for emoji, names in entry.reactions.items():
-            text = f"{emoji} {len(names)}"
+            text = f"{safe_emoji(emoji)} {len(names)}"
             width = metrics.horizontalAdvance(text) + line
             box = QRect(x, y, width, int(line * 1.3))
             mine = self.model.me in names

@@ -27,6 +27,7 @@ from chok.protocol.signing import (
     SIGNATURE_BYTES,
     EndSignature,
     SignatureFields,
+    end_message,
     fingerprint,
     signer_name,
 )
@@ -92,13 +93,24 @@ class Signer:
         signature = self.sign(tx.signed_message(frames_hash))
         return tx.with_signature(SignatureFields.make(self.fingerprint, signature, frames_hash))
 
-    def end_signature(self, tx: Transmission) -> EndSignature:
-        """The ``chok-sig`` header of the end record, from the signed transmission."""
-        sig = tx.sig
-        raw = sig.signature_bytes if sig is not None else None
-        if raw is None:
-            raise ConfigError("sign the transmission before its end record")
-        return EndSignature(self.fingerprint, tx.timestamp_ms, raw)
+    def end_signature(
+        self,
+        *,
+        channel: int,
+        tx_id: str,
+        talker: str,
+        timestamp_ms: int,
+        duration_ms: int,
+        frame_ms: int,
+        frames: int,
+        frames_hash: bytes,
+    ) -> EndSignature:
+        """The ``chok-sig`` header of the end record (protocol.md 9.5)."""
+        message = end_message(
+            channel=channel, tx_id=tx_id, talker=talker, timestamp_ms=timestamp_ms,
+            duration_ms=duration_ms, frame_ms=frame_ms, frames=frames, frames_hash=frames_hash,
+        )  # fmt: skip
+        return EndSignature(self.fingerprint, timestamp_ms, self.sign(message))
 
     def sign_reaction(self, record: ReactionRecord) -> ReactionRecord:
         signature = self.sign(record.signed_message())

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from chok.pki.signatures import Authority, CertInfo
+from chok.protocol.display import safe_text
 from chok.protocol.reactions import ReactionRecord
 from chok.protocol.sealed import WrappedKey
 from chok.protocol.signing import (
@@ -24,8 +25,8 @@ from chok.protocol.signing import (
     EndSignature,
     Revocation,
     SignatureFields,
+    end_message,
     is_fingerprint,
-    transmission_message,
 )
 from chok.protocol.transmission import Transmission
 
@@ -148,8 +149,8 @@ class TrustStore:
             why = "is not from this cluster's CA" if known else "was never published"
             return None, _forged(f"the signing certificate {why}")
         if info.name != name:
-            who = info.name or info.common_name
-            return info, _forged(f"signed by {who}, not {name}", info.name)
+            who = safe_text(info.name or info.common_name)  # names come from records:
+            return info, _forged(f"signed by {who}, not {safe_text(name)}", info.name)
         if not info.not_before_ms - CLOCK_SLACK_MS <= timestamp_ms <= info.not_after_ms:
             return info, _forged("signed outside its certificate's validity", info.name)
         return info, None
@@ -201,19 +202,20 @@ class TrustStore:
         frames: int,
         duration_ms: int,
         frame_ms: int,
-        start_offset: int,
-        end_offset: int,
         frames_hash: bytes,
         end_sig: EndSignature | None,
+        end_offset: int | None = None,
     ) -> Authenticity:
-        """A transmission heard live, from its frames and its end record's signature."""
+        """A transmission heard live, from its frames and its end record's signature.
+
+        ``end_offset``: where its end record is, for a revocation's cut-off."""
         if end_sig is None:
             return NOT_SIGNED
         fields = SignatureFields.make(end_sig.signer, end_sig.signature)
         info, problem = self._signer(fields, talker, end_sig.timestamp_ms)
         if problem is not None or info is None:
             return problem or _forged("unknown signer")
-        message = transmission_message(
+        message = end_message(
             channel=channel,
             tx_id=tx_id,
             talker=talker,
@@ -221,14 +223,12 @@ class TrustStore:
             duration_ms=duration_ms,
             frame_ms=frame_ms,
             frames=frames,
-            start_offset=start_offset,
-            end_offset=end_offset,
             frames_hash=frames_hash,
         )
         if not self._valid(info, message, end_sig.signature):
             return _forged("its audio does not match what the talker signed", info.name)
         revocation = self._revoked_after(info.fingerprint)
-        if revocation is not None and end_offset >= revocation.audio_end:
+        if revocation is not None and (end_offset is None or end_offset >= revocation.audio_end):
             return _forged("signed with a revoked certificate", info.name)
         return Authenticity(VERIFIED, "", info.name)
 

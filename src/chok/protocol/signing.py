@@ -53,6 +53,7 @@ _SERVICE_PREFIX = "chok-"
 
 DOMAIN_FRAMES = b"chok-frames-1\x00"
 DOMAIN_TRANSMISSION = b"chok-sig-tx-1\x00"
+DOMAIN_END = b"chok-sig-end-1\x00"
 DOMAIN_REACTION = b"chok-sig-reaction-1\x00"
 DOMAIN_REVOCATION = b"chok-sig-revoked-1\x00"
 
@@ -125,26 +126,37 @@ def _u(value: int, size: int, what: str) -> bytes:
     return value.to_bytes(size, "big")
 
 
-class FrameDigest:
-    """The running digest of a transmission's frames (section 9.2).
+def frames_digest(frames: Mapping[int, bytes]) -> bytes:
+    """The digest of a transmission's frames (section 9.2): SHA-256 over
+    ``chok-frames-1 00``, then for every frame sent, in seq order: seq (u32),
+    the value's length (u32), the value."""
+    digest = hashlib.sha256(DOMAIN_FRAMES)
+    for seq in sorted(frames):
+        value = frames[seq]
+        digest.update(seq.to_bytes(4, "big") + len(value).to_bytes(4, "big"))
+        digest.update(value)
+    return digest.digest()
 
-    SHA-256 over ``chok-frames-1 00``, then for every frame record sent, in
-    order: seq (u32), the value's length (u32), the value. A talker feeds each
-    frame as it sends it, so nothing is buffered; a receiver feeds the frame
-    records it reads.
+
+class FrameDigest:
+    """The frames of one transmission as read, for its digest (section 9.2).
+
+    A frame may reach the log twice (a talker re-sends what the broker did not
+    acknowledge) and out of seq order: the first copy of each seq counts.
     """
 
     def __init__(self) -> None:
-        self._hash = hashlib.sha256(DOMAIN_FRAMES)
-        self.count = 0
+        self._frames: dict[int, bytes] = {}
+
+    @property
+    def count(self) -> int:
+        return len(self._frames)
 
     def add(self, seq: int, value: bytes) -> None:
-        self._hash.update(seq.to_bytes(4, "big") + len(value).to_bytes(4, "big"))
-        self._hash.update(value)
-        self.count += 1
+        self._frames.setdefault(seq, value)
 
     def digest(self) -> bytes:
-        return self._hash.digest()
+        return frames_digest(self._frames)
 
 
 _TX_FIELDS = struct.Struct(">QIBIQQ")  # timestamp, duration, frame ms, frames, offsets
@@ -180,6 +192,35 @@ def transmission_message(
     if len(tx_id) != 8 or len(head) != len(DOMAIN_TRANSMISSION) + 8 or not is_user_name(talker):
         raise UsageError("a transmission that cannot be signed: bad id or talker")
     return head + _u8_text(talker) + fields + frames_hash
+
+
+def end_message(
+    *,
+    channel: int,
+    tx_id: str,
+    talker: str,
+    timestamp_ms: int,
+    duration_ms: int,
+    frame_ms: int,
+    frames: int,
+    frames_hash: bytes,
+) -> bytes:
+    """The bytes a talker signs for the end record (section 9.5): what a live
+    listener can check as soon as the transmission ends (no offsets: the end
+    record goes out at release, before the broker has acknowledged the frames)."""
+    if len(frames_hash) != DIGEST_BYTES:
+        raise UsageError("a frames digest is 32 bytes")
+    try:
+        fields = _END_FIELDS.pack(timestamp_ms, duration_ms, frame_ms, frames)
+        head = DOMAIN_END + channel.to_bytes(4, "big") + bytes.fromhex(tx_id)
+    except (struct.error, OverflowError, ValueError, TypeError) as exc:
+        raise UsageError(f"a transmission that cannot be signed: {exc}") from exc
+    if len(tx_id) != 8 or len(head) != len(DOMAIN_END) + 8 or not is_user_name(talker):
+        raise UsageError("a transmission that cannot be signed: bad id or talker")
+    return head + _u8_text(talker) + fields + frames_hash
+
+
+_END_FIELDS = struct.Struct(">QIBI")  # timestamp, duration, frame ms, frames
 
 
 def reaction_message(

@@ -180,6 +180,7 @@ def kafka_settings(
     return settings, config, notes
 
 
+@service.exclusive
 def init(
     *,
     admin_config: Path,
