@@ -17,9 +17,10 @@ FIRE = "\U0001f525"
 
 
 def test_verified_marked_forged_hidden_until_asked_for_then_warned(
-    qtbot, new_user, open_window
+    qtbot, new_user, open_window, private_channel
 ) -> None:  # type: ignore[no-untyped-def]
-    alice, bob = new_user("alice"), new_user("bob")
+    # A channel of their own: the count of forged recordings is theirs only.
+    _, (alice, bob) = private_channel(new_user("alice"), new_user("bob"))
     good = quick_talk(open_session(alice)).transmission
     forged = _hand_made(open_session(bob), alice.user, list(speech_packets()[:12]))
     window = open_window(alice)

@@ -16,6 +16,7 @@ connected), "sent", "failed" (refused for good, e.g. access revoked) or "left"
 
 from __future__ import annotations
 
+import hashlib
 import queue
 import threading
 import time
@@ -88,13 +89,22 @@ def shared_producer(creds: Credentials, topic: str) -> RecordProducer:
     """One warm producer per process and identity, for talkers that bring none:
     the first frame of a press then goes out at once (no TLS handshake, no
     producer id to wait for). Asking for it early warms it up."""
-    key = (creds.bootstrap, str(creds.cert))
+    # The certificate's bytes, not only its path: a profile joined again with a
+    # new certificate (rotate-user) must not go on with the old one's producer.
+    key = (creds.bootstrap, f"{creds.cert}:{_identity(creds)}")
     with _shared_lock:
         producer = _shared.pop(key, None) or outbox_producer(creds, topic)
         _shared[key] = producer  # now the newest
         while len(_shared) > SHARED_PRODUCERS:  # a delivery still using one keeps it alive
             del _shared[next(iter(_shared))]
         return producer
+
+
+def _identity(creds: Credentials) -> str:
+    try:
+        return hashlib.sha256(creds.cert.read_bytes()).hexdigest()
+    except OSError:
+        return ""  # unreadable: the producer will say so
 
 
 def _security(creds: Credentials, channel: int, private: bool) -> ChannelSecurity | None:
