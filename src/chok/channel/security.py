@@ -165,7 +165,6 @@ class ChannelSecurity:
                 reader.close()
                 raise
         self.read_up_to(high)
-        self.save()
 
     def _read(self, reader: PartitionReader, high: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -247,6 +246,15 @@ def _signer_or_none(cert_pem: bytes, key_pem: bytes) -> Signer | None:
 
 _REGISTRY: dict[tuple[str, int, bool], ChannelSecurity] = {}
 _REGISTRY_LOCK = threading.Lock()
+
+
+def save_all() -> None:
+    """Write every channel's caches of this process (what a command learnt): the
+    CLI does it when a command succeeds, so that one that fails changes nothing."""
+    with _REGISTRY_LOCK:
+        known = list(_REGISTRY.values())
+    for security in known:
+        security.save()
 
 
 def security_for(creds: Credentials, channel: int, private: bool) -> ChannelSecurity:

@@ -261,7 +261,6 @@ def load_timeline(
         if cutoff is None or tx.timestamp_ms >= cutoff
     ]
     entries.sort(key=lambda e: (e.transmission.timestamp_ms, e.id), reverse=True)
-    security.save()
     return Timeline(entries, high, audio_low, audio_high, fold.first_offset, verdicts)
 
 

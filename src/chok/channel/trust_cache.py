@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chok.errors import ChokError
 from chok.home import write_private
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS verified (digest BLOB PRIMARY KEY)"
@@ -45,9 +46,15 @@ class VerifiedCache:
         return connection
 
     def _load(self, path: Path) -> None:
+        """Read it without creating or changing it (a command that fails changes nothing)."""
+        if not path.exists():
+            return
         try:
-            with self._connect(path) as connection:
+            connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+            try:
                 rows = connection.execute("SELECT digest FROM verified").fetchall()
+            finally:
+                connection.close()
         except sqlite3.Error:
             return  # a damaged cache only costs time: signatures are checked again
         self._known = {row[0] for row in rows if isinstance(row[0], bytes)}
@@ -123,5 +130,5 @@ class ChannelTrustFile:
             "revocations": self.revocations,
             "epochs": {str(k): v for k, v in sorted(self.epochs.items())},
         }
-        with contextlib.suppress(OSError):  # only a cache
+        with contextlib.suppress(OSError, ChokError):  # only a cache (a read-only home...)
             write_private(self.path, json.dumps(data, indent=1).encode())

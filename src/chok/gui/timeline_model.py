@@ -70,9 +70,10 @@ class TimelineModel(QAbstractListModel):
         """One line a screen reader (or a test) can read."""
         tx = entry.transmission
         verdict = entry.authenticity
-        who = safe_text(tx.user_id) + (" (verified)" if verdict.verified else "")
-        parts = [who, when_text(tx.timestamp_ms), seconds_text(tx.duration_ms)]
-        if verdict.forged:
+        parts = [safe_text(tx.user_id), when_text(tx.timestamp_ms), seconds_text(tx.duration_ms)]
+        if verdict.verified:
+            parts.append("verified")
+        elif verdict.forged:
             parts.append(f"FORGED: {verdict.reason}")
         parts += [f"{safe_emoji(emoji)} {len(names)}" for emoji, names in entry.reactions.items()]
         if entry.id in self.unheard:
