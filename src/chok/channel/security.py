@@ -160,6 +160,7 @@ class ChannelSecurity:
                 if start < high:
                     reader.assign(start if start > 0 else BEGINNING)
                     self._read(reader, high, timeout)
+                    reader.unassign()  # idle until the next question (a press)
             except BaseException:
                 self._reader = None  # a broken connection: a new one next time
                 reader.close()

@@ -242,6 +242,11 @@ class PartitionReader:
         self._consumer.assign([TopicPartition(self.topic, self.partition, offset)])
         self.at_end = False
 
+    def unassign(self) -> None:
+        """Stop fetching (a reader kept for later questions): a long-polling fetch
+        in flight would hold the next question up to fetch.wait.max.ms."""
+        self._consumer.unassign()
+
     def poll(self, timeout: float) -> Message | None:
         """The next record, or None on timeout or at the end of the partition."""
         msg = self._consumer.poll(timeout)
