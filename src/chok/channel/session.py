@@ -10,7 +10,13 @@ from typing import Any
 from chok.channel.resend import resume_outbox
 from chok.channel.security import ChannelSecurity, security_for
 from chok.kafka.client import Credentials
-from chok.kafka.stream import OUTBOX_PRODUCER_SETTINGS, PartitionReader, RecordProducer
+from chok.kafka.stream import (
+    OUTBOX_PRODUCER_SETTINGS,
+    REPLAY_READER_SETTINGS,
+    PartitionReader,
+    RecordProducer,
+    live_batch_settings,
+)
 from chok.profiles import Profile
 from chok.protocol.client_config import ChannelConfig
 
@@ -21,6 +27,7 @@ class ChannelSession:
     profile_name: str
     creds: Credentials
     config: ChannelConfig
+    live_batch_ms: int = 0  # live frames fetched in batches (hosted plans); 0: at once
     #: A private channel (protocol.md, section 10): nothing is sent in the clear.
     private: bool = False
 
@@ -37,6 +44,11 @@ class ChannelSession:
         return self.config.metadata_topic
 
     def audio_reader(self, purpose: str, extra: dict[str, Any] | None = None) -> PartitionReader:
+        settings = {
+            "live": live_batch_settings(self.live_batch_ms),
+            "replay": REPLAY_READER_SETTINGS,
+        }.get(purpose)
+        extra = {**(settings or {}), **(extra or {})}
         return PartitionReader(
             self.creds, self.user, self.audio_topic, self.config.audio_partition, purpose, extra
         )
@@ -64,12 +76,18 @@ class ChannelSession:
         return producer
 
 
-def open_session(profile: Profile, channel: int | None = None) -> ChannelSession:
-    """A session on one of the profile's channels; what an earlier chok left in
-    this profile's outbox starts going out in the background (channel/resend.py)."""
+def open_session(
+    profile: Profile, channel: int | None = None, live_batch_ms: int | None = None
+) -> ChannelSession:
+    """A session on one of the profile's channels, live batching as the bundle says
+    unless given; what an earlier chok left in this profile's outbox starts going
+    out in the background (channel/resend.py)."""
+    batch = profile.config.live_batch_ms if live_batch_ms is None else live_batch_ms
     config = profile.channel(channel)
     private = config.number in profile.config.private_channels
-    session = ChannelSession(profile.user, profile.name, profile.credentials, config, private)
+    session = ChannelSession(
+        profile.user, profile.name, profile.credentials, config, batch, private
+    )
     resume_outbox(profile.name, profile.credentials)
     return session
 

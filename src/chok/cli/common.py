@@ -77,7 +77,11 @@ def device_option(func: F) -> F:
 
 
 def session_from(
-    ctx_obj: dict[str, Any], channel: int | None, *, offline_ok: bool = False
+    ctx_obj: dict[str, Any],
+    channel: int | None,
+    live_batch_ms: int | None = None,
+    *,
+    offline_ok: bool = False,
 ) -> ChannelSession:
     """The channel session of the active profile, once the broker has accepted
     its certificate: a refused one is exit 7 in milliseconds, not a 10 s wait
@@ -86,6 +90,6 @@ def session_from(
     ``offline_ok``: a broker that cannot be reached is no error (talk queues in
     the outbox, listen waits for the broker); a refusal still is."""
     profile = profiles.active(ctx_obj.get("profile"))
-    session = open_session(profile, channel)
+    session = open_session(profile, channel, live_batch_ms)
     handshake.check(profile.credentials, unreachable_ok=offline_ok)
     return session

@@ -12,7 +12,7 @@ import click
 
 from chok import profiles
 from chok.channel.connection import ConnState, ConnStatus
-from chok.channel.live import Event, TalkEnded, TalkStarted
+from chok.channel.live import Event, FrameArrived, TalkEnded, TalkStarted
 from chok.channel.player import LivePlayer, play_entries
 from chok.channel.recorder import SaveDir
 from chok.channel.scan import ScanSettings, parse_channels
@@ -24,6 +24,7 @@ from chok.cli.listen_scan import listen_several
 from chok.cli.output import info, json_dumps, warn
 from chok.errors import AudioDeviceError, ChokError, KafkaError, StorageError, UsageError
 from chok.kafka import handshake
+from chok.protocol.client_config import MAX_LIVE_BATCH_MS
 from chok.protocol.display import safe_text, seconds_text
 
 POSITION_KEY = "audio_position_{channel}"
@@ -54,6 +55,20 @@ MAX_TIMEOUT_S = 30 * 86400.0  # a month: more is a typo (without --timeout: unti
 @click.option(
     "--catch-up", is_flag=True, help="First play what you missed since you last listened."
 )
+@click.option(
+    "--batch-ms",
+    "batch_ms",
+    type=click.IntRange(0, MAX_LIVE_BATCH_MS),
+    metavar="MS",
+    help="Hosted plans: fetch live frames in batches of about MS ms of speech "
+    "(less egress, up to MS ms later). Default: your bundle's; 0: every frame at once.",
+)
+@click.option(
+    "--frame-times",
+    is_flag=True,
+    hidden=True,  # a measurement hook for `chok bench` (with --json)
+    help="With --json: one line per frame heard, with how late it is (ms).",
+)
 @json_option
 @click.pass_obj
 def listen_cmd(
@@ -67,6 +82,8 @@ def listen_cmd(
     count: int | None,
     timeout: float | None,
     catch_up: bool,
+    batch_ms: int | None,
+    frame_times: bool,
     as_json: bool,
 ) -> None:
     """Listen to a channel live: who talks, when, how long.
@@ -87,13 +104,13 @@ def listen_cmd(
     # A refused certificate is exit 7 at once; an unreachable broker is waited for.
     handshake.check(profile.credentials, unreachable_ok=True)
     if len(settings.channels) > 1 or settings.muted:
-        sessions = [open_session(profile, n) for n in settings.channels]
+        sessions = [open_session(profile, n, batch_ms) for n in settings.channels]
         player = None if no_play else _speaker(device)
         offsets = _catch_up_all(sessions, player, save_dir, as_json) if catch_up else {}
         listen_several(sessions, settings, player, save_dir, count, timeout, as_json, offsets)
         return
     saver = SaveDir(save_dir) if save_dir is not None else None
-    session = open_session(profile, settings.channels[0])
+    session = open_session(profile, settings.channels[0], batch_ms)
     player = None if no_play else _speaker(device)
     start_at = _catch_up(session, player, saver, as_json) if catch_up else None
     events: queue.Queue[Event | ConnStatus] = queue.Queue()
@@ -107,7 +124,7 @@ def listen_cmd(
     shown = _Shown(as_json, bool(obj.get("verbose")))
     last = service.status
     try:
-        _loop(service, events, player, saver, count, timeout, shown)
+        _loop(service, events, player, saver, count, timeout, shown, as_json and frame_times)
     except KeyboardInterrupt:
         pass
     finally:
@@ -229,6 +246,7 @@ def _loop(
     count: int | None,
     timeout: float | None,
     shown: _Shown,
+    frame_times: bool = False,
 ) -> None:
     as_json = shown.as_json
     deadline = time.monotonic() + timeout if timeout is not None else None
@@ -248,6 +266,9 @@ def _loop(
             player.feed(event)
         path = saver.feed(event) if saver else None
         _print_event(event, as_json)
+        if frame_times and isinstance(event, FrameArrived) and not event.synthesized:
+            late = time.time() * 1000 - event.sent_ms  # same machine, same clock
+            click.echo(json_dumps({"event": "frame", "tx": event.key, "late_ms": round(late, 1)}))
         if path is not None:
             _say(as_json, {"event": "saved", "path": str(path)}, f"  saved {path}")
         if isinstance(event, TalkEnded):

@@ -23,6 +23,9 @@ EXTRA_VERSION = "chokVersion"
 EXTRA_SECURITY_PROTOCOL = "chokSecurityProtocol"
 #: The numbers of the person's private channels (protocol.md, section 10.1).
 EXTRA_PRIVATE_CHANNELS = "chokPrivateChannels"
+#: Live frames fetched in batches of about this many ms of speech (hosted plans).
+EXTRA_LIVE_BATCH_MS = "chokLiveBatchMs"
+MAX_LIVE_BATCH_MS = 2000
 DEFAULT_SECURITY_PROTOCOL = "SSL"
 
 _ORIGINAL_KEYS = frozenset({"brokerUrl", "channels", "certificates"})
@@ -180,6 +183,14 @@ class ClientConfig:
         if not isinstance(numbers, list):
             return frozenset()
         return frozenset(n for n in numbers if is_channel_number(n))
+
+    @property
+    def live_batch_ms(self) -> int:
+        """``chokLiveBatchMs``: 0 (every frame at once) unless a whole number up to 2000."""
+        value = self.extras.get(EXTRA_LIVE_BATCH_MS)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value if 0 <= value <= MAX_LIVE_BATCH_MS else 0
+        return 0
 
     def channel(self, number: int) -> ChannelConfig:
         for channel in self.channels:
