@@ -225,3 +225,13 @@ def test_hostile_audio_headers_never_raise() -> None:
         assert envelope is None or (envelope.epoch >= 1 and len(envelope.sealed) >= 16)
     with pytest.raises(UsageError):
         build_sealed_frame("dan", "8f3a5c0e", 0, 60, b"abc", bytes(16))
+
+
+def test_listen_says_when_an_old_transmission_was_said() -> None:
+    import time
+
+    from chok.cli.listen_cmd import _said_long_ago
+
+    now_ms = int(time.time() * 1000)
+    assert _said_long_ago(None) == "" and _said_long_ago(now_ms - 5_000) == ""
+    assert _said_long_ago(now_ms - 3_600_000).startswith(" (said at ")

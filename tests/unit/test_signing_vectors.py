@@ -135,7 +135,9 @@ def test_signed_end_record_verifies_live() -> None:
     end_sig = parse_end_signature(rec.headers)
     common = {"channel": 1, "talker": "dan", "tx_id": TX, "frames": 6, "duration_ms": 360}
     common |= {"frame_ms": 60, "frames_hash": story_digest(), "end_sig": end_sig}
-    assert store().end(**common).status == VERIFIED
+    verdict = store().end(**common)
+    # Live, it says when it was said (an old transmission sent again is verified, but old).
+    assert (verdict.status, verdict.said_ms) == (VERIFIED, 1704825600000)
     # A frame altered, added or dropped changes the digest; so does another count.
     assert store().end(**{**common, "frames_hash": bytes(32)}).status == FORGED
     assert store().end(**{**common, "frames": 7}).status == FORGED

@@ -294,6 +294,7 @@ def _print_event(event: Event, as_json: bool) -> None:
         if verdict is not None:
             mark = " \u2713" if verdict.verified else ""
             mark += f"  WARNING: forged ({verdict.reason})" if verdict.forged else ""
+            mark += _said_long_ago(verdict.said_ms)
         _say(
             as_json,
             {
@@ -303,10 +304,23 @@ def _print_event(event: Event, as_json: bool) -> None:
                 "frames": event.frames,
                 "duration_ms": event.duration_ms,
                 "authenticity": None if verdict is None else verdict.status,
+                "said_ms": None if verdict is None else verdict.said_ms,
             },
             f"{clock} {safe_text(event.talker)}: {seconds_text(event.duration_ms)} "
             f"({event.frames} frames){mark}",
         )
+
+
+#: A verified transmission heard live but said longer ago than this (sent again,
+#: or held in its talker's outbox while the broker was away) says when it was said.
+SAID_LONG_AGO_MS = 60_000
+
+
+def _said_long_ago(said_ms: int | None) -> str:
+    if said_ms is None or time.time() * 1000 - said_ms < SAID_LONG_AGO_MS:
+        return ""
+    when = dt.datetime.fromtimestamp(said_ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+    return f" (said at {when})"
 
 
 def _say(as_json: bool, data: dict[str, Any], text: str) -> None:

@@ -44,6 +44,8 @@ class Authenticity:
     status: Status
     reason: str = ""
     signer: str | None = None  # the user name the signing certificate speaks for
+    #: When the talker says it was said (a live verdict: its release time).
+    said_ms: int | None = None
 
     @property
     def verified(self) -> bool:
@@ -230,7 +232,7 @@ class TrustStore:
         revocation = self._revoked_after(info.fingerprint)
         if revocation is not None and (end_offset is None or end_offset >= revocation.audio_end):
             return _forged("signed with a revoked certificate", info.name)
-        return Authenticity(VERIFIED, "", info.name)
+        return Authenticity(VERIFIED, "", info.name, end_sig.timestamp_ms)
 
     def accepts_wrapped_key(self, record: WrappedKey) -> bool:
         """True if the admin signed this wrapped epoch key."""
