@@ -112,6 +112,11 @@ def talk(
         talker.send_packet(packet)
         if at_frame and index in at_frame:
             at_frame[index]()
+    # What was said is what the talker's outbox holds: if a failover stops the
+    # producer given here, the delivery re-sends the rest on a new one, which
+    # this recorder never sees.
+    said = dict(talker.delivery.entry.frames)
+    producer.frames.update({(talker.tx_id, seq): value for seq, value in said.items()})
     return talker.end(timeout=60)
 
 

@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 from confluent_kafka import Message
 
 from chok.channel.incoming import AudioReader
+from chok.channel.security import ChannelSecurity
 from chok.channel.session import ChannelSession
+from chok.errors import ChokError, ConfigError
 from chok.kafka.stream import PartitionReader, headers_of
 from chok.pki.trust import Authenticity
 from chok.protocol.audio import (
@@ -134,16 +136,26 @@ class LiveListener:
         self._last_tick = clock()
         self.position: int | None = None
         self.received = 0  # records read (an answer from the broker)
-        # (No session: a bare reader for tests, without keys or verdicts.)
-        security = session.security if session is not None else None
-        self._audio = AudioReader(security, self._look_for_keys)
+        # The person's keys, looked up at the first record (None: none at hand,
+        # as for a reader in a test: no sealed frame opens, no verdicts).
+        self._audio = AudioReader(None, self._look_for_keys)
+        self._keys_looked_up = False
+
+    def _security(self) -> ChannelSecurity | None:
+        if not self._keys_looked_up:
+            self._keys_looked_up = True
+            try:
+                self._audio.security = getattr(self.session, "security", None)
+            except ConfigError:
+                self._audio.security = None
+        return self._audio.security
 
     def _look_for_keys(self) -> bool:
         """A frame no key opens, or an unknown signer: the channel may have news."""
-        session = self.session
-        if session is None or session.security is None:
+        security, session = self._security(), self.session
+        if security is None:
             return False
-        return session.security.retry_keys(lambda: session.metadata_reader("trust"))
+        return security.retry_keys(lambda: session.metadata_reader("trust"))
 
     def tune_in(self, offset: int | None = None, timeout: float = 10.0) -> int:
         """Start at ``offset`` (default: the live end); return the offset.
@@ -195,7 +207,13 @@ class LiveListener:
         ``connected``: whether the broker answers. Quiet time counts towards
         ending a transmission only while it does.
         """
-        msg = self._pending or self._reader.poll(poll_s)
+        try:
+            msg = self._pending or self._reader.poll(poll_s)
+        except ChokError:
+            # The broker is away: that time is not connected time, even if a
+            # probe says it is back before this reader reads again.
+            yield from self._expire(connected=False)
+            raise
         self._pending = None
         if msg is not None:
             self.received += 1
@@ -206,6 +224,7 @@ class LiveListener:
         offset = msg.offset() or 0
         self.position = offset + 1
         headers = headers_of(msg)
+        self._security()
         received = self._audio.read(msg.key(), msg.value(), headers)
         if received is None:
             return
@@ -297,10 +316,11 @@ class LiveListener:
         """Check the transmission against its end record's signature (9.5)."""
         if active.original or not active.complete:
             return None
-        if self.session is None or self.session.security is None:
+        security = self._security()
+        if security is None:
             return None
         end_sig = parse_end_signature(headers)
-        store = self.session.security.store
+        store = security.store
         if end_sig is not None and not store.knows(end_sig.signer):
             self._look_for_keys()  # its certificate may be new to this listener
         verdict = store.end(
@@ -314,7 +334,7 @@ class LiveListener:
             end_sig=end_sig,
             end_offset=offset,
         )
-        self.session.security.verified.flush()
+        security.verified.flush()
         return verdict
 
     def _remember(self, ident: tuple[str, str], ended: _Ended) -> None:

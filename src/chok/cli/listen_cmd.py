@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from chok import profiles
-from chok.channel.connection import ConnState, ConnStatus
+from chok.channel.connection import ConnStatus
 from chok.channel.live import Event, FrameArrived, TalkEnded, TalkStarted
 from chok.channel.player import LivePlayer, play_entries
 from chok.channel.recorder import SaveDir
@@ -20,14 +20,22 @@ from chok.channel.service import ListenService
 from chok.channel.session import ChannelSession, open_session
 from chok.channel.timeline import load_timeline
 from chok.cli.common import device_option, json_option, seconds
+from chok.cli.listen_output import (
+    FIRST_WAIT_S,
+    POSITION_KEY,
+    Shown,
+    listen_loop,
+    never_tuned_in,
+    remember_position,
+    say,
+)
 from chok.cli.listen_scan import listen_several
-from chok.cli.output import info, json_dumps, warn
-from chok.errors import AudioDeviceError, ChokError, KafkaError, StorageError, UsageError
+from chok.cli.output import info, json_dumps
+from chok.errors import AudioDeviceError, ChokError, StorageError, UsageError
 from chok.kafka import handshake
 from chok.protocol.client_config import MAX_LIVE_BATCH_MS
 from chok.protocol.display import safe_text, seconds_text
 
-POSITION_KEY = "audio_position_{channel}"
 MAX_COUNT = 1_000_000
 MAX_TIMEOUT_S = 30 * 86400.0  # a month: more is a typo (without --timeout: until Ctrl-C)
 
@@ -107,7 +115,8 @@ def listen_cmd(
         sessions = [open_session(profile, n, batch_ms) for n in settings.channels]
         player = None if no_play else _speaker(device)
         offsets = _catch_up_all(sessions, player, save_dir, as_json) if catch_up else {}
-        listen_several(sessions, settings, player, save_dir, count, timeout, as_json, offsets)
+        shown = Shown(as_json, bool(obj.get("verbose")))
+        listen_several(sessions, settings, player, save_dir, count, timeout, shown, offsets)
         return
     saver = SaveDir(save_dir) if save_dir is not None else None
     session = open_session(profile, settings.channels[0], batch_ms)
@@ -120,11 +129,19 @@ def listen_cmd(
         start_offset=start_at,
         on_state=events.put,
         fill_silence=saver is not None,
-    ).start(timeout=2.0, require=False)  # then say why not, and keep trying
-    shown = _Shown(as_json, bool(obj.get("verbose")))
-    last = service.status
+    ).start(timeout=FIRST_WAIT_S, require=False)  # then say why not, and keep trying
+    shown = Shown(as_json, bool(obj.get("verbose")))
+
+    def handle(event: Event) -> bool:
+        return _heard(event, player, saver, as_json, as_json and frame_times)
+
+    def tuned() -> None:
+        ms = round((service.tune_in_s or 0) * 1000)
+        data = {"event": "tuned_in", "channel": session.number, "ms": ms}
+        shown.tuned(service, data, f"listening on channel {session.number} (tuned in in {ms} ms)")
+
     try:
-        _loop(service, events, player, saver, count, timeout, shown, as_json and frame_times)
+        listen_loop(service, events, handle, shown, tuned, count, timeout)
     except KeyboardInterrupt:
         pass
     finally:
@@ -133,8 +150,8 @@ def listen_cmd(
         if player is not None:
             player.close()
         for path in saver.flush() if saver else []:
-            _say(as_json, {"event": "saved", "path": str(path)}, f"saved {path}")
-        _remember_position(session, service.position)
+            say(as_json, {"event": "saved", "path": str(path)}, f"saved {path}")
+        remember_position(session.profile_name, session.number, service.position)
     if service.error is not None:
         raise service.error
     if saver is not None and saver.failed:
@@ -142,22 +159,7 @@ def listen_cmd(
             f"{len(saver.failed)} recording(s) could not be saved: {saver.failed[0].message}"
         )
     if not service.tuned_in.is_set():  # the broker never answered: a script must know
-        raise KafkaError(
-            f"never tuned in to channel {session.number}: {last.text}",
-            hint=last.detail if shown.verbose else None,
-        )
-
-
-def _remember_position(session: ChannelSession, position: int | None) -> None:
-    """For --catch-up next time; a home that cannot be written only costs that."""
-    if position is None:
-        return
-    try:
-        profiles.remember(
-            session.profile_name, POSITION_KEY.format(channel=session.number), position
-        )
-    except StorageError as exc:
-        warn(f"where you stopped listening is not remembered: {exc}")
+        raise never_tuned_in(service.what, last, shown.verbose)
 
 
 def _scan_settings(
@@ -203,82 +205,30 @@ def _speaker(device: str | None) -> LivePlayer | None:
         return None
 
 
-class _Shown:
-    """What `listen` has said so far about tuning in and the connection."""
-
-    def __init__(self, as_json: bool, verbose: bool) -> None:
-        self.as_json, self.verbose = as_json, verbose
-        self.tuned_in = False
-        self.last: ConnState | None = None
-
-    def tuned(self, service: ListenService) -> None:
-        if self.tuned_in or not service.tuned_in.is_set():
-            return
-        self.tuned_in = True
-        ms = round((service.tune_in_s or 0) * 1000)
-        channel = service.session.number
-        _say(
-            self.as_json,
-            {"event": "tuned_in", "channel": channel, "ms": ms},
-            f"listening on channel {channel} (tuned in in {ms} ms)",
-        )
-
-    def connection(self, status: ConnStatus) -> None:
-        """Changes after tuning in, and any trouble before it (never silent)."""
-        quiet_start = self.last is None and status.state is ConnState.CONNECTED
-        if status.state is self.last or quiet_start:
-            self.last = status.state
-            return
-        self.last = status.state
-        data: dict[str, Any] = {"event": "connection", "state": status.state.value}
-        data.update(text=status.text, detail=status.detail)
-        text = f"{dt.datetime.now():%H:%M:%S} {status.text}"
-        if self.verbose and status.detail:
-            text += f" [{status.detail}]"
-        _say(self.as_json, data, text)
-
-
-def _loop(
-    service: ListenService,
-    events: queue.Queue[Event | ConnStatus],
+def _heard(
+    event: Event,
     player: LivePlayer | None,
     saver: SaveDir | None,
-    count: int | None,
-    timeout: float | None,
-    shown: _Shown,
+    as_json: bool,
     frame_times: bool = False,
-) -> None:
-    as_json = shown.as_json
-    deadline = time.monotonic() + timeout if timeout is not None else None
-    ended = 0
-    while (count is None or ended < count) and (deadline is None or time.monotonic() < deadline):
-        if service.error is not None:
-            return
-        shown.tuned(service)
-        try:
-            event = events.get(timeout=0.1)
-        except queue.Empty:
-            continue
-        if isinstance(event, ConnStatus):
-            shown.connection(event)
-            continue
-        if player is not None:
-            player.feed(event)
-        path = saver.feed(event) if saver else None
-        _print_event(event, as_json)
-        if frame_times and isinstance(event, FrameArrived) and not event.synthesized:
-            late = time.time() * 1000 - event.sent_ms  # same machine, same clock
-            click.echo(json_dumps({"event": "frame", "tx": event.key, "late_ms": round(late, 1)}))
-        if path is not None:
-            _say(as_json, {"event": "saved", "path": str(path)}, f"  saved {path}")
-        if isinstance(event, TalkEnded):
-            ended += 1
+) -> bool:
+    """Play, save and print one event; True when a transmission ended."""
+    if player is not None:
+        player.feed(event)
+    path = saver.feed(event) if saver else None
+    _print_event(event, as_json)
+    if frame_times and isinstance(event, FrameArrived) and not event.synthesized:
+        late = time.time() * 1000 - event.sent_ms  # same machine, same clock
+        click.echo(json_dumps({"event": "frame", "tx": event.key, "late_ms": round(late, 1)}))
+    if path is not None:
+        say(as_json, {"event": "saved", "path": str(path)}, f"  saved {path}")
+    return isinstance(event, TalkEnded)
 
 
 def _print_event(event: Event, as_json: bool) -> None:
     clock = dt.datetime.now().strftime("%H:%M:%S")
     if isinstance(event, TalkStarted):
-        _say(
+        say(
             as_json,
             {
                 "event": "talk_started",
@@ -295,7 +245,7 @@ def _print_event(event: Event, as_json: bool) -> None:
             mark = " \u2713" if verdict.verified else ""
             mark += f"  WARNING: forged ({verdict.reason})" if verdict.forged else ""
             mark += _said_long_ago(verdict.said_ms)
-        _say(
+        say(
             as_json,
             {
                 "event": "talk_ended",
@@ -323,10 +273,6 @@ def _said_long_ago(said_ms: int | None) -> str:
     return f" (said at {when})"
 
 
-def _say(as_json: bool, data: dict[str, Any], text: str) -> None:
-    click.echo(json_dumps(data) if as_json else text)
-
-
 def _catch_up(
     session: ChannelSession, player: LivePlayer | None, saver: SaveDir | None, as_json: bool
 ) -> int | None:
@@ -341,13 +287,10 @@ def _catch_up(
     missed = sorted(
         (e for e in timeline.entries if e.id >= stored and e.audio_available), key=lambda e: e.id
     )
-    forged = [e for e in missed if e.authenticity.forged]
-    for entry in forged:
+    for entry in (e for e in missed if e.authenticity.forged):
         info(f"  skipped a forged recording (ID {entry.id}: {entry.authenticity.reason})")
     missed = [e for e in missed if not e.authenticity.forged]
-    _say(
-        as_json, {"event": "catch_up", "missed": len(missed)}, f"{len(missed)} missed recording(s)"
-    )
+    say(as_json, {"event": "catch_up", "missed": len(missed)}, f"{len(missed)} missed recording(s)")
     try:
         bounds = (timeline.audio_low, timeline.audio_high)
         for replayed in play_entries(session, missed, player, saver, bounds):
@@ -357,7 +300,7 @@ def _catch_up(
                 continue
             verdict = replayed.authenticity or entry.authenticity
             warning = f"  WARNING: forged ({verdict.reason})" if verdict.forged else ""
-            _say(
+            say(
                 as_json,
                 {
                     "event": "replayed",
@@ -370,7 +313,7 @@ def _catch_up(
                 f"(ID {entry.id}){warning}",
             )
             if path is not None:
-                _say(as_json, {"event": "saved", "path": str(path)}, f"  saved {path}")
+                say(as_json, {"event": "saved", "path": str(path)}, f"  saved {path}")
     except ChokError as exc:
         info(f"catching up stopped: {exc}")
     return timeline.audio_high

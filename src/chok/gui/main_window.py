@@ -35,16 +35,10 @@ from chok.gui.tasks import TaskRunner, UiCaller
 from chok.gui.timeline_view import TimelinePane, ask_export_path
 from chok.gui.tray import DesktopSettings, Tray
 from chok.gui.viewmodel import ChannelViewModel, PttState
-from chok.gui.widgets import LevelBar, PttButton, StatusLine, Waveform, app_icon
+from chok.gui.widgets import CONN_LOOK, LevelBar, PttButton, StatusLine, Waveform, app_icon
 from chok.profiles import Profile
+from chok.protocol.display import safe_text
 
-CONN_LOOK = {
-    "connected": ("#2e7d32", "Connected"),
-    "connecting": ("#757575", "Connecting\u2026"),
-    "reconnecting": ("#ef6c00", "Reconnecting\u2026"),
-    "offline": ("#c62828", "Offline\u2026"),
-    "closed": ("#c62828", "Stopped:"),
-}
 _TYPING = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox)
 
 
@@ -181,6 +175,7 @@ class MainWindow(QMainWindow):
         scan.liveStarted.connect(lambda key: self.vm.live_started(key))
         scan.liveEnded.connect(lambda key: self.vm.live_ended(key))
         scan.problem.connect(lambda text: self.show_message(text, True))
+        scan.connectionChanged.connect(self.scan_panel.set_connection)
         panel.settingsChanged.connect(self.set_scan)
         panel.channelChosen.connect(self.set_channel)
 
@@ -192,8 +187,8 @@ class MainWindow(QMainWindow):
 
     def _scan_talking(self, number: int, talker: str) -> None:
         if self.isHidden() or self.isMinimized():
-            name = self.profile.channel(number).name
-            self.notifier.notify(f"{talker} is talking", f"on channel {name} (chok)")
+            name = safe_text(self.profile.channel(number).name)
+            self.notifier.notify(f"{safe_text(talker)} is talking", f"on channel {name} (chok)")
 
     def _scan_missed(self, number: int, count: int) -> None:
         self.scan_panel.set_missed(number, count)
