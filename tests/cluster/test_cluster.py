@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from chok.channel.service import CONNECTED
+from chok.channel.connection import ConnState
 from chok.channel.talk import TalkResult
 from chok.kafka.stream import PRODUCER_SETTINGS
 from tests.cluster.helpers import (
@@ -25,6 +25,8 @@ from tests.conftest import assert_clean_error, run_chok
 from tests.integration.talk_helpers import speech_packets
 from tests.kafka_helpers import produce_one
 from tests.provision_helpers import profile_creds, unique, wait_until
+
+CONNECTED = ConnState.CONNECTED.value  # what ListenService.state says when it is
 
 pytestmark = pytest.mark.broker
 
