@@ -151,3 +151,7 @@ def virtual_sound() -> Iterator[None]:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+# A private (end-to-end encrypted) channel for one test, removed afterwards.
+from tests.private_helpers import sealed_channel  # noqa: E402, F401 - a fixture

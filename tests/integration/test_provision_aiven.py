@@ -89,6 +89,9 @@ def test_init_creates_project_service_and_topics(aiven: AivenStandIn, tmp_path: 
 
     full = _aiven(home, aiven, "admin", "add-channel", "Garden")
     assert "does not fit" in assert_clean_error(full, code=2)
+    # Aiven issues everyone's keys: chok refuses to pretend a channel is private there.
+    private = _aiven(home, aiven, "admin", "add-channel", "Secret", "--private")
+    assert "private channels are not available on aiven" in assert_clean_error(private, code=2)
 
 
 def test_people_on_aiven_get_least_privilege(aiven: AivenStandIn, tmp_path: Path) -> None:

@@ -60,6 +60,7 @@ class FakeReader:
 
 class FakeSession:
     number = 1
+    security = None  # no keys: an open channel, no verdicts
 
 
 def _listener(clock: FakeClock, reader: FakeReader) -> LiveListener:

@@ -44,6 +44,8 @@ from chok.protocol import (
 )
 from chok.protocol.bundle import MEMBERS, Bundle, read_bundle
 from chok.protocol.display import iso_time, safe_emoji, safe_text, seconds_text
+from chok.protocol.sealed import SealedRecord, WrappedKey
+from chok.protocol.signing import CertRecord, Revocation
 from tests.unit.fuzz_strategies import (
     CASES,
     CONFIG_SEED,
@@ -94,10 +96,27 @@ def _shown(tx: Transmission) -> None:
         safe_emoji(emoji)
 
 
+def _check_trust_record(
+    key: Any, result: SealedRecord | CertRecord | Revocation | WrappedKey
+) -> None:
+    """A certificate, revocation, wrapped key or sealed record: written back, it reads the same."""
+    if isinstance(result, SealedRecord):
+        assert result.key == key
+        assert parse_metadata_record(result.key, result.to_value()) == result
+    elif isinstance(result, CertRecord):
+        assert parse_metadata_record(result.key(), result.der) == result
+    else:
+        assert result.key() == key
+        assert parse_metadata_record(result.key(), result.to_value()) == result
+
+
 def check_metadata(key: Any, value: Any) -> Transmission | ReactionRecord | None:
     CASES["metadata"] += 1
     result = parse_metadata_record(key, value)
     if result is None:
+        return None
+    if isinstance(result, SealedRecord | CertRecord | Revocation | WrappedKey):
+        _check_trust_record(key, result)  # (protocol.md sections 9 and 10)
         return None
     assert isinstance(result, Transmission | ReactionRecord)
     assert key == result.key()

@@ -123,9 +123,18 @@ def test_all_vectors_found() -> None:
         "reaction-off",
         "skip-reaction",
     }
-    assert set(VECTORS) == expected
+    # Sections 9 and 10 (tests/unit/test_signing_vectors.py checks them).
+    signing = {"cert-dan", "msg-signed", "msg-signed-refresh", "audio-end-signed"}
+    signing |= {"reaction-signed", "revoked", "forged-msg"}
+    private = {"wrapped-key", "sealed-frames", "sealed-msg", "sealed-reaction"}
+    assert set(VECTORS) == expected | signing | private
     assert set(FILES) == {"client-config"}
-    assert set(BYTES) == {"header-section-audio-frame"}
+    identities = {
+        f"{kind}-{who}" for kind in ("key", "der") for who in ("ca", "dan", "ann", "admin")
+    }
+    derived = {"frames-digest", "msg-signed-message", "end-signed-message", "epoch-key"}
+    derived |= {"key-ephemeral", "frame-key"}
+    assert set(BYTES) == {"header-section-audio-frame"} | identities | derived
 
 
 def test_reference_example_is_in_the_doc_verbatim() -> None:

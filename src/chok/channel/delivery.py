@@ -16,6 +16,7 @@ connected), "sent", "failed" (refused for good, e.g. access revoked) or "left"
 
 from __future__ import annotations
 
+import hashlib
 import queue
 import threading
 import time
@@ -25,23 +26,26 @@ from enum import StrEnum
 
 from chok.channel.connection import Clock, ConnectionMachine, ConnState, ConnStatus
 from chok.channel.outbox import SYNC_INTERVAL_S, OutboxEnd, OutboxEntry
+from chok.channel.outgoing import TransmissionRecords
+from chok.channel.security import ChannelSecurity, security_for
 from chok.errors import (
     AccessDeniedError,
     AuthenticationError,
     ChokError,
+    ConfigError,
     KafkaTimeoutError,
     TopicMissingError,
 )
 from chok.kafka.admin import refusal
 from chok.kafka.client import Credentials
 from chok.kafka.stream import OUTBOX_PRODUCER_SETTINGS, Delivered, RecordProducer
-from chok.protocol.audio import AudioRecord, build_audio_frame, build_end_of_transmission
+from chok.protocol.audio import AudioRecord
 from chok.protocol.transmission import Transmission, build_transmission
 
 ProducerFactory = Callable[[], RecordProducer]
 Report = Callable[[Delivered | None, ChokError | None], None]
 #: A delivery report for the end marker / the record uses these instead of a seq.
-_END, _RECORD = -1, -2
+_END, _RECORD, _CERT = -1, -2, -3
 
 
 class DeliveryState(StrEnum):
@@ -85,13 +89,30 @@ def shared_producer(creds: Credentials, topic: str) -> RecordProducer:
     """One warm producer per process and identity, for talkers that bring none:
     the first frame of a press then goes out at once (no TLS handshake, no
     producer id to wait for). Asking for it early warms it up."""
-    key = (creds.bootstrap, str(creds.cert))
+    # The certificate's bytes, not only its path: a profile joined again with a
+    # new certificate (rotate-user) must not go on with the old one's producer.
+    key = (creds.bootstrap, f"{creds.cert}:{_identity(creds)}")
     with _shared_lock:
         producer = _shared.pop(key, None) or outbox_producer(creds, topic)
         _shared[key] = producer  # now the newest
         while len(_shared) > SHARED_PRODUCERS:  # a delivery still using one keeps it alive
             del _shared[next(iter(_shared))]
         return producer
+
+
+def _identity(creds: Credentials) -> str:
+    try:
+        return hashlib.sha256(creds.cert.read_bytes()).hexdigest()
+    except OSError:
+        return ""  # unreadable: the producer will say so
+
+
+def _security(creds: Credentials, channel: int, private: bool) -> ChannelSecurity | None:
+    """The person's keys; None if their files cannot be read (unsigned records, then)."""
+    try:
+        return security_for(creds, channel, private)
+    except ConfigError:
+        return None
 
 
 def _forget_shared(producer: RecordProducer) -> None:
@@ -121,6 +142,15 @@ class Delivery:
         )
         self._owned = False  # the caller's, or the process's shared one: never closed here
         self._producer = producer or shared_producer(creds, meta.audio_topic)
+        # Signed with the person's key, sealed on a private channel (protocol.md 9, 10).
+        self._records = TransmissionRecords(
+            _security(creds, meta.channel, meta.epoch > 0),
+            meta.talker,
+            meta.tx_id,
+            meta.frame_ms,
+            bytes.fromhex(meta.salt),
+            meta.epoch or None,
+        )
         self._clock = clock
         self._lock = threading.RLock()
         self._acked = threading.Condition(self._lock)  # notified on every acknowledgement
@@ -261,6 +291,8 @@ class Delivery:
                     self.entry.ack_record()
                 elif what == _END:
                     self.entry.ack_end(delivered.offset)
+                elif what == _CERT:
+                    pass  # the certificate record: nothing to remember
                 else:
                     self.entry.ack_frame(what, delivered.offset)
                 self._acked.notify_all()
@@ -294,7 +326,7 @@ class Delivery:
         """Produce, in order, what this producer has not been given yet."""
         if self._done.is_set() or self._replace:
             return
-        meta, entry = self.entry.meta, self.entry
+        entry = self.entry
         try:
             while self._cursor < len(self._order):
                 seq = self._order[self._cursor]
@@ -302,19 +334,18 @@ class Delivery:
                 if not self._produce_audio(record, self._report(seq)):
                     return  # librdkafka's queue is full: the next step tries again
                 self._cursor += 1
-            if entry.end is not None and entry.end_offset is None and not self._end_queued:
-                eot = build_end_of_transmission(
-                    meta.talker, meta.tx_id, entry.end.frames, entry.end.duration_ms,
-                    frame_ms=meta.frame_ms,
-                )  # fmt: skip
+            end = entry.end
+            if end is not None and entry.end_offset is None and not self._end_queued:
+                eot = self._records.end(
+                    dict(entry.frames), end.frames, end.duration_ms, end.released_ms
+                )
                 self._end_queued = self._produce_audio(eot, self._report(_END))
         except ChokError as exc:  # a producer that failed for good
             self.machine.failed(str(exc))
             self._replace = True
 
     def _frame_record(self, seq: int, value: bytes) -> AudioRecord:
-        meta = self.entry.meta
-        return build_audio_frame(meta.talker, meta.tx_id, seq, value, meta.frame_ms)
+        return self._records.frame(seq, value)
 
     def _produce_audio(self, record: AudioRecord, report: Report) -> bool:
         meta = self.entry.meta
@@ -346,10 +377,18 @@ class Delivery:
             duration_ms=entry.end.duration_ms,
             frame_ms=meta.frame_ms,
         )
-        tx = self.transmission
+        self.transmission, key, value = self._records.transmission(
+            self.transmission, dict(entry.frames)
+        )
         try:
+            cert = self._records.cert()  # receivers need it to check the signature
+            if cert is not None:
+                self._producer.enqueue(
+                    meta.metadata_topic, cert.key(), cert.der, None, meta.metadata_partition,
+                    self._report(_CERT),
+                )  # fmt: skip
             self._record_queued = self._producer.enqueue(
-                meta.metadata_topic, tx.key(), tx.to_value(), None, meta.metadata_partition,
+                meta.metadata_topic, key, value, None, meta.metadata_partition,
                 self._report(_RECORD),
             )  # fmt: skip
         except ChokError as exc:
@@ -362,11 +401,12 @@ class Delivery:
             end = self.entry.end
             if offsets is not None and end is not None:
                 meta = self.entry.meta
-                self.transmission = build_transmission(
+                unsigned = build_transmission(
                     user=meta.talker, channel=meta.channel, start_offset=offsets[0],
                     end_offset=offsets[1], timestamp_ms=end.released_ms, tx_id=meta.tx_id,
                     frames=end.frames, duration_ms=end.duration_ms, frame_ms=meta.frame_ms,
                 )  # fmt: skip
+                self.transmission = self._records.transmission(unsigned, dict(self.entry.frames))[0]
         self.entry.finish()
         self._finish(DeliveryState.SENT)
 

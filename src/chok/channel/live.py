@@ -11,6 +11,10 @@ after FLOOR_QUIET_S, but the transmission stays one and whole: it ends without
 its marker only after TALK_TIMEOUT_S of quiet counted while connected (the
 caller says whether it is), or when listening stops. A frame already heard
 (same talker, transmission and seq: a resend after a crash) is dropped.
+
+A transmission heard from its first frame is checked against the signature in
+its end record (protocol.md 9.5): ``TalkEnded.authenticity``. On a private
+channel frames are opened with the epoch keys held (10.3).
 """
 
 from __future__ import annotations
@@ -18,20 +22,24 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from confluent_kafka import Message
 
+from chok.channel.incoming import AudioReader
+from chok.channel.security import ChannelSecurity
 from chok.channel.session import ChannelSession
-from chok.errors import ChokError
+from chok.errors import ChokError, ConfigError
 from chok.kafka.stream import PartitionReader, headers_of
+from chok.pki.trust import Authenticity
 from chok.protocol.audio import (
     AudioFrame,
     EndOfTransmission,
+    RawHeaders,
     SilenceRun,
     fill_gaps,
-    parse_audio_record,
 )
+from chok.protocol.signing import FrameDigest, parse_end_signature
 
 ORIGINAL_GAP_S = 1.0
 #: No frame for this long: the talker is not talking now (busy cue, "bob is talking").
@@ -75,6 +83,9 @@ class TalkEnded:
     frames: int
     duration_ms: int
     clean: bool  # False when it ended by timeout, without an end marker
+    #: Checked against the talker's signature (protocol.md, 9.5); None when it
+    #: could not be (heard from the middle, or ended without an end record).
+    authenticity: Authenticity | None = None
 
 
 Event = TalkStarted | FrameArrived | TalkEnded
@@ -90,6 +101,9 @@ class _Active:
     quiet_s: float = 0.0  # connected time since its last frame
     last_frame_at: float = 0.0  # clock time of its last frame
     original: bool = False
+    # What the talker's signature covers: every frame, if heard from the first.
+    digest: FrameDigest = field(default_factory=FrameDigest)
+    complete: bool = False
 
 
 @dataclass(frozen=True)
@@ -122,6 +136,26 @@ class LiveListener:
         self._last_tick = clock()
         self.position: int | None = None
         self.received = 0  # records read (an answer from the broker)
+        # The person's keys, looked up at the first record (None: none at hand,
+        # as for a reader in a test: no sealed frame opens, no verdicts).
+        self._audio = AudioReader(None, self._look_for_keys)
+        self._keys_looked_up = False
+
+    def _security(self) -> ChannelSecurity | None:
+        if not self._keys_looked_up:
+            self._keys_looked_up = True
+            try:
+                self._audio.security = getattr(self.session, "security", None)
+            except ConfigError:
+                self._audio.security = None
+        return self._audio.security
+
+    def _look_for_keys(self) -> bool:
+        """A frame no key opens, or an unknown signer: the channel may have news."""
+        security, session = self._security(), self.session
+        if security is None:
+            return False
+        return security.retry_keys(lambda: session.metadata_reader("trust"))
 
     def tune_in(self, offset: int | None = None, timeout: float = 10.0) -> int:
         """Start at ``offset`` (default: the live end); return the offset.
@@ -189,18 +223,30 @@ class LiveListener:
     def _handle(self, msg: Message) -> Iterator[Event]:
         offset = msg.offset() or 0
         self.position = offset + 1
-        parsed = parse_audio_record(msg.key(), msg.value(), headers_of(msg))
-        if parsed is None:
+        headers = headers_of(msg)
+        self._security()
+        received = self._audio.read(msg.key(), msg.value(), headers)
+        if received is None:
+            return
+        parsed = received.record
+        if parsed is None:  # a sealed frame no key held opens: counted, not played
+            if received.sealed is not None:
+                sealed = received.sealed
+                self._hash(sealed.talker, sealed.tx_id, sealed.seq, sealed.value)
             return
         if isinstance(parsed, EndOfTransmission):
-            yield from self._end(parsed, offset)
+            yield from self._end(parsed, offset, headers)
             return
+        if parsed.talker is not None and parsed.tx_id is not None and parsed.seq is not None:
+            self._hash(parsed.talker, parsed.tx_id, parsed.seq, received.wire)
         if self._heard_before(parsed):
             return
         key, talker = self._transmission_of(parsed, offset)
         active = self._active.get(key)
         if active is None:
             active = self._active[key] = self._begin(talker, parsed)
+            if parsed.seq is not None:
+                active.digest.add(parsed.seq, received.wire)
             yield TalkStarted(key, talker, offset)
         _, sent_ms = msg.timestamp()
         gap = fill_gaps(active.next_seq, parsed) if self.fill_silence else ()
@@ -222,7 +268,17 @@ class LiveListener:
             return _Active(talker, None, original=True)
         ident = (talker, frame.tx_id)
         ended = self._ended.pop(ident, None)
-        return _Active(talker, ident, next_seq=ended.next_seq if ended is not None else 0)
+        next_seq = ended.next_seq if ended is not None else 0
+        # Heard from its first frame: what it says can be checked at its end.
+        complete = ended is None and frame.seq == 0
+        return _Active(talker, ident, next_seq=next_seq, complete=complete)
+
+    def _hash(self, talker: str, tx_id: str, seq: int, wire: bytes) -> None:
+        """Into its transmission's digest (the first copy of each seq counts)."""
+        key = self._keys.get((talker, tx_id))
+        active = self._active.get(key) if key is not None else None
+        if active is not None and active.ident == (talker, tx_id):
+            active.digest.add(seq, wire)
 
     def _heard_before(self, frame: AudioFrame) -> bool:
         """A frame sent again after a crash (same talker, transmission and seq)."""
@@ -236,7 +292,7 @@ class LiveListener:
         ended = self._ended.get(ident)
         return ended is not None and (ended.clean or frame.seq < ended.next_seq)
 
-    def _end(self, end: EndOfTransmission, offset: int) -> Iterator[Event]:
+    def _end(self, end: EndOfTransmission, offset: int, headers: RawHeaders) -> Iterator[Event]:
         ident = (end.talker, end.tx_id)
         key = self._keys.pop(ident, None)
         active = self._active.get(key) if key is not None else None
@@ -251,7 +307,35 @@ class LiveListener:
         )
         for silent in trailing:
             yield FrameArrived(key, active.talker, silent, offset, 0, True)
-        yield TalkEnded(key, active.talker, end.frames, end.duration_ms, True)
+        verdict = self._verdict(active, end, headers, offset)
+        yield TalkEnded(key, active.talker, end.frames, end.duration_ms, True, verdict)
+
+    def _verdict(
+        self, active: _Active, end: EndOfTransmission, headers: RawHeaders, offset: int
+    ) -> Authenticity | None:
+        """Check the transmission against its end record's signature (9.5)."""
+        if active.original or not active.complete:
+            return None
+        security = self._security()
+        if security is None:
+            return None
+        end_sig = parse_end_signature(headers)
+        store = security.store
+        if end_sig is not None and not store.knows(end_sig.signer):
+            self._look_for_keys()  # its certificate may be new to this listener
+        verdict = store.end(
+            channel=self.session.number,
+            talker=active.talker,
+            tx_id=end.tx_id,
+            frames=end.frames,
+            duration_ms=end.duration_ms,
+            frame_ms=end.frame_ms,
+            frames_hash=active.digest.digest(),
+            end_sig=end_sig,
+            end_offset=offset,
+        )
+        security.verified.flush()
+        return verdict
 
     def _remember(self, ident: tuple[str, str], ended: _Ended) -> None:
         self._ended[ident] = ended

@@ -155,6 +155,9 @@ class MonitorService(LiveRuntime[tuple[int, int]]):
         """Assign every channel at its live end (or the given offset); wait for one
         fetch each (librdkafka's end-of-partition event, or a record)."""
         reader = self._opened()
+        for session in self.sessions.values():
+            if getattr(session, "private", False):
+                session.refresh_keys()  # sealed frames need the epoch keys
         places = []
         for number, session in self.sessions.items():
             offset = self._start_offsets.get(number)

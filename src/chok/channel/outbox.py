@@ -58,6 +58,10 @@ class OutboxMeta:
     metadata_partition: int
     frame_ms: int
     created_ms: int
+    # A private channel's transmission (protocol.md 10.3): its salt (hex) and the
+    # epoch its frames are sealed under; "" and 0 on an open channel.
+    salt: str = ""
+    epoch: int = 0
 
 
 @dataclass(frozen=True)

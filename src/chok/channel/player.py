@@ -11,6 +11,7 @@ from pathlib import Path
 
 from chok.audio import AudioOutput, Mixer, open_output
 from chok.channel.cursor import RecordCursor
+from chok.channel.incoming import FrameCheck
 from chok.channel.live import Event, FrameArrived, TalkEnded, TalkStarted
 from chok.channel.recorder import SaveDir
 from chok.channel.replay import replay_frames, replay_reader
@@ -18,6 +19,7 @@ from chok.channel.session import ChannelSession
 from chok.channel.timeline import Entry
 from chok.codec import OpusDecoder, Pcm
 from chok.errors import NotFoundError
+from chok.pki.trust import Authenticity
 
 
 class LivePlayer:
@@ -75,6 +77,8 @@ class Replayed:
     entry: Entry
     path: Path | None  # where it was saved
     skipped: str | None = None  # why it was not played (its audio is not on the broker)
+    #: Its verdict, the audio checked against the talker's signature (protocol.md 9.8).
+    authenticity: Authenticity | None = None
 
 
 def play_entries(
@@ -95,8 +99,9 @@ def play_entries(
     try:
         for entry in sorted(entries, key=lambda e: e.id):
             try:
-                path = _play_one(session, cursor, entry, player, saver, bounds)
-                yield Replayed(entry, path)
+                check = FrameCheck()
+                path = _play_one(session, cursor, entry, player, saver, bounds, check)
+                yield Replayed(entry, path, None, check.verdict(entry.authenticity, entry.signed))
             except NotFoundError as exc:
                 yield Replayed(entry, None, str(exc))
     finally:
@@ -110,13 +115,14 @@ def _play_one(
     player: LivePlayer | None,
     saver: SaveDir | None,
     bounds: tuple[int, int] | None,
+    check: FrameCheck,
 ) -> Path | None:
-    tx = entry.transmission
+    tx = entry.signed
     key = tx.tx_id or f"orig-{tx.start_offset}"
     decoder = OpusDecoder(tx.frame_ms) if player is not None else None
     if saver is not None:
         saver.feed(TalkStarted(key, tx.user_id, tx.start_offset))
-    for frame in replay_frames(session, tx, bounds=bounds, cursor=cursor):
+    for frame in replay_frames(session, tx, bounds=bounds, cursor=cursor, check=check):
         if player is not None and decoder is not None:
             player.play_pcm(decoder.decode(frame.packet))
         if saver is not None:

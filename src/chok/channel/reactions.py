@@ -6,12 +6,17 @@ Reconciling converges: after writing, a client re-reads the metadata
 partition to its end and rewrites the transmission record only while the
 newest map differs from the effective reactions it can see. Whoever writes a
 stale map last re-reads afterwards and sees the other's reaction record.
+
+Reaction records are signed by the person reacting (protocol.md 9.4); on a
+private channel they are sealed and there is no map to refresh (the original
+app never reads such a channel).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chok.channel.outgoing import metadata_record, reaction_record
 from chok.channel.session import ChannelSession, now_ms
 from chok.channel.timeline import Timeline, load_timeline
 from chok.errors import AccessDeniedError, AuthenticationError, KafkaError
@@ -39,11 +44,15 @@ def toggle_reaction(session: ChannelSession, tx_id: int, emoji: str) -> ReactRes
     on = toggle_target_state(entry.reactions, session.user, emoji)
     record = ReactionRecord(session.number, tx_id, session.user, emoji, on, now_ms())
     producer = session.producer()
-    producer.produce(
-        session.metadata_topic, record.key(), record.to_value(),
-        partition=session.config.metadata_partition,
-    )  # fmt: skip
+    security = session.security
+    partition = session.config.metadata_partition
+    security.publish_cert(producer, session.metadata_topic, partition)
+    key, value = reaction_record(security, record, entry.epoch)
+    producer.produce(session.metadata_topic, key, value, partition=partition)
     producer.flush()
+    if session.private:  # no map to refresh: the original app never reads the channel
+        entry = load_timeline(session, from_offset=timeline.first_offsets.get(tx_id)).find(tx_id)
+        return ReactResult(on, entry.reactions, 0)
     try:
         reactions, rewrites = reconcile_map(session, tx_id, producer, timeline)
     except (AccessDeniedError, AuthenticationError):
@@ -69,11 +78,13 @@ def reconcile_map(
         current = {emoji: list(names) for emoji, names in entry.transmission.reactions.items()}
         if current == entry.reactions:
             return entry.reactions, rewrites
-        refreshed = entry.transmission.with_reactions(entry.reactions)
+        # From the signed copy when the newest record is the original app's
+        # rewrite of it: the refresh puts the talker's signature back (9.3).
+        refreshed = entry.signed.with_reactions(entry.reactions)
+        key, value = metadata_record(session.security, refreshed.key(), refreshed.to_value())
         producer.produce(
-            session.metadata_topic, refreshed.key(), refreshed.to_value(),
-            partition=session.config.metadata_partition,
-        )  # fmt: skip
+            session.metadata_topic, key, value, partition=session.config.metadata_partition
+        )
         producer.flush()
         rewrites += 1
     return entry.reactions, rewrites

@@ -21,11 +21,12 @@ from collections.abc import Callable, Generator, Iterator
 from confluent_kafka import Message
 
 from chok.channel.cursor import RecordCursor
+from chok.channel.incoming import AudioReader, FrameCheck
 from chok.channel.live import MAX_FILLED_GAP
 from chok.channel.session import ChannelSession
 from chok.errors import NotFoundError
 from chok.kafka.stream import REPLAY_READER_SETTINGS, PartitionReader, headers_of
-from chok.protocol.audio import AudioFrame, SilenceRun, fill_gaps, parse_audio_record
+from chok.protocol.audio import AudioFrame, SilenceRun, fill_gaps
 from chok.protocol.transmission import Transmission
 
 
@@ -87,6 +88,7 @@ def replay_frames(
     clock: Callable[[], float] = time.monotonic,
     bounds: tuple[int, int] | None = None,
     cursor: RecordCursor | None = None,
+    check: FrameCheck | None = None,
 ) -> Generator[AudioFrame, None, None]:
     """Yield the transmission's frames in order; raise NotFoundError if expired.
 
@@ -95,6 +97,9 @@ def replay_frames(
     knows them (one question less to the broker per transmission).
     ``cursor``: one shared by the replays of many transmissions (catch-up).
     Without a reader or cursor, a kept-open one (``WARM``) is borrowed.
+    ``check``: every frame record of the transmission read (those that do not
+    open included) goes into its digest, to compare with what the talker signed
+    (protocol.md, 9.8). On a private channel frames are opened on the way.
     """
     borrowed = reader is None and cursor is None
     own = cursor.reader if cursor is not None else reader or WARM.take(session)
@@ -112,7 +117,8 @@ def replay_frames(
         records = (cursor or RecordCursor(own, timeout, clock)).records(
             tx.start_offset, tx.end_offset
         )
-        yield from _frames_of(records, tx)
+        audio = _audio_reader(session)
+        yield from _frames_of(records, tx, audio, check)
     except (GeneratorExit, NotFoundError):
         raise  # stopped early, or expired audio: the reader itself is fine
     except BaseException:
@@ -126,11 +132,30 @@ def replay_frames(
                 own.close()
 
 
-def _frames_of(records: Iterator[Message], tx: Transmission) -> Iterator[AudioFrame]:
+def _audio_reader(session: ChannelSession | None) -> AudioReader:
+    """What opens frames on this session's channel (no session: no keys, for tests)."""
+    if session is None:
+        return AudioReader(None)
+    security = session.security
+    return AudioReader(
+        security, lambda: security.retry_keys(lambda: session.metadata_reader("trust"))
+    )
+
+
+def _frames_of(
+    records: Iterator[Message], tx: Transmission, audio: AudioReader, check: FrameCheck | None
+) -> Iterator[AudioFrame]:
     next_seq = 0
     last: AudioFrame | None = None
     for msg in records:
-        frame = parse_audio_record(msg.key(), msg.value(), headers_of(msg))
+        received = audio.read(msg.key(), msg.value(), headers_of(msg))
+        if received is None:
+            continue
+        if check is not None and tx.tx_id is not None:
+            seq = received.belongs_to(tx.user_id, tx.tx_id)
+            if seq is not None:
+                check.add(seq, received.wire)
+        frame = received.record
         if not isinstance(frame, AudioFrame):
             continue
         if tx.tx_id is None:

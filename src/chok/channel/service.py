@@ -97,6 +97,8 @@ class ListenService(LiveRuntime[Watermarks]):
 
     def _tune_in(self, timeout: float) -> None:
         listener = self._live()
+        if self.session.private:
+            self.session.refresh_keys()  # sealed frames need the epoch keys
         listener.tune_in(self._start_offset, timeout=timeout)
         self.position = listener.position
 

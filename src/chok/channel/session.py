@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from chok.channel.resend import resume_outbox
+from chok.channel.security import ChannelSecurity, security_for
 from chok.kafka.client import Credentials
 from chok.kafka.stream import (
     OUTBOX_PRODUCER_SETTINGS,
@@ -26,6 +28,8 @@ class ChannelSession:
     creds: Credentials
     config: ChannelConfig
     live_batch_ms: int = 0  # live frames fetched in batches (hosted plans); 0: at once
+    #: A private channel (protocol.md, section 10): nothing is sent in the clear.
+    private: bool = False
 
     @property
     def number(self) -> int:
@@ -54,6 +58,15 @@ class ChannelSession:
             self.creds, self.user, self.metadata_topic, self.config.metadata_partition, purpose
         )
 
+    @cached_property
+    def security(self) -> ChannelSecurity:
+        """This person's signing key and trust on this channel (shared in the process)."""
+        return security_for(self.creds, self.number, self.private)
+
+    def refresh_keys(self) -> None:
+        """Read the channel's new certificates, revocations and epoch keys."""
+        self.security.refresh(lambda: self.metadata_reader("trust"))
+
     def producer(self) -> RecordProducer:
         """A producer that connects in the background (see RecordProducer.connect):
         making it never waits for the broker, and what it is given waits in
@@ -70,8 +83,10 @@ def open_session(
     unless given; what an earlier chok left in this profile's outbox starts going
     out in the background (channel/resend.py)."""
     batch = profile.config.live_batch_ms if live_batch_ms is None else live_batch_ms
+    config = profile.channel(channel)
+    private = config.number in profile.config.private_channels
     session = ChannelSession(
-        profile.user, profile.name, profile.credentials, profile.channel(channel), batch
+        profile.user, profile.name, profile.credentials, config, batch, private
     )
     resume_outbox(profile.name, profile.credentials)
     return session

@@ -4,7 +4,12 @@ transmission record on release (protocol.md sections 4 and 5).
 Every frame goes to the outbox on disk first (channel/outbox.py) and to the
 broker at once; a ``Delivery`` (channel/delivery.py) sees it through, for as
 long as the broker is away. Making a Talker and giving it frames never waits
-for the network and never fails because of it.
+for the network and never fails because of it (except on a private channel,
+where it first looks for a newer epoch key: one round trip).
+
+Every frame is kept as it goes on the wire (sealed on a private channel); the
+records built from the outbox are signed with the talker's certificate key
+(protocol.md, sections 9 and 10).
 """
 
 from __future__ import annotations
@@ -25,11 +30,12 @@ from chok.channel.delivery import (
     shared_producer,
 )
 from chok.channel.outbox import Outbox, OutboxEnd, OutboxMeta
+from chok.channel.outgoing import OutgoingTransmission
 from chok.channel.session import ChannelSession, now_ms
 from chok.codec.opus import DEFAULT_BITRATE, OpusEncoder
 from chok.errors import ChokError, KafkaTimeoutError
 from chok.kafka.stream import RecordProducer
-from chok.protocol.audio import SILENCE_MARKER, build_audio_frame
+from chok.protocol.audio import is_silence
 from chok.protocol.names import tx_id_from_bytes
 
 Pcm = npt.NDArray[np.int16]
@@ -67,6 +73,9 @@ class Talker:
         self._seq = 0
         self._last_silent = False
         self.suppress_silence = True
+        if session.private:
+            session.refresh_keys()  # never seal with an epoch that has ended
+        self._out = OutgoingTransmission(session.security, session.user, self.tx_id, frame_ms)
         config = session.config
         meta = OutboxMeta(
             profile=session.profile_name,
@@ -79,6 +88,8 @@ class Talker:
             metadata_partition=config.metadata_partition,
             frame_ms=frame_ms,
             created_ms=now_ms(),
+            salt=self._out.salt.hex(),
+            epoch=self._out.epoch or 0,
         )
         entry = (outbox or Outbox.for_profile(session.profile_name)).create(meta)
         self.delivery = Delivery(entry, session.creds, producer)
@@ -91,16 +102,15 @@ class Talker:
         self.send_packet(self._encoder.encode(pcm))
 
     def send_packet(self, packet: bytes) -> None:
-        record = build_audio_frame(self.session.user, self.tx_id, self._seq, packet, self.frame_ms)
         seq = self._seq
         self._seq += 1
-        silent = record.value == SILENCE_MARKER
+        silent = is_silence(packet)
         if silent and self._last_silent and self.suppress_silence:
             # A pause goes out as its first silence marker only; the gap in seq
             # tells receivers how long it lasted (protocol.md, silence runs).
             return
         self._last_silent = silent
-        self.delivery.add_frame(seq, record.value)
+        self.delivery.add_frame(seq, self._out.value(seq, packet))
 
     def finish(self) -> Delivery:
         """Release without waiting: the handle says "sending", "queued" or "sent"."""

@@ -5,22 +5,37 @@ watermark in batches, keeps the newest transmission record per start offset
 and every reaction record, and folds them with the protocol's
 ``effective_reactions``. The audio partition's low watermark tells which
 recordings retention has already removed.
+
+On the way it takes in what the channel publishes for trust (certificates,
+revocations, a private channel's epoch keys), opens sealed records, leaves
+forged reactions out, and judges each transmission record (verified, unsigned
+or forged) only when asked: checking 10,000 signatures costs a second, and a
+timeline usually shows a few.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from chok.channel.incoming import open_reaction, open_transmission
+from chok.channel.security import ChannelSecurity
 from chok.channel.session import ChannelSession, now_ms
 from chok.errors import KafkaTimeoutError, NotFoundError, UsageError
 from chok.kafka.stream import BEGINNING, PartitionReader
+from chok.pki.trust import FORGED, NOT_SIGNED, VERIFIED, Authenticity
 from chok.protocol.metadata import parse_metadata_record
 from chok.protocol.reactions import ReactionRecord, effective_reactions
+from chok.protocol.sealed import SealedRecord, WrappedKey, parse_sealed_reaction_key
+from chok.protocol.signing import CertRecord, Revocation
 from chok.protocol.transmission import Transmission, parse_transmission_key
 
 BATCH = 5000
 SINCE_CHOICES = {"1h": 3600, "6h": 6 * 3600, "24h": 24 * 3600, "7d": 7 * 86400, "all": None}
+
+Judge = Callable[["Entry"], Authenticity]
 
 
 @dataclass(frozen=True)
@@ -28,30 +43,104 @@ class Entry:
     transmission: Transmission
     reactions: dict[str, list[str]]
     audio_available: bool
+    #: On a private channel: the epoch its record was sealed under.
+    epoch: int | None = None
+    #: An earlier record of the same key that was signed, when the newest one is
+    #: the original app's unsigned rewrite of it (protocol.md, section 9.3).
+    signed_copy: Transmission | None = None
+    judge: Judge | None = field(default=None, compare=False, repr=False)
 
     @property
     def id(self) -> int:
         return self.transmission.start_offset
 
+    @property
+    def signed(self) -> Transmission:
+        """The record whose signature covers this transmission (for checking its audio)."""
+        return self.signed_copy or self.transmission
+
+    @property
+    def authenticity(self) -> Authenticity:
+        if self.judge is not None:
+            return self.judge(self)
+        if self.transmission.sig is None:
+            return NOT_SIGNED
+        return Authenticity(VERIFIED, "sent from here")
+
+
+def _same_signed_members(a: Transmission, b: Transmission) -> bool:
+    """True if an unsigned rewrite kept every member the signature covers."""
+    fields = ("user_id", "channel", "start_offset", "end_offset", "timestamp_ms")
+    return all(getattr(a, name) == getattr(b, name) for name in fields)
+
+
+class Verdicts:
+    """Judges entries on demand, once each (thread-safe: the app judges in a worker)."""
+
+    def __init__(self, security: ChannelSecurity) -> None:
+        self.security = security
+        self._memo: dict[int, Authenticity] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, entry: Entry) -> Authenticity:
+        with self._lock:
+            found = self._memo.get(entry.id)
+        if found is not None:
+            return found
+        verdict = self._judge(entry)
+        with self._lock:
+            self._memo[entry.id] = verdict
+        return verdict
+
+    def _judge(self, entry: Entry) -> Authenticity:
+        store = self.security.store
+        copy = entry.signed_copy
+        if copy is None:
+            return store.transmission(entry.transmission)
+        if not _same_signed_members(copy, entry.transmission):
+            return Authenticity(FORGED, "its signed record was replaced by an unsigned one")
+        return store.transmission(copy)
+
 
 @dataclass
 class _Fold:
     """The newest record per key, folded as records arrive: what compaction
-    keeps, so the result does not depend on whether the broker compacted yet."""
+    keeps, so the result does not depend on whether the broker compacted yet.
+
+    ``security`` (None: no keys, no verdicts, as in tests of the fold alone)
+    takes in what the channel publishes for trust and opens sealed records.
+    """
 
     channel: int
+    security: ChannelSecurity | None = None
     latest: dict[int, Transmission] = field(default_factory=dict)
-    reactions: dict[bytes, ReactionRecord] = field(default_factory=dict)
+    sealed: dict[int, SealedRecord] = field(default_factory=dict)  # a private channel's
+    signed: dict[int, Transmission] = field(default_factory=dict)
+    reactions: dict[bytes, ReactionRecord | SealedRecord] = field(default_factory=dict)
+    reaction_offsets: dict[bytes, int] = field(default_factory=dict)
     first_offset: dict[int, int] = field(default_factory=dict)
 
     def add(self, key: bytes, value: bytes | None, offset: int) -> None:
         record = parse_metadata_record(key, value, channel=self.channel)
-        if isinstance(record, Transmission):
-            self.latest[record.start_offset] = record
-            self.first_offset.setdefault(record.start_offset, offset)
-        elif isinstance(record, ReactionRecord):
+        ids = parse_transmission_key(key)
+        if isinstance(record, Transmission) or (isinstance(record, SealedRecord) and ids):
+            start = record.start_offset if isinstance(record, Transmission) else _start(ids)
+            self.latest.pop(start, None)
+            self.sealed.pop(start, None)
+            if isinstance(record, Transmission):
+                self.latest[start] = record
+                if record.sig is not None:
+                    self.signed[start] = record
+            else:
+                self.sealed[start] = record
+            self.first_offset.setdefault(start, offset)
+        elif isinstance(record, ReactionRecord | SealedRecord):
             self.reactions.pop(key, None)  # re-insert: dict order = log order
             self.reactions[key] = record
+            self.reaction_offsets[key] = offset
+        elif isinstance(record, CertRecord | Revocation | WrappedKey):
+            if self.security is not None:
+                self.security.learn(record)
         else:
             self._forget(key)  # a tombstone or a broken newest record replaces the key
 
@@ -59,14 +148,52 @@ class _Fold:
         ids = parse_transmission_key(key)
         if ids is not None and ids[0] == self.channel:
             self.latest.pop(ids[1], None)
+            self.sealed.pop(ids[1], None)
         else:
             self.reactions.pop(key, None)
 
-    def reactions_by_transmission(self) -> dict[int, list[ReactionRecord]]:
+    def transmissions(self) -> dict[int, tuple[Transmission, int | None]]:
+        """Each start offset's newest record, opened if sealed (with its epoch)."""
+        opened: dict[int, tuple[Transmission, int | None]] = {
+            start: (tx, None) for start, tx in self.latest.items()
+        }
+        if self.security is None:
+            return opened
+        for start, record in self.sealed.items():
+            tx = open_transmission(self.security, record)
+            if tx is not None and tx.start_offset == start:
+                opened[start] = (tx, record.epoch)
+        return opened
+
+    def reactions_by_transmission(
+        self, epochs: dict[int, int | None] | None = None
+    ) -> dict[int, list[ReactionRecord]]:
+        """Reaction records per transmission in log order, forged ones left out."""
+        security = self.security
         grouped: dict[int, list[ReactionRecord]] = {}
-        for record in self.reactions.values():
+        for key, record in self.reactions.items():
+            if isinstance(record, SealedRecord):
+                start = _sealed_reaction_start(record)
+                if security is None or start is None:
+                    continue
+                opened = open_reaction(security, record, (epochs or {}).get(start))
+                if opened is None:
+                    continue
+                record = opened
+            offset = self.reaction_offsets.get(key)
+            if security is not None and security.store.reaction(record, offset).forged:
+                continue  # someone reacting in another's name
             grouped.setdefault(record.start_offset, []).append(record)
         return grouped
+
+
+def _start(ids: tuple[int, int] | None) -> int:
+    return ids[1] if ids is not None else -1
+
+
+def _sealed_reaction_start(record: SealedRecord) -> int | None:
+    ids = parse_sealed_reaction_key(record.key)
+    return None if ids is None else ids.start_offset
 
 
 @dataclass(frozen=True)
@@ -76,12 +203,21 @@ class Timeline:
     audio_low: int
     audio_high: int
     first_offsets: dict[int, int]  # start offset -> metadata offset of its first record
+    verdicts: Verdicts | None = None
 
     def find(self, tx_id: int) -> Entry:
         for entry in self.entries:
             if entry.id == tx_id:
                 return entry
         raise NotFoundError(f"no transmission {tx_id} on channel (see `chok timeline --since all`)")
+
+    def judge_all(self) -> None:
+        """Judge every entry now (the app does it in a worker), then remember the
+        signatures found valid for the next load."""
+        for entry in self.entries:
+            _ = entry.authenticity
+        if self.verdicts is not None:
+            self.verdicts.security.save()
 
 
 def parse_since(value: str) -> int | None:
@@ -94,7 +230,8 @@ def load_timeline(
     session: ChannelSession, since_s: int | None = None, from_offset: int | None = None
 ) -> Timeline:
     reader = session.metadata_reader("timeline")
-    fold = _Fold(session.number)
+    security = session.security
+    fold = _Fold(session.number, security)
     try:
         low, high = reader.watermarks()
         audio_low, audio_high = reader.watermarks(
@@ -105,15 +242,44 @@ def load_timeline(
             _read_until(reader, high, fold)
     finally:
         reader.close()
+    if from_offset is None:
+        security.read_up_to(high)
     cutoff = None if since_s is None else now_ms() - since_s * 1000
-    reactions = fold.reactions_by_transmission()
+    opened = fold.transmissions()
+    reactions = fold.reactions_by_transmission({s: e for s, (_tx, e) in opened.items()})
+    verdicts = Verdicts(security)
     entries = [
-        Entry(tx, effective_reactions(tx.reactions, reactions.get(start, [])), start >= audio_low)
-        for start, tx in fold.latest.items()
+        Entry(
+            tx,
+            effective_reactions(tx.reactions, reactions.get(start, [])),
+            start >= audio_low,
+            epoch,
+            _signed_copy(tx, fold.signed.get(start)),
+            verdicts,
+        )
+        for start, (tx, epoch) in opened.items()
         if cutoff is None or tx.timestamp_ms >= cutoff
     ]
     entries.sort(key=lambda e: (e.transmission.timestamp_ms, e.id), reverse=True)
-    return Timeline(entries, high, audio_low, audio_high, fold.first_offset)
+    return Timeline(entries, high, audio_low, audio_high, fold.first_offset, verdicts)
+
+
+def _signed_copy(latest: Transmission, signed: Transmission | None) -> Transmission | None:
+    return signed if latest.sig is None and signed is not None else None
+
+
+def tail_batch(remaining: int) -> tuple[int, float]:
+    """How many records to ask librdkafka for, and how long to wait for them.
+
+    ``consume(n, t)`` returns only when n records came or t passed (the
+    end-of-partition event does not end it): asking 5,000 when one is left
+    cost half a second on every load whose record count was not a multiple
+    of 5,000 (a signed timeline has one certificate record more). Near the
+    end, ask for what is left, briefly: compaction may have removed some.
+    """
+    if remaining > BATCH:
+        return BATCH, 0.5
+    return max(1, remaining), 0.05
 
 
 def _read_until(reader: PartitionReader, high: int, fold: _Fold, timeout: float = 30.0) -> None:
@@ -128,7 +294,7 @@ def _read_until(reader: PartitionReader, high: int, fold: _Fold, timeout: float 
     while position + 1 < high and not reader.at_end:
         if time.monotonic() > deadline:
             raise KafkaTimeoutError(f"reading the timeline: stuck at offset {position}")
-        for msg in reader.consume(BATCH, 0.5):
+        for msg in reader.consume(*tail_batch(high - position - 1)):
             position = msg.offset() or 0
             key = msg.key()
             if key is not None:

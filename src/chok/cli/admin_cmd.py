@@ -224,14 +224,25 @@ def init_cmd(
 
 @admin_group.command("add-channel")
 @click.argument("name")
+@click.option(
+    "--private",
+    is_flag=True,
+    help="End-to-end encrypted: only its members can hear it, not whoever runs Kafka.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-def add_channel_cmd(name: str, as_json: bool) -> None:
-    """Create a new channel NAME (the next free number). Nobody is in it yet."""
-    channel, created = service.add_channel(name)
+def add_channel_cmd(name: str, private: bool, as_json: bool) -> None:
+    """Create a new channel NAME (the next free number). Nobody is in it yet.
+
+    A --private channel's audio and records are sealed with keys only its
+    members hold; a new key begins whenever someone leaves it. The Android
+    app cannot use private channels.
+    """
+    channel, created = service.add_channel(name, private=private)
     if as_json:
         emit_json({**asdict(channel), "topics_created": created})
         return
-    click.echo(f"channel {channel.number}: {channel.name}")
+    kind = " (private: end-to-end encrypted)" if channel.private else ""
+    click.echo(f"channel {channel.number}: {channel.name}{kind}")
     click.echo(f"next: `chok admin grant PERSON {channel.number}` for each member")
 
 
@@ -244,7 +255,8 @@ def list_channels_cmd(as_json: bool) -> None:
         emit_json([{**asdict(channel), "members": members} for channel, members in rows])
         return
     for channel, members in rows:
-        click.echo(f"{channel.number:>3}  {channel.name:<20} {', '.join(members) or '-'}")
+        name = channel.name + (" (private)" if channel.private else "")
+        click.echo(f"{channel.number:>3}  {name:<30} {', '.join(members) or '-'}")
 
 
 @admin_group.command("grant")

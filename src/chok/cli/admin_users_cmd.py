@@ -160,12 +160,24 @@ def android_assets_cmd(name: str, directory: Path, as_json: bool) -> None:
     DIRECTORY is the app's app/src/main/assets. Then build it with the
     printed property, e.g.:  ./gradlew assembleDebug -PCHOK_USER_ID=NAME
     """
-    files, gradle_property = android.write_assets(name, directory)
+    files, gradle_property, left_out = android.write_assets(name, directory)
     if as_json:
-        emit_json({"files": [str(f) for f in files], "gradle_property": gradle_property})
+        emit_json(
+            {
+                "files": [str(f) for f in files],
+                "gradle_property": gradle_property,
+                "private_channels_left_out": left_out,
+            }
+        )
         return
     for path in files:
         click.echo(f"wrote {path}")
+    if left_out:
+        numbers = ", ".join(str(n) for n in left_out)
+        click.echo(
+            f"left out private channel(s) {numbers}: the Android app cannot decrypt them "
+            "(use chok there)"
+        )
     click.echo(f"build the app with: ./gradlew assembleDebug {gradle_property}")
 
 

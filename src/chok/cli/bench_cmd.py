@@ -33,6 +33,12 @@ from chok.errors import UsageError
     help="Instead: time N starts of the local broker (until mTLS clients work).",
 )
 @click.option(
+    "--private",
+    "private",
+    is_flag=True,
+    help="Instead: an open and a private channel side by side (signatures, sealing).",
+)
+@click.option(
     "--scan",
     is_flag=True,
     help="Instead: CPU, memory and connections of hearing 1 vs 3 channels; replay at speed.",
@@ -89,6 +95,7 @@ def bench_cmd(
     timeline_size: int,
     here: bool,
     broker_starts: int | None,
+    private: bool,
     scan: bool,
     outage_s: float | None,
     presses: int | None,
@@ -122,6 +129,19 @@ def bench_cmd(
         return
     if egress or listener_sizes or talker_sizes or failover_runs:
         _cost(egress, idle_seconds, listener_sizes, talker_sizes, failover_runs, as_json)
+        return
+
+    if private:
+        from dataclasses import asdict
+
+        from chok.bench.private import run_private
+        from chok.bench.private import table as private_table
+
+        private_rows = run_private(info, frames, runs, timeline_size, isolated=not here)
+        if as_json:
+            emit_json([asdict(r) for r in private_rows])
+        else:
+            click.echo(private_table(private_rows))
         return
 
     if scan:

@@ -239,6 +239,12 @@ def _print_event(event: Event, as_json: bool) -> None:
             f"{clock} {safe_text(event.talker)} is talking...",
         )
     elif isinstance(event, TalkEnded):
+        verdict = event.authenticity
+        mark = ""
+        if verdict is not None:
+            mark = " \u2713" if verdict.verified else ""
+            mark += f"  WARNING: forged ({verdict.reason})" if verdict.forged else ""
+            mark += _said_long_ago(verdict.said_ms)
         say(
             as_json,
             {
@@ -247,10 +253,24 @@ def _print_event(event: Event, as_json: bool) -> None:
                 "tx": event.key,
                 "frames": event.frames,
                 "duration_ms": event.duration_ms,
+                "authenticity": None if verdict is None else verdict.status,
+                "said_ms": None if verdict is None else verdict.said_ms,
             },
             f"{clock} {safe_text(event.talker)}: {seconds_text(event.duration_ms)} "
-            f"({event.frames} frames)",
+            f"({event.frames} frames){mark}",
         )
+
+
+#: A verified transmission heard live but said longer ago than this (sent again,
+#: or held in its talker's outbox while the broker was away) says when it was said.
+SAID_LONG_AGO_MS = 60_000
+
+
+def _said_long_ago(said_ms: int | None) -> str:
+    if said_ms is None or time.time() * 1000 - said_ms < SAID_LONG_AGO_MS:
+        return ""
+    when = dt.datetime.fromtimestamp(said_ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+    return f" (said at {when})"
 
 
 def _catch_up(
@@ -263,9 +283,13 @@ def _catch_up(
     if not isinstance(stored, int):
         info("nothing to catch up: this is the first time you listen here")
         return None
+    timeline.judge_all()
     missed = sorted(
         (e for e in timeline.entries if e.id >= stored and e.audio_available), key=lambda e: e.id
     )
+    for entry in (e for e in missed if e.authenticity.forged):
+        info(f"  skipped a forged recording (ID {entry.id}: {entry.authenticity.reason})")
+    missed = [e for e in missed if not e.authenticity.forged]
     say(as_json, {"event": "catch_up", "missed": len(missed)}, f"{len(missed)} missed recording(s)")
     try:
         bounds = (timeline.audio_low, timeline.audio_high)
@@ -274,6 +298,8 @@ def _catch_up(
             if replayed.skipped is not None:
                 info(f"  skipped ID {entry.id}: {replayed.skipped}")
                 continue
+            verdict = replayed.authenticity or entry.authenticity
+            warning = f"  WARNING: forged ({verdict.reason})" if verdict.forged else ""
             say(
                 as_json,
                 {
@@ -281,8 +307,10 @@ def _catch_up(
                     "id": entry.id,
                     "talker": tx.user_id,
                     "duration_ms": tx.duration_ms,
+                    "authenticity": verdict.status,
                 },
-                f"  missed: {safe_text(tx.user_id)} {seconds_text(tx.duration_ms)} (ID {entry.id})",
+                f"  missed: {safe_text(tx.user_id)} {seconds_text(tx.duration_ms)} "
+                f"(ID {entry.id}){warning}",
             )
             if path is not None:
                 say(as_json, {"event": "saved", "path": str(path)}, f"  saved {path}")

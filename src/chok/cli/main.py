@@ -172,4 +172,15 @@ def main() -> None:
         fail(str(converted), converted.exit_code)
     except KeyboardInterrupt:
         fail("interrupted", 130)
-    sys.exit(result if isinstance(result, int) else 0)
+    code = result if isinstance(result, int) else 0
+    if code == 0:
+        _save_caches()
+    sys.exit(code)
+
+
+def _save_caches() -> None:
+    """What the command learnt of signatures and keys, kept for the next one
+    (only after success: a command that fails changes nothing on disk)."""
+    security = sys.modules.get("chok.channel.security")
+    if security is not None:
+        security.save_all()

@@ -9,8 +9,10 @@ from typing import Any
 
 import click
 
+from chok.channel.incoming import FrameCheck
 from chok.channel.reactions import toggle_reaction
 from chok.channel.replay import replay_frames
+from chok.channel.session import ChannelSession
 from chok.channel.timeline import Entry, load_timeline, parse_since
 from chok.cli.common import (
     RECORDING_ID,
@@ -48,7 +50,13 @@ def entry_json(entry: Entry) -> dict[str, Any]:
         "reactions": entry.reactions,
         "audio_available": entry.audio_available,
         "chok_client": tx.has_talk_details,
+        "authenticity": entry.authenticity.status,
+        "authenticity_reason": entry.authenticity.reason,
     }
+
+
+#: How the human timeline marks an entry's authenticity (protocol.md, 9.8).
+MARKS = {"verified": "\u2713", "unsigned": " ", "forged": "\u26a0"}
 
 
 def _when(timestamp_ms: int) -> str:
@@ -72,37 +80,70 @@ def _reactions_text(reactions: dict[str, list[str]]) -> str:
     metavar="1h|6h|24h|7d|all",
     help="How far back to look.",
 )
+@click.option(
+    "--suspicious",
+    is_flag=True,
+    help="Also list forged recordings (someone else's signature, or none that holds).",
+)
 @json_option
 @click.pass_obj
-def timeline_cmd(obj: dict[str, Any], channel: int | None, since: str, as_json: bool) -> None:
+def timeline_cmd(
+    obj: dict[str, Any], channel: int | None, since: str, suspicious: bool, as_json: bool
+) -> None:
     """List the channel's recordings, newest first.
 
     ID is what `chok play`, `chok export` and `chok react` take. "expired"
     means the broker's retention has already removed that recording's audio.
+    A check mark: signed by the person named (verified). No mark: not signed
+    (the Android app, an older chok). Forged recordings (a signature that does
+    not hold, or someone writing in another's name) are hidden unless you ask
+    with --suspicious, and then marked with a warning sign.
     """
     window = parse_since(since)
     session = session_from(obj, channel)
     began = time.monotonic()
     timeline = load_timeline(session, window)
+    timeline.judge_all()
     took = time.monotonic() - began
     if as_json:
         emit_json([entry_json(e) for e in timeline.entries])
         return
-    if not timeline.entries:
+    forged = [e for e in timeline.entries if e.authenticity.forged]
+    shown = timeline.entries if suspicious else [e for e in timeline.entries if e not in forged]
+    if not shown:
         click.echo(f"no recordings on channel {session.number} in the last {since}")
-        return
-    click.echo(f"{'ID':>8}  {'WHO':<16} {'WHEN':<16} {'LENGTH':>7}  REACTIONS")
-    for entry in timeline.entries:
+    else:
+        click.echo(f"{'ID':>8}    {'WHO':<16} {'WHEN':<16} {'LENGTH':>7}  REACTIONS")
+    for entry in shown:
         tx = entry.transmission
         audio = "" if entry.audio_available else "  (audio expired)"
+        verdict = entry.authenticity
+        warning = f"  FORGED: {verdict.reason}" if verdict.forged else ""
         click.echo(
-            f"{entry.id:>8}  {safe_text(tx.user_id, 16):<16} {_when(tx.timestamp_ms):<16} "
-            f"{seconds_text(tx.duration_ms, 's'):>7}  {_reactions_text(entry.reactions)}{audio}"
+            f"{entry.id:>8}  {MARKS[verdict.status]} {safe_text(tx.user_id, 16):<16} "
+            f"{_when(tx.timestamp_ms):<16} {seconds_text(tx.duration_ms, 's'):>7}  "
+            f"{_reactions_text(entry.reactions)}{audio}{warning}"
         )
+    if forged and not suspicious:
+        info(f"{len(forged)} suspicious recording(s) hidden: see them with --suspicious")
     info(f"{len(timeline.entries)} recording(s), loaded in {took * 1000:.0f} ms")
 
 
-def _find(obj: dict[str, Any], channel: int | None, tx_id: int) -> tuple[Any, Entry]:
+def _warn_if_forged(entry: Entry, reason: str | None) -> None:
+    if reason is not None:
+        who = entry.transmission.user_id
+        info(f"warning: recording {entry.id} is forged ({reason}): it may not be {who}'s")
+
+
+def _warn_about_audio(entry: Entry, check: FrameCheck) -> None:
+    """Forged audio under a record that verified: a frame altered, added or dropped."""
+    record = entry.authenticity
+    audio = check.verdict(record, entry.signed)
+    if record.verified and audio.forged:
+        _warn_if_forged(entry, audio.reason)
+
+
+def _find(obj: dict[str, Any], channel: int | None, tx_id: int) -> tuple[ChannelSession, Entry]:
     session = session_from(obj, channel)
     entry = load_timeline(session).find(tx_id)
     if not entry.audio_available:
@@ -149,15 +190,18 @@ def play_cmd(
     from chok.audio import open_output
 
     session, entry = _find(obj, channel, tx_id)
+    _warn_if_forged(entry, entry.authenticity.reason if entry.authenticity.forged else None)
     decoder = OpusDecoder(entry.transmission.frame_ms)
+    check = FrameCheck()
     tempo = Tempo(speed)
     with open_output(device) as speaker:
         played = 0
-        for frame in replay_frames(session, entry.transmission):
+        for frame in replay_frames(session, entry.signed, check=check):
             speaker.write(tempo.process(decoder.decode(frame.packet)))
             played += 1
         speaker.write(tempo.flush())
         speaker.drain()
+    _warn_about_audio(entry, check)
     seconds = played * frame_seconds(entry)
     at = "" if speed == 1.0 else f" at {speed:g}x ({seconds / speed:.1f} s)"
     who = safe_text(entry.transmission.user_id)
@@ -176,9 +220,12 @@ def _export(
         raise UsageError(f"cannot export to '{path.name}': use a .wav, .ogg or .opus file name")
     check_writable(path, "export to")
     session, entry = _find(obj, channel, tx_id)
-    packets = [f.packet for f in replay_frames(session, entry.transmission)]
+    _warn_if_forged(entry, entry.authenticity.reason if entry.authenticity.forged else None)
+    check = FrameCheck()
+    packets = [f.packet for f in replay_frames(session, entry.signed, check=check)]
     if not packets:
         raise NotFoundError(f"recording {tx_id} has no audio frames on the broker")
+    _warn_about_audio(entry, check)
     seconds = len(packets) * frame_seconds(entry)
     if speed != 1.0:
         pcm = change_tempo(decode_packets(packets, entry.transmission.frame_ms), speed)

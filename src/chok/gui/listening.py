@@ -36,6 +36,7 @@ class Listening(QObject):
     # object, not int: Qt's int has 32 bits; offsets and lengths may not fit.
     talkStarted = Signal(str, str, object)  # key, talker, first offset heard
     talkEnded = Signal(str, str, object, bool)  # key, talker, duration ms, heard through a speaker
+    heardForged = Signal(str, str)  # the name it claimed, why its signature does not hold
     level = Signal(str, float)  # talker, RMS dBFS of their latest frame
     watermarks = Signal(object, object, object)  # audio low, audio high, metadata high
     soundProblem = Signal(str)
@@ -120,6 +121,11 @@ class Listening(QObject):
     # -- the listener thread --------------------------------------------------
 
     def _on_event(self, event: Event) -> None:
+        if isinstance(event, TalkEnded) and event.authenticity is not None:
+            verdict = event.authenticity
+            if verdict.forged:  # (also, and above all, when it claims to be us)
+                claimed, reason = event.talker, verdict.reason
+                self._ui.post(lambda: self.heardForged.emit(claimed, reason))
         if event.talker == self.session.user:
             return  # our own voice is not played back
         audible = self._audible(event)

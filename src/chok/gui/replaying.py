@@ -20,6 +20,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from chok import profiles
+from chok.channel.incoming import FrameCheck
 from chok.channel.replay import replay_frames
 from chok.channel.session import ChannelSession
 from chok.channel.timeline import Entry
@@ -47,6 +48,7 @@ class Replayer(QObject):
     finished = Signal(object, bool)  # entry id, played to the end
     failed = Signal(object, str)  # entry id, why
     playingChanged = Signal(bool)
+    forged = Signal(int, str)  # entry id, why its audio is not what the talker signed
     pausedChanged = Signal(bool)
 
     def __init__(self, session: ChannelSession, sound: SoundOut, ui: UiCaller) -> None:
@@ -117,7 +119,7 @@ class Replayer(QObject):
             self._set_playing(False)
 
     def _play_one(self, entry: Entry, stop: threading.Event) -> None:
-        tx = entry.transmission
+        tx = entry.signed
         total = tx.duration_ms
         key = entry.id
         self._ui.post(lambda: self.started.emit(key, total))
@@ -126,8 +128,9 @@ class Replayer(QObject):
         out_ms = 0.0  # of what went to the speaker (less, when faster)
         began = time.monotonic()
         last_report = 0.0
+        check = FrameCheck()
         try:
-            for frame in replay_frames(self.session, tx):
+            for frame in replay_frames(self.session, tx, check=check):
                 if stop.is_set():
                     break
                 if not self._resume.is_set():
@@ -155,6 +158,7 @@ class Replayer(QObject):
                     return
                 end = max(int(played_ms), total)
                 self._post_progress(key, end, end)
+                self._check_audio(entry, check)
                 self._ui.post(lambda: self.finished.emit(key, True))
                 return
         except Exception as exc:  # expired audio, a broker that went away...
@@ -162,6 +166,13 @@ class Replayer(QObject):
             self._ui.post(lambda: self.failed.emit(key, message))
             return
         self._ui.post(lambda: self.finished.emit(key, False))
+
+    def _check_audio(self, entry: Entry, check: FrameCheck) -> None:
+        record = entry.authenticity
+        audio = check.verdict(record, entry.signed)
+        if record.verified and audio.forged:
+            key, reason = entry.id, audio.reason
+            self._ui.post(lambda: self.forged.emit(key, reason))
 
     def _write(self, pcm: Pcm) -> float:
         """Hand audio to the speaker; its length in ms."""
@@ -183,14 +194,19 @@ class Replayer(QObject):
         self._stop.set()
 
 
-def export_entry(session: ChannelSession, entry: Entry, path: Path) -> int:
-    """(Worker thread) save a recording's exact Opus packets (.ogg/.opus) or as .wav."""
+def export_entry(session: ChannelSession, entry: Entry, path: Path) -> tuple[int, str | None]:
+    """(Worker thread) save a recording's exact Opus packets (.ogg/.opus) or as .wav.
+
+    Returns the frames written, and why it is forged if it is (the record or its audio).
+    """
     if path.suffix.lower() not in EXPORT_SUFFIXES:
         raise UsageError(f"cannot save audio as '{path.name}': use a .ogg, .opus or .wav name")
     if not entry.audio_available:
         raise NotFoundError("this recording's audio has expired (removed by the channel)")
-    packets = [frame.packet for frame in replay_frames(session, entry.transmission)]
+    check = FrameCheck()
+    packets = [frame.packet for frame in replay_frames(session, entry.signed, check=check)]
     if not packets:
         raise NotFoundError("this recording has no audio on the broker")
     export(path, packets, frame_ms=entry.transmission.frame_ms)
-    return len(packets)
+    verdict = check.verdict(entry.authenticity, entry.signed)
+    return len(packets), verdict.reason if verdict.forged else None

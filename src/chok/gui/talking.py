@@ -87,8 +87,12 @@ class Talking(QObject):
         ).start()
 
     def warm_up(self) -> None:
-        """(Worker thread) connect the producer now: a press never waits for it."""
+        """(Worker thread) connect the producer now: a press never waits for it; on a
+        private channel also open the reader that looks for a new epoch before
+        each transmission (a press then costs one round trip, not a handshake)."""
         get_ready(self.session)
+        if self.session.private:
+            self.session.refresh_keys()
 
     def open_microphone(self) -> None:
         """(Worker thread) start the microphone now if it is kept open (errors

@@ -25,6 +25,7 @@ from chok.protocol.display import UNKNOWN, moment_local, safe_emoji, safe_text
 from chok.protocol.display import seconds_text as shown_seconds
 
 ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
+VERIFIED_MARK = "\u2713"
 Index = QModelIndex | QPersistentModelIndex
 
 
@@ -68,7 +69,12 @@ class TimelineModel(QAbstractListModel):
     def describe(self, entry: Entry) -> str:
         """One line a screen reader (or a test) can read."""
         tx = entry.transmission
+        verdict = entry.authenticity
         parts = [safe_text(tx.user_id), when_text(tx.timestamp_ms), seconds_text(tx.duration_ms)]
+        if verdict.verified:
+            parts.append("verified")
+        elif verdict.forged:
+            parts.append(f"FORGED: {verdict.reason}")
         parts += [f"{safe_emoji(emoji)} {len(names)}" for emoji, names in entry.reactions.items()]
         if entry.id in self.unheard:
             parts.append("unheard")
@@ -145,6 +151,11 @@ class EntryDelegate(QStyledItemDelegate):
         who = ("\u25b6 " if playing else "") + safe_text(tx.user_id)
         painter.drawText(x, y + QFontMetrics(bold).ascent(), who)
         x += QFontMetrics(bold).horizontalAdvance(who) + pad
+        if entry.authenticity.verified:  # signed by the person named
+            painter.setPen(QColor("#2e7d32") if not selected else text_colour)
+            painter.drawText(x - pad // 2, y + QFontMetrics(bold).ascent(), VERIFIED_MARK)
+            x += QFontMetrics(bold).horizontalAdvance(VERIFIED_MARK) + pad
+            painter.setPen(text_colour)
         painter.setFont(font)
         meta = f"{when_text(tx.timestamp_ms)}  \u00b7  {seconds_text(tx.duration_ms)}"
         painter.drawText(x, y + QFontMetrics(font).ascent(), meta)
@@ -163,7 +174,9 @@ class EntryDelegate(QStyledItemDelegate):
         self, painter: QPainter, rect: QRect, y: int, line: int, font: QFont, entry: Entry
     ) -> None:
         badge = None
-        if not entry.audio_available:
+        if entry.authenticity.forged:
+            badge = ("\u26a0 forged", QColor("#c62828"))
+        elif not entry.audio_available:
             badge = ("audio expired", QColor("#9e9e9e"))
         elif entry.id in self.model.unheard:
             badge = ("unheard", QColor("#1565c0"))

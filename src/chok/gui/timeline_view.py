@@ -9,6 +9,7 @@ from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
@@ -43,6 +44,7 @@ class TimelinePane(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(self._header())
+        layout.addLayout(self._suspicious_row())
         layout.addLayout(self._unheard_row())
         self.list = QListView()
         self.list.setModel(self.model)
@@ -83,6 +85,38 @@ class TimelinePane(QWidget):
             self.since_buttons[label] = button
             row.addWidget(button)
         return row
+
+    def _suspicious_row(self) -> QHBoxLayout:
+        """Forged recordings are hidden; a warning says so and a box shows them."""
+        row = QHBoxLayout()
+        self.suspicious_label = QLabel("")
+        self.suspicious_label.setStyleSheet("color: #c62828")
+        self.suspicious_label.setWordWrap(True)
+        row.addWidget(self.suspicious_label, 1)
+        self.suspicious_box = QCheckBox("Show suspicious")
+        self.suspicious_box.setToolTip(
+            "Show recordings whose signature does not hold: someone may have "
+            "written them in another person's name"
+        )
+        self.suspicious_box.toggled.connect(self.vm.set_show_suspicious)
+        row.addWidget(self.suspicious_box)
+        self.suspicious_box.setVisible(False)
+        return row
+
+    def _suspicious(self, count: int, shown: bool) -> None:
+        self.suspicious_box.setVisible(count > 0 or shown)
+        if count == 0:
+            self.suspicious_label.setText("")
+        elif shown:
+            self.suspicious_label.setText(
+                f"\u26a0 {count} suspicious recording{'s' if count != 1 else ''} shown: "
+                "their signature does not hold, they may not be who they claim"
+            )
+        else:
+            self.suspicious_label.setText(
+                f"\u26a0 {count} suspicious recording{'s' if count != 1 else ''} hidden "
+                "(forged signature)"
+            )
 
     def _unheard_row(self) -> QHBoxLayout:
         row = QHBoxLayout()
@@ -151,6 +185,7 @@ class TimelinePane(QWidget):
         vm.playingChanged.connect(lambda _playing: self._selection_changed())
         vm.playPaused.connect(lambda _paused: self._selection_changed())
         vm.reactionPending.connect(self._reaction_pending)
+        vm.suspiciousChanged.connect(self._suspicious)
         self.list.selectionModel().currentChanged.connect(lambda *_: self._selection_changed())
 
     # -- reacting to the view-model --------------------------------------------------

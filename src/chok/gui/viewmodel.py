@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from chok import profiles
 from chok.channel.reactions import ReactResult, toggle_reaction
 from chok.channel.scan import ScanGate
-from chok.channel.session import open_session
+from chok.channel.session import ChannelSession, open_session
 from chok.channel.talk import TalkResult
 from chok.channel.timeline import Entry, Timeline, load_timeline
 from chok.codec.tempo import check_speed
@@ -28,6 +28,16 @@ from chok.gui.replaying import SPEED_KEY, Replayer, export_entry, replay_speed
 from chok.gui.talking import RefusedHold, Talking, TalkState
 from chok.gui.tasks import TaskRunner, UiCaller
 from chok.profiles import Profile
+
+
+def _load_judged(session: ChannelSession) -> Timeline:
+    """(Worker) the timeline with every entry judged, so the UI never waits on a
+    signature check (the first load of 10,000 costs about a second; later ones
+    find them in the profile's cache)."""
+    timeline = load_timeline(session, None)
+    timeline.judge_all()
+    return timeline
+
 
 # The reactions offered (the original app's three, in its order).
 REACTIONS = ("\U0001f44d", "\u2764\ufe0f", "\U0001f525")
@@ -66,6 +76,7 @@ class ChannelViewModel(QObject):
     playingChanged = Signal(bool)
     playPaused = Signal(bool)  # a replay waits while live audio plays
     reactionPending = Signal(object, str, bool)  # entry id, emoji, pending
+    suspiciousChanged = Signal(int, bool)  # forged entries in the window, shown or not
 
     def __init__(
         self,
@@ -96,6 +107,8 @@ class ChannelViewModel(QObject):
         self._live: set[str] = set()  # live transmissions playing now (a replay waits)
         self.heard = HeardLog(profile.name, self.session.number, self.me)
         self.since: int | None = SINCE["24 h"]
+        # Forged recordings (protocol.md 9.8) are hidden unless asked for.
+        self.show_suspicious = False
         self.entries: list[Entry] = []  # the whole timeline, newest first
         self.unheard: list[Entry] = []
         self.mic_problem: str | None = None
@@ -119,6 +132,11 @@ class ChannelViewModel(QObject):
         lst.talkersChanged.connect(self._floor)
         lst.talkStarted.connect(self._other_started)
         lst.talkEnded.connect(self._other_ended)
+        lst.heardForged.connect(
+            lambda talker, reason: self.message.emit(
+                f"warning: what was just said as {talker} is forged ({reason})", True
+            )
+        )
         lst.level.connect(self.otherLevel)
         lst.watermarks.connect(self._watermarks)
         lst.soundProblem.connect(self._sound_problem)
@@ -135,6 +153,7 @@ class ChannelViewModel(QObject):
         rep.finished.connect(self._play_finished)
         rep.failed.connect(self._play_failed)
         rep.playingChanged.connect(self.playingChanged)
+        rep.forged.connect(self._forged_audio)
         rep.pausedChanged.connect(self.playPaused)
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
@@ -302,11 +321,25 @@ class ChannelViewModel(QObject):
         self.since = since_s
         self._publish()
 
-    def visible(self) -> list[Entry]:
+    def set_show_suspicious(self, show: bool) -> None:
+        self.show_suspicious = show
+        self._publish()
+
+    def _in_window(self) -> list[Entry]:
         if self.since is None:
             return self.entries
         cutoff = int(time.time() * 1000) - self.since * 1000
         return [e for e in self.entries if e.transmission.timestamp_ms >= cutoff]
+
+    def visible(self) -> list[Entry]:
+        entries = self._in_window()
+        if self.show_suspicious:
+            return entries
+        return [e for e in entries if not e.authenticity.forged]
+
+    def suspicious(self) -> int:
+        """How many forged recordings the time window holds (shown or hidden)."""
+        return sum(1 for e in self._in_window() if e.authenticity.forged)
 
     def reload(self) -> None:
         """Read the channel's timeline again (on a worker; at most one at a time)."""
@@ -322,7 +355,7 @@ class ChannelViewModel(QObject):
         generation, session = self._load_gen, self.session
         self.timelineLoading.emit(True)
         self.tasks.run(
-            lambda: load_timeline(session, None),
+            lambda: _load_judged(session),
             lambda timeline: self._loaded(generation, timeline),
             lambda message: self._load_failed(generation, message),
         )
@@ -335,6 +368,7 @@ class ChannelViewModel(QObject):
         self.unheard = self.heard.settle(self.entries, timeline.audio_high)
         self.heard.save()
         self.timelineChanged.emit(self.visible())
+        self.suspiciousChanged.emit(self.suspicious(), self.show_suspicious)
         self.unheardChanged.emit([e.id for e in self.unheard])
 
     def _load_failed(self, generation: int, message: str) -> None:
@@ -352,10 +386,12 @@ class ChannelViewModel(QObject):
 
     def _publish(self) -> None:
         self.timelineChanged.emit(self.visible())
+        self.suspiciousChanged.emit(self.suspicious(), self.show_suspicious)
         self._publish_unheard()
 
     def _publish_unheard(self) -> None:
-        self.unheard = self.heard.unheard(self.entries)
+        trusted = [e for e in self.entries if not e.authenticity.forged]
+        self.unheard = self.heard.unheard(trusted)
         self.unheardChanged.emit([e.id for e in self.unheard])
 
     def entry(self, entry_id: int) -> Entry | None:
@@ -367,7 +403,21 @@ class ChannelViewModel(QObject):
         if not entry.audio_available:
             self.message.emit("this recording's audio has expired", True)
             return
+        self._warn_if_forged(entry.id, entry.authenticity.reason, entry.authenticity.forged)
         self.replayer.play([entry])
+
+    def _warn_if_forged(self, entry_id: int, reason: str, forged: bool = True) -> None:
+        if not forged:
+            return
+        entry = self.entry(entry_id)
+        who = entry.transmission.user_id if entry is not None else "the person named"
+        self.message.emit(
+            f"warning: this recording is forged ({reason}): it may not be {who}'s", True
+        )
+
+    def _forged_audio(self, entry_id: int, reason: str) -> None:
+        """Replay found frames the talker did not sign (altered, added or dropped)."""
+        self._warn_if_forged(entry_id, reason)
 
     def play_unheard(self) -> None:
         if not self.unheard:
@@ -422,9 +472,12 @@ class ChannelViewModel(QObject):
     def export(self, entry: Entry, path: Path) -> None:
         session = self.session
 
-        def done(frames: int) -> None:
+        def done(result: tuple[int, str | None]) -> None:
+            frames, forged = result
             seconds = frames * entry.transmission.frame_ms / 1000
             self.message.emit(f"saved {path} ({seconds:.1f} s)", False)
+            if forged is not None:
+                self._warn_if_forged(entry.id, forged)
 
         self.tasks.run(
             lambda: export_entry(session, entry, path),

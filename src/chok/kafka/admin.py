@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka import KafkaError as RdKafkaError
-from confluent_kafka import KafkaException
 from confluent_kafka.admin import (
     AclBinding,
     AclBindingFilter,
@@ -119,6 +119,7 @@ class Admin:
             conf = {"client.id": "chok-admin", "logger": LIBRDKAFKA_LOG, **raw}
             conf["error_cb"] = self._errors
         self._client = AdminClient(conf)
+        self._conf = {k: v for k, v in conf.items() if k != "error_cb"}
         self._timeout = timeout
 
     def ping(self, timeout: float) -> int:
@@ -286,6 +287,45 @@ class Admin:
         resource = ConfigResource(ResourceType.BROKER, broker)
         entries = self._wait(self._client.describe_configs([resource])[resource], "broker settings")
         return {n: str(entries[n].value or "") for n in names if n in entries}
+
+    def produce(self, topic: str, records: Iterable[tuple[bytes, bytes | None]]) -> None:
+        """Write records (key, value; None is a tombstone) to partition 0 with the
+        admin's credentials, and return once the broker acknowledged them all."""
+        errors = ErrorCollector(str(self._conf.get("bootstrap.servers", "the cluster")))
+        producer = Producer({**self._conf, "error_cb": errors, "enable.idempotence": True})
+        failures: list[ChokError] = []
+
+        def report(err: RdKafkaError | None, _msg: Any) -> None:
+            if err is not None:
+                failures.append(convert(err, f"writing to {topic}"))
+
+        try:
+            for key, value in records:
+                producer.produce(topic, value=value, key=key, partition=0, on_delivery=report)
+        except (BufferError, KafkaException) as exc:
+            raise convert(exc, f"writing to {topic}") from exc
+        left = producer.flush(self._timeout)
+        if failures:
+            raise failures[0]
+        if left:
+            raise errors.take() or KafkaTimeoutError(f"writing to {topic}: not acknowledged")
+
+    def watermarks(self, topics: Iterable[str]) -> dict[str, tuple[int, int]]:
+        """(low, high) offsets of partition 0 of each topic, as the broker has them now."""
+        errors = ErrorCollector(str(self._conf.get("bootstrap.servers", "the cluster")))
+        consumer = Consumer({**self._conf, "error_cb": errors, "group.id": "chok-admin.watermarks"})
+        found: dict[str, tuple[int, int]] = {}
+        try:
+            for topic in topics:
+                low, high = consumer.get_watermark_offsets(
+                    TopicPartition(topic, 0), timeout=self._timeout, cached=False
+                )
+                found[topic] = (int(low), int(high))
+        except KafkaException as exc:
+            raise errors.take() or convert(exc, "reading the channels' offsets") from exc
+        finally:
+            consumer.close()
+        return found
 
     def topic_settings(self, topic: str, names: Iterable[str]) -> dict[str, str]:
         """Some settings of a topic (e.g. min.insync.replicas), as the cluster reports them."""

@@ -234,6 +234,20 @@ def _talker(key: object) -> str | None:
     return name if is_user_name(name) else None
 
 
+def frame_ms_of_code(code: int) -> int | None:
+    """The frame duration of a frame code (low 4 bits of byte 0), or None."""
+    return _FRAME_MS_BY_CODE.get(code)
+
+
+def talker_of_key(key: object) -> str | None:
+    """The talker a frame record's key names, or None if it is not a user name."""
+    return _talker(key)
+
+
+validate_frame_ms = _validate_frame_ms
+validate_int = _validate_int
+
+
 def _frame_ms(first: int) -> int | None:
     """The frame duration byte 0 of a v2 header gives, or None (other version, bad code)."""
     if first >> 4 != PROTOCOL_VERSION:

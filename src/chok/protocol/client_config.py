@@ -21,6 +21,8 @@ DEFAULT_CLIENT_CERT_ASSET = "client.pem"
 EXTRA_USER = "chokUser"
 EXTRA_VERSION = "chokVersion"
 EXTRA_SECURITY_PROTOCOL = "chokSecurityProtocol"
+#: The numbers of the person's private channels (protocol.md, section 10.1).
+EXTRA_PRIVATE_CHANNELS = "chokPrivateChannels"
 #: Live frames fetched in batches of about this many ms of speech (hosted plans).
 EXTRA_LIVE_BATCH_MS = "chokLiveBatchMs"
 MAX_LIVE_BATCH_MS = 2000
@@ -173,6 +175,14 @@ class ClientConfig:
     def security_protocol(self) -> str:
         protocol = self.extras.get(EXTRA_SECURITY_PROTOCOL)
         return protocol if isinstance(protocol, str) else DEFAULT_SECURITY_PROTOCOL
+
+    @property
+    def private_channels(self) -> frozenset[int]:
+        """The channels chok must never send to in the clear (``chokPrivateChannels``)."""
+        numbers = self.extras.get(EXTRA_PRIVATE_CHANNELS)
+        if not isinstance(numbers, list):
+            return frozenset()
+        return frozenset(n for n in numbers if is_channel_number(n))
 
     @property
     def live_batch_ms(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,7 @@ from chok.errors import UsageError
 
 from ._util import INT64_MAX, dumps_compact, int_in, parse_decimal
 from .names import is_emoji, is_user_name, sort_emoji, validate_emoji, validate_user_name
+from .signing import SignatureFields, reaction_message, signature_fields
 from .topics import MAX_CHANNEL, validate_channel_number
 from .transmission import transmission_key
 
@@ -33,6 +35,8 @@ class ReactionRecord:
     emoji: str
     on: bool
     timestamp_ms: int
+    #: The reacting person's signature (section 9.4); None for an unsigned record.
+    sig: SignatureFields | None = None
 
     def __post_init__(self) -> None:
         validate_channel_number(self.channel)
@@ -54,16 +58,26 @@ class ReactionRecord:
         return reaction_key(self.channel, self.start_offset, self.user, self.emoji)
 
     def to_value(self) -> bytes:
-        return dumps_compact(
-            {
-                "chokReaction": REACTION_VERSION,
-                "target": self.target,
-                "user": self.user,
-                "emoji": self.emoji,
-                "on": self.on,
-                "ts": self.timestamp_ms,
-            }
+        obj: dict[str, Any] = {
+            "chokReaction": REACTION_VERSION,
+            "target": self.target,
+            "user": self.user,
+            "emoji": self.emoji,
+            "on": self.on,
+            "ts": self.timestamp_ms,
+        }
+        if self.sig is not None:
+            obj.update(self.sig.to_json_obj())
+        return dumps_compact(obj)
+
+    def signed_message(self) -> bytes:
+        """The bytes the reacting person signs (section 9.4)."""
+        return reaction_message(
+            self.channel, self.start_offset, self.user, self.emoji, self.on, self.timestamp_ms
         )
+
+    def with_signature(self, sig: SignatureFields) -> ReactionRecord:
+        return dataclasses.replace(self, sig=sig)
 
 
 def parse_reaction_key(key: bytes | str) -> tuple[int, int, str, str] | None:
@@ -111,7 +125,8 @@ def parse_reaction_value(key: bytes, obj: Mapping[str, Any]) -> ReactionRecord |
     ):
         return None
     try:
-        return ReactionRecord(channel, start_offset, user, emoji, on, timestamp)
+        sig = signature_fields(obj, with_frames=False)
+        return ReactionRecord(channel, start_offset, user, emoji, on, timestamp, sig)
     except UsageError:  # pragma: no cover - the checks above are the same
         return None
 

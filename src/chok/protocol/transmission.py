@@ -12,6 +12,7 @@ from chok.errors import UsageError
 from ._util import INT64_MAX, MAX_COUNT, dumps_compact, int_in, is_clean_str, parse_decimal
 from .audio import ORIGINAL_FRAME_MS, PROTOCOL_VERSION, is_frame_ms
 from .names import is_tx_id, sort_emoji, validate_tx_id, validate_user_name
+from .signing import SignatureFields, signature_fields, transmission_message
 from .topics import MAX_CHANNEL, validate_channel_number
 
 TRANSMISSION_KEY_PREFIX = "msg-"
@@ -88,6 +89,8 @@ class Transmission:
     chok_duration_ms: int | None = None
     chok_frame_ms: int | None = None
     map_from_reactions: bool = False
+    #: The talker's signature (section 9.3); None for an unsigned record.
+    sig: SignatureFields | None = None
 
     def __post_init__(self) -> None:
         if not is_clean_str(self.user_id):
@@ -169,7 +172,29 @@ class Transmission:
             obj["chokDurationMs"] = self.chok_duration_ms
             obj["chokFrameMs"] = self.chok_frame_ms
         obj["chokMapFromReactions"] = self.map_from_reactions
+        if self.sig is not None:
+            obj.update(self.sig.to_json_obj())
         return dumps_compact(obj)
+
+    def signed_message(self, frames_hash: bytes) -> bytes:
+        """The bytes the talker signs (section 9.3); UsageError without talk details."""
+        if self.tx_id is None or self.chok_frames is None:
+            raise UsageError("only a record with talk details can be signed")
+        return transmission_message(
+            channel=self.channel,
+            tx_id=self.tx_id,
+            talker=self.user_id,
+            timestamp_ms=self.timestamp_ms,
+            duration_ms=self.duration_ms,
+            frame_ms=self.frame_ms,
+            frames=self.chok_frames,
+            start_offset=self.start_offset,
+            end_offset=self.end_offset,
+            frames_hash=frames_hash,
+        )
+
+    def with_signature(self, sig: SignatureFields) -> Transmission:
+        return dataclasses.replace(self, sig=sig)
 
     def with_reactions(self, reactions: Mapping[str, Sequence[str]]) -> Transmission:
         """The record chok re-produces to refresh the original app's map (section 5.5)."""
@@ -265,6 +290,7 @@ def parse_transmission_value(obj: Mapping[str, Any]) -> Transmission | None:
         message_count=count,
         reactions=reactions,
         map_from_reactions=obj.get("chokMapFromReactions") is True,
+        sig=signature_fields(obj, with_frames=True),
         **_talk_details(obj),
     )
 

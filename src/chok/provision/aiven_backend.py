@@ -112,6 +112,10 @@ class AivenBackend:
             if acl["username"] == principal and acl["topic"] in topics:
                 self.api.delete_acl(acl["id"])
 
+    def publisher(self) -> None:
+        """chok holds no Aiven credentials that write records (see docs/security.md)."""
+        return None
+
     def revoke(self, principal: str) -> None:
         for acl in self.api.acls():
             if acl["username"] == principal:

@@ -18,8 +18,9 @@ from chok.provision import registry, service, userkeys
 GRADLE_PROPERTY = "CHOK_USER_ID"
 
 
-def write_assets(name: str, directory: Path) -> tuple[list[Path], str]:
-    """Write the four asset files; return them and the Gradle property to build with."""
+def write_assets(name: str, directory: Path) -> tuple[list[Path], str, list[int]]:
+    """Write the four asset files; return them, the Gradle property to build with,
+    and the person's private channels, which the app cannot use and are left out."""
     reg = registry.load()
     record = reg.require_user(validate_user_name(name))
     if record.revoked:
@@ -39,4 +40,5 @@ def write_assets(name: str, directory: Path) -> tuple[list[Path], str]:
         written.append(directory / file_name)
     write_private(directory / config.client_key_asset, issued.key_pem)
     written.append(directory / config.client_key_asset)
-    return written, f"-P{GRADLE_PROPERTY}={record.name}"
+    left_out = [n for n in record.channels if (c := reg.channel(n)) is not None and c.private]
+    return written, f"-P{GRADLE_PROPERTY}={record.name}", left_out

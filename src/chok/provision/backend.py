@@ -14,6 +14,7 @@ from typing import Protocol
 
 from chok import pki
 from chok.errors import ConfigError
+from chok.kafka.admin import Admin
 from chok.provision import registry
 
 Progress = Callable[[str], None]
@@ -52,6 +53,12 @@ class Backend(Protocol):
 
     def revoke(self, principal: str) -> None:
         """Remove every access of a principal (idempotent)."""
+        ...
+
+    def publisher(self) -> Admin | None:
+        """A super-user client that writes records to channels' topics (the admin's
+        signed revocations and a private channel's epoch keys); None where chok
+        holds no such credentials (Aiven)."""
         ...
 
 

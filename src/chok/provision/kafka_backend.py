@@ -72,6 +72,9 @@ class KafkaAclBackend:
     def revoke(self, principal: str) -> None:
         self.admin.revoke_all(principal)
 
+    def publisher(self) -> Admin | None:
+        return self.admin
+
 
 def open_local(reg: registry.Registry) -> KafkaAclBackend:
     # Imported here: provision.local imports this module.

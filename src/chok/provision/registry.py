@@ -26,6 +26,8 @@ BACKENDS = ("local", "kafka", "aiven")
 class ChannelRecord:
     number: int
     name: str
+    #: End to end encrypted (protocol.md, section 10): only members hold its keys.
+    private: bool = False
 
 
 @dataclass
@@ -55,6 +57,9 @@ class Registry:
     # Principals whose access must still be removed (a rotation or revocation
     # that was interrupted): retried by every later admin command.
     pending_revocations: list[str] = field(default_factory=list)
+    # Fingerprints of revoked certificates whose signed revocation records are
+    # not published on every channel yet (protocol.md, section 9.7).
+    pending_cert_revocations: list[str] = field(default_factory=list)
 
     def channel(self, number: int) -> ChannelRecord | None:
         return next((c for c in self.channels if c.number == number), None)
@@ -110,6 +115,7 @@ def load() -> Registry:
             users=[UserRecord(**_known(UserRecord, u)) for u in raw.get("users", [])],
             settings=dict(raw.get("settings", {})),
             pending_revocations=list(raw.get("pending_revocations", [])),
+            pending_cert_revocations=list(raw.get("pending_cert_revocations", [])),
         )
     except (ValueError, TypeError, AttributeError) as exc:
         raise ConfigError(f"{path} is damaged ({exc}); restore it from a backup") from exc

@@ -29,9 +29,14 @@ from chok.errors import ChokError, ConfigError, UsageError
 from chok.home import locked
 from chok.pki.cluster import ADMIN_PRINCIPAL, BROKER_PRINCIPAL, cluster_files
 from chok.protocol.bundle import Bundle
-from chok.protocol.client_config import EXTRA_LIVE_BATCH_MS, ChannelConfig, ClientConfig
+from chok.protocol.client_config import (
+    EXTRA_LIVE_BATCH_MS,
+    EXTRA_PRIVATE_CHANNELS,
+    ChannelConfig,
+    ClientConfig,
+)
 from chok.protocol.names import validate_user_name
-from chok.provision import access, registry, userkeys
+from chok.provision import access, registry, trust, userkeys
 from chok.provision.backend import Backend, open_backend
 
 RESERVED_NAMES = {ADMIN_PRINCIPAL, BROKER_PRINCIPAL, "ANONYMOUS", "user1", "avnadmin"}
@@ -105,11 +110,23 @@ def check_backend(reg: registry.Registry, wanted: str) -> None:
 
 
 def settle(reg: registry.Registry, backend: Backend) -> None:
-    """Carry out revocations that an earlier, interrupted command left pending."""
+    """Carry out revocations that an earlier, interrupted command left pending,
+    then publish what trust needs: signed revocations of the certificates they
+    retired, and private channels' keys for exactly their current members."""
     while reg.pending_revocations:
         backend.revoke(reg.pending_revocations[0])
         reg.pending_revocations.pop(0)
         registry.save(reg)
+    trust.sync_all(reg, backend)
+
+
+def _retire_certificate(reg: registry.Registry, cert_pem: bytes | None) -> None:
+    """Remember to publish the revocation of a certificate (protocol.md 9.7)."""
+    if cert_pem is None:
+        return  # the admin's copy is gone: it was retired already
+    fp = trust.cert_fingerprint(cert_pem)
+    if fp not in reg.pending_cert_revocations:
+        reg.pending_cert_revocations.append(fp)
 
 
 def create_channels(reg: registry.Registry, backend: Backend, count: int) -> ChannelsResult:
@@ -218,6 +235,7 @@ def _issue(
         reg.pending_revocations.remove(identity.principal)
         if previous is not None and not previous.revoked:
             reg.pending_revocations.append(principal_of(previous))
+            _retire_certificate(reg, kept_key.cert_pem if kept_key is not None else None)
         reg.put_user(record)
         registry.save(reg)
     except BaseException:
@@ -290,6 +308,8 @@ def revoke_user(name: str) -> registry.UserRecord:
         record.revoked, record.revoked_at = True, _now()
         # Written down before it is done: an interruption is retried later.
         reg.pending_revocations.append(principal_of(record))
+        kept = userkeys.load_if_any(record.name)
+        _retire_certificate(reg, kept.cert_pem if kept is not None else None)
         registry.save(reg)
     settle(reg, backend)
     userkeys.delete(record.name)
@@ -313,8 +333,11 @@ def list_channels() -> list[tuple[registry.ChannelRecord, list[str]]]:
 
 
 @exclusive
-def add_channel(name: str) -> tuple[registry.ChannelRecord, list[str]]:
-    """A new channel with the next free number; nobody is a member yet."""
+def add_channel(name: str, private: bool = False) -> tuple[registry.ChannelRecord, list[str]]:
+    """A new channel with the next free number; nobody is a member yet.
+
+    A private channel gets its first epoch key at once (protocol.md, 10.1).
+    """
     name = name.strip()
     if not name or len(name) > MAX_CHANNEL_NAME or not name.isprintable():
         raise UsageError(f"a channel name is 1 to {MAX_CHANNEL_NAME} printable characters")
@@ -324,12 +347,20 @@ def add_channel(name: str) -> tuple[registry.ChannelRecord, list[str]]:
     if any(c.name.lower() == name.lower() for c in reg.channels):
         raise UsageError(f"there is already a channel named '{name}'")
     backend = open_backend(reg)
+    if private and backend.publisher() is None:
+        raise UsageError(
+            f"private channels are not available on {backend.name}: Aiven issues every "
+            "person's key, so it could read them",
+            hint="use the local or kafka backend (see docs/security.md)",
+        )
     settle(reg, backend)
     number = reg.next_channel_number()
     created = backend.ensure_channel(number)
-    channel = registry.ChannelRecord(number, name)
+    channel = registry.ChannelRecord(number, name, private)
     reg.channels.append(channel)
     registry.save(reg)
+    if private:
+        trust.sync_private_channel(reg, backend, number)
     return channel, created
 
 
@@ -350,6 +381,7 @@ def grant(name: str, channel_ref: str) -> tuple[registry.UserRecord, registry.Ch
     backend.grant(principal_of(record), record.name, [channel.number])
     record.channels = sorted({*record.channels, channel.number})
     registry.save(reg)
+    settle(reg, backend)  # a private channel: the new member gets its keys
     return record, channel
 
 
@@ -368,6 +400,7 @@ def deny(name: str, channel_ref: str) -> tuple[registry.UserRecord, registry.Cha
     backend.deny(principal_of(record), record.name, [channel.number])
     record.channels = [n for n in record.channels if n != channel.number]
     registry.save(reg)
+    settle(reg, backend)  # a private channel: a new epoch without them
     return record, channel
 
 
@@ -382,14 +415,22 @@ def server_ca_pem(reg: registry.Registry) -> bytes:
 
 def client_config(reg: registry.Registry, record: registry.UserRecord, chok: bool) -> ClientConfig:
     """kafka_config.json for a person; without chok's extras for the original app."""
-    channels = []
+    channels, private = [], []
     for number in record.channels:
         channel = reg.channel(number)
-        if channel is not None:
-            channels.append(ChannelConfig.standard(number, channel.name))
+        if channel is None or (channel.private and not chok):
+            continue  # the original app cannot read a private channel
+        channels.append(ChannelConfig.standard(number, channel.name))
+        if channel.private:
+            private.append(number)
     if not channels:
-        raise ConfigError(f"{record.name} belongs to no channel", hint="`chok admin grant` one")
+        why = " the Android app can use (the others are private)" if not chok else ""
+        raise ConfigError(
+            f"{record.name} belongs to no channel{why}", hint="`chok admin grant` one"
+        )
     extras: dict[str, object] = {"chokUser": record.name, "chokVersion": 1} if chok else {}
+    if private:
+        extras[EXTRA_PRIVATE_CHANNELS] = private
     batch = int(reg.settings.get(LIVE_BATCH_SETTING) or 0)
     if chok and batch > 0:
         extras[EXTRA_LIVE_BATCH_MS] = batch
