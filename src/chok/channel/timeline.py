@@ -27,7 +27,8 @@ SINCE_CHOICES = {"1h": 3600, "6h": 6 * 3600, "24h": 24 * 3600, "7d": 7 * 86400, 
 class Entry:
     transmission: Transmission
     reactions: dict[str, list[str]]
-    audio_available: bool
+    audio_available: bool  # still on the broker (retention has not removed it)
+    archived: bool = False  # kept in this machine's family archive (channel.archive)
 
     @property
     def id(self) -> int:
@@ -35,32 +36,42 @@ class Entry:
 
 
 @dataclass
-class _Fold:
+class Fold:
     """The newest record per key, folded as records arrive: what compaction
     keeps, so the result does not depend on whether the broker compacted yet."""
 
     channel: int
     latest: dict[int, Transmission] = field(default_factory=dict)
     reactions: dict[bytes, ReactionRecord] = field(default_factory=dict)
+    reaction_offset: dict[bytes, int] = field(default_factory=dict)
     first_offset: dict[int, int] = field(default_factory=dict)
+    # Keys whose newest record removed them (what a cache must drop too).
+    forgotten: set[int] = field(default_factory=set)
+    dropped: set[bytes] = field(default_factory=set)
 
     def add(self, key: bytes, value: bytes | None, offset: int) -> None:
         record = parse_metadata_record(key, value, channel=self.channel)
-        if isinstance(record, Transmission):
+        if isinstance(record, Transmission) and not record.deleted:
             self.latest[record.start_offset] = record
             self.first_offset.setdefault(record.start_offset, offset)
+            self.forgotten.discard(record.start_offset)
         elif isinstance(record, ReactionRecord):
             self.reactions.pop(key, None)  # re-insert: dict order = log order
             self.reactions[key] = record
+            self.reaction_offset[key] = offset
+            self.dropped.discard(key)
         else:
-            self._forget(key)  # a tombstone or a broken newest record replaces the key
+            # A tombstone, a deletion marker or a broken newest record replaces the key.
+            self._forget(key)
 
     def _forget(self, key: bytes) -> None:
         ids = parse_transmission_key(key)
         if ids is not None and ids[0] == self.channel:
             self.latest.pop(ids[1], None)
+            self.forgotten.add(ids[1])
         else:
             self.reactions.pop(key, None)
+            self.dropped.add(key)
 
     def reactions_by_transmission(self) -> dict[int, list[ReactionRecord]]:
         grouped: dict[int, list[ReactionRecord]] = {}
@@ -94,7 +105,7 @@ def load_timeline(
     session: ChannelSession, since_s: int | None = None, from_offset: int | None = None
 ) -> Timeline:
     reader = session.metadata_reader("timeline")
-    fold = _Fold(session.number)
+    fold = Fold(session.number)
     try:
         low, high = reader.watermarks()
         audio_low, audio_high = reader.watermarks(
@@ -116,7 +127,7 @@ def load_timeline(
     return Timeline(entries, high, audio_low, audio_high, fold.first_offset)
 
 
-def _read_until(reader: PartitionReader, high: int, fold: _Fold, timeout: float = 30.0) -> None:
+def _read_until(reader: PartitionReader, high: int, fold: Fold, timeout: float = 30.0) -> None:
     """Fold every record below ``high`` batch by batch, while librdkafka
     fetches the next batch on its own thread.
 

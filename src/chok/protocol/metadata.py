@@ -7,6 +7,7 @@ from .reactions import REACTION_KEY_PREFIX, ReactionRecord, parse_reaction_value
 from .transmission import (
     TRANSMISSION_KEY_PREFIX,
     Transmission,
+    parse_transmission_fast,
     parse_transmission_key,
     parse_transmission_value,
 )
@@ -26,6 +27,11 @@ def parse_metadata_record(
         return None
     record: Transmission | ReactionRecord | None = None
     if key.startswith(_MSG):
+        fast = parse_transmission_fast(key, value)
+        if fast is not False:
+            if fast is not None and channel is not None and fast.channel != channel:
+                return None
+            return fast
         ids = parse_transmission_key(key)
         obj = loads_object(value) if ids is not None else None
         record = parse_transmission_value(obj) if obj is not None else None

@@ -15,6 +15,7 @@ from typing import Protocol
 from chok import pki
 from chok.errors import ConfigError
 from chok.provision import registry
+from chok.provision.family import FamilyAdmin
 
 Progress = Callable[[str], None]
 
@@ -52,6 +53,11 @@ class Backend(Protocol):
 
     def revoke(self, principal: str) -> None:
         """Remove every access of a principal (idempotent)."""
+        ...
+
+    def family(self) -> FamilyAdmin | None:
+        """The family's topics and records (provision.family), where the backend
+        can make them; None where it cannot."""
         ...
 
 

@@ -18,8 +18,10 @@ from chok.pki.cluster import ADMIN_PRINCIPAL, BROKER_PRINCIPAL, cluster_files
 from chok.protocol.bundle import Bundle
 from chok.protocol.client_config import ChannelConfig, ClientConfig
 from chok.protocol.names import validate_user_name
+from chok.protocol.people import validate_display_name
 from chok.provision import access, registry, userkeys
 from chok.provision.backend import Backend, open_backend
+from chok.provision.family import access_record, profile_record, removed_record
 
 RESERVED_NAMES = {ADMIN_PRINCIPAL, BROKER_PRINCIPAL, "ANONYMOUS", "user1", "avnadmin"}
 MAX_CHANNELS = 50
@@ -114,10 +116,12 @@ def _checked_channels(
 
 
 def add_user(
-    name: str, channels: list[int] | None, force: bool
+    name: str, channels: list[int] | None, force: bool, display_name: str | None = None
 ) -> tuple[Bundle, registry.UserRecord]:
     """Give a new person a certificate and access; with force, start them afresh."""
     name = validate_user_name(name)
+    if display_name is not None:
+        display_name = validate_display_name(display_name)
     if name in RESERVED_NAMES:
         raise UsageError(f"'{name}' is reserved by chok: choose another name")
     access.check_provisionable(name)
@@ -138,6 +142,10 @@ def add_user(
         record = _issue(reg, backend, name, 1, numbers, previous=None)
     else:
         record = _issue(reg, backend, name, existing.generation + 1, numbers, previous=existing)
+    keep = existing.display_name if existing is not None else ""
+    record.display_name = display_name or keep
+    registry.save(reg)
+    set_up_family(reg, backend, [record])
     return make_bundle(reg, record), record
 
 
@@ -209,6 +217,9 @@ def revoke_user(name: str) -> registry.UserRecord:
         registry.save(reg)
     settle(reg, backend)
     userkeys.delete(record.name)
+    family = backend.family()
+    if family is not None:
+        family.write([removed_record(record.name)])
     return record
 
 
@@ -264,6 +275,7 @@ def grant(name: str, channel_ref: str) -> tuple[registry.UserRecord, registry.Ch
     backend.grant(principal_of(record), record.name, [channel.number])
     record.channels = sorted({*record.channels, channel.number})
     registry.save(reg)
+    publish_access(reg, backend, record)
     return record, channel
 
 
@@ -281,6 +293,7 @@ def deny(name: str, channel_ref: str) -> tuple[registry.UserRecord, registry.Cha
     backend.deny(principal_of(record), record.name, [channel.number])
     record.channels = [n for n in record.channels if n != channel.number]
     registry.save(reg)
+    publish_access(reg, backend, record)
     return record, channel
 
 
@@ -302,7 +315,9 @@ def client_config(reg: registry.Registry, record: registry.UserRecord, chok: boo
             channels.append(ChannelConfig.standard(number, channel.name))
     if not channels:
         raise ConfigError(f"{record.name} belongs to no channel", hint="`chok admin grant` one")
-    extras = {"chokUser": record.name, "chokVersion": 1} if chok else {}
+    extras: dict[str, object] = {"chokUser": record.name, "chokVersion": 1} if chok else {}
+    if chok and record.display_name:
+        extras["chokDisplayName"] = record.display_name
     return ClientConfig(broker_url=reg.bootstrap, channels=channels, extras=extras)
 
 
@@ -328,3 +343,63 @@ def make_bundle(reg: registry.Registry, record: registry.UserRecord) -> Bundle:
     issued = userkeys.load(record.name)
     config = client_config(reg, record, chok=True)
     return Bundle(config, bundle_ca_pem(reg), issued.cert_pem, issued.key_pem)
+
+
+# -- the family's topics (provision.family) -------------------------------------------
+
+
+def _channel_configs(reg: registry.Registry, record: registry.UserRecord) -> list[ChannelConfig]:
+    return [
+        ChannelConfig.standard(number, channel.name)
+        for number in record.channels
+        if (channel := reg.channel(number)) is not None
+    ]
+
+
+def publish_access(reg: registry.Registry, backend: Backend, record: registry.UserRecord) -> None:
+    """Tell a person which channels they may use now (read by their chok)."""
+    family = backend.family()
+    if family is not None:
+        family.write([access_record(record.name, _channel_configs(reg, record))])
+
+
+def set_up_family(
+    reg: registry.Registry, backend: Backend, records: list[registry.UserRecord]
+) -> list[str]:
+    """Each person's two family topics, their access record and their display
+    name; returns the topics created. Does nothing where the backend cannot."""
+    family = backend.family()
+    if family is None or not records:
+        return []
+    created = family.ensure_topics(r.name for r in records)
+    writes = [access_record(r.name, _channel_configs(reg, r)) for r in records]
+    writes += [profile_record(r.name, r.display_name) for r in records if r.display_name]
+    family.write(writes)
+    return created
+
+
+def upgrade(reg: registry.Registry, backend: Backend) -> list[str]:
+    """Bring a cluster provisioned by an older chok up to date (re-running
+    `chok admin init` does it): family topics and ACLs for every active person,
+    and the metadata topics' compaction settings for deletion."""
+    family = backend.family()
+    if family is None:
+        return []
+    active = [u for u in reg.users if not u.revoked]
+    for record in active:
+        backend.grant(principal_of(record), record.name, [])
+    family.upgrade_channels(c.number for c in reg.channels)
+    return set_up_family(reg, backend, active)
+
+
+def set_display_name(name: str, display_name: str) -> registry.UserRecord:
+    """The admin names a person for the family (they may change it themselves)."""
+    reg = registry.load()
+    record = _active_user(reg, name)
+    record.display_name = validate_display_name(display_name)
+    backend = open_backend(reg)
+    family = backend.family()
+    if family is not None:
+        family.write([profile_record(record.name, record.display_name)])
+    registry.save(reg)
+    return record
