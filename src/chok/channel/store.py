@@ -25,6 +25,7 @@ from typing import Any
 from chok.channel.timeline import Entry
 from chok.errors import ConfigError
 from chok.home import subdir
+from chok.profiles import Profile
 from chok.protocol.transmission import Transmission, unchecked_transmission
 
 SCHEMA_VERSION = 1
@@ -128,8 +129,11 @@ class Store:
         self._db = self._open(path, identity)
 
     @classmethod
-    def for_profile(cls, profile: str, identity: str) -> Store:
-        return cls(store_path(profile), identity)
+    def for_profile(cls, profile: Profile) -> Store:
+        """The Store of a joined profile (started afresh if the profile now
+        names another person or cluster)."""
+        identity = f"{profile.user}@{profile.config.broker_url}"
+        return cls(store_path(profile.name), identity)
 
     def _open(self, path: Path, identity: str) -> sqlite3.Connection:
         try:
