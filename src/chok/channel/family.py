@@ -16,24 +16,31 @@ from typing import Any
 
 from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME, Message
 
+from chok import profiles
 from chok.channel import access
 from chok.channel.store import Store
 from chok.errors import AccessDeniedError, KafkaTimeoutError, TopicMissingError
 from chok.kafka.admin import Admin
 from chok.kafka.client import Credentials
 from chok.kafka.multi import MultiPartitionReader
+from chok.kafka.stream import PartitionReader, RecordProducer
+from chok.profiles import Profile
 from chok.protocol._util import loads_object
 from chok.protocol.heard import HeardIndex, HeardRecord, Range, parse_heard
 from chok.protocol.people import (
     FAMILY_PARTITION,
     PRESENCE_KEY,
     PROFILE_KEY,
+    PersonProfile,
     Presence,
     access_topic,
+    is_display_name,
     parse_access_record,
     parse_presence,
     parse_profile,
     person_of_topic,
+    person_topic,
+    validate_display_name,
 )
 
 # Someone idle is still read this rarely: each person's fetch waits this long
@@ -133,6 +140,34 @@ def members(store: Store, now_ms: int | None = None) -> list[Member]:
 def display_names(store: Store) -> dict[str, str]:
     rows = store.query("SELECT user, display_name FROM person WHERE display_name IS NOT NULL")
     return {str(user): str(name) for user, name in rows}
+
+
+class Names:
+    """How chok shows a person: the display name from their own topic, else the
+    one a record carried (``chokName``), else the user name. Raw text: show it
+    through ``protocol.people.shown``."""
+
+    def __init__(self, names: dict[str, str] | None = None) -> None:
+        self.names = names or {}
+
+    @classmethod
+    def of_store(cls, store: Store) -> Names:
+        return cls(display_names(store))
+
+    def of(self, user: str, recorded: str | None = None) -> str:
+        return self.names.get(user) or recorded or user
+
+    def display(self, user: str) -> str | None:
+        return self.names.get(user)
+
+
+def own_display_name(store: Store, user: str, chosen: object, bundle: object) -> str | None:
+    """This person's display name: what their topic says, else what they chose on
+    this machine, else the bundle's."""
+    for candidate in (display_names(store).get(user), chosen, bundle):
+        if isinstance(candidate, str) and is_display_name(candidate):
+            return candidate
+    return None
 
 
 def heard_index(store: Store, channel: int) -> HeardIndex:
@@ -247,6 +282,27 @@ class FamilyReader:
             self._reader = None
 
 
+def refresh_own(creds: Credentials, user: str, store: Store, timeout: float = 10.0) -> None:
+    """Read this person's own topic to its end (what they wrote from elsewhere)."""
+    rows = store.query("SELECT next_offset FROM person_position WHERE user=?", (user,))
+    reader = PartitionReader(creds, user, person_topic(user), FAMILY_PARTITION, "family")
+    try:
+        _, high = reader.watermarks(timeout)
+        start = int(rows[0][0]) if rows else 0
+        if high <= start:
+            return
+        reader.assign(start)
+        deadline = time.monotonic() + timeout
+        messages: list[Message] = []
+        while (not messages or (messages[-1].offset() or 0) + 1 < high) and not reader.at_end:
+            if time.monotonic() > deadline:
+                raise KafkaTimeoutError("reading your own family topic: no answer in time")
+            messages += reader.consume(500, 0.2)
+        apply_messages(store, messages)
+    finally:
+        reader.close()
+
+
 def refresh_family(creds: Credentials, user: str, store: Store) -> bool:
     """Bring the Store's family tables up to date; False where the cluster has
     no family topics or does not let this person read them."""
@@ -255,3 +311,31 @@ def refresh_family(creds: Credentials, user: str, store: Store) -> bool:
     except (FamilyMissing, AccessDeniedError):
         return False
     return True
+
+
+# -- this person's own display name ---------------------------------------------------------
+
+CHOSEN_NAME_KEY = "display_name"  # kept per profile in chok's state file
+
+
+def display_name_of(profile: Profile, store: Store) -> str | None:
+    return own_display_name(
+        store,
+        profile.user,
+        profiles.recall(profile.name, CHOSEN_NAME_KEY),
+        profile.config.extras.get("chokDisplayName"),
+    )
+
+
+def set_display_name(profile: Profile, store: Store, name: str) -> str:
+    """Tell the family this person's new display name (their own topic), and keep it."""
+    name = validate_display_name(name)
+    record = PersonProfile(profile.user, name, int(time.time() * 1000))
+    producer = RecordProducer(profile.credentials)
+    producer.produce(person_topic(profile.user), PROFILE_KEY, record.to_value(), partition=0)
+    producer.flush()
+    profiles.remember(profile.name, CHOSEN_NAME_KEY, name)
+    with store.write() as db:
+        db.execute("INSERT OR IGNORE INTO person (user) VALUES (?)", (profile.user,))
+        db.execute("UPDATE person SET display_name=? WHERE user=?", (name, profile.user))
+    return name

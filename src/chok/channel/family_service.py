@@ -16,8 +16,9 @@ from collections.abc import Callable
 
 from chok.channel import family
 from chok.channel.presence import HeardTracker, LiveHearing, PresenceMachine
+from chok.channel.session import ChannelSession
 from chok.channel.store import Store
-from chok.errors import ChokError
+from chok.errors import AccessDeniedError, ChokError, TopicMissingError
 from chok.kafka.stream import RecordProducer
 from chok.profiles import Profile
 from chok.protocol.heard import HeardRecord
@@ -62,9 +63,9 @@ class FamilyService:
         with self._lock:
             self.tracker.heard(channel, first, last, _now_ms())
 
-    def live(self, channel: int) -> LiveHearing:
+    def live(self, channel: int) -> ReportedHearing:
         """A live listener's hearing, reported through this service."""
-        return _LockedLiveHearing(channel, self.tracker, self._lock)
+        return ReportedHearing(channel, self.tracker, self._lock)
 
     def start(self) -> FamilyService:
         self._thread.start()
@@ -170,7 +171,7 @@ class FamilyService:
             self._write_presence(self.presence.stop(_now_ms()))
 
 
-class _LockedLiveHearing(LiveHearing):
+class ReportedHearing(LiveHearing):
     def __init__(self, channel: int, tracker: HeardTracker, lock: threading.Lock) -> None:
         super().__init__(channel, tracker)
         self._lock = lock
@@ -178,3 +179,26 @@ class _LockedLiveHearing(LiveHearing):
     def heard_until(self, last_offset: int, now_ms: int | None = None) -> None:
         with self._lock:
             super().heard_until(last_offset, _now_ms() if now_ms is None else now_ms)
+
+
+def write_heard(session: ChannelSession, store: Store, first: int, last: int) -> bool:
+    """A command played a recording to its end: say so now (merged with what the
+    person's topic holds for that block). False where the cluster has no family
+    topics; never raises for that."""
+    try:
+        family.refresh_own(session.creds, session.user, store)
+        tracker = HeardTracker(session.user, debounce_ms=0)
+        tracker.heard(session.number, first, last, _now_ms())
+        records = tracker.take(
+            _now_ms(), lambda ch, block: family.heard_ranges(store, session.user, ch, block)
+        )
+        producer = RecordProducer(session.creds)
+        for record in records:
+            producer.produce(
+                person_topic(session.user), record.key(), record.to_value(), partition=0
+            )
+        producer.flush(FLUSH_S)
+        family.remember_heard(store, records)
+    except (TopicMissingError, AccessDeniedError):
+        return False
+    return True

@@ -17,6 +17,8 @@ class ChannelSession:
     profile_name: str
     creds: Credentials
     config: ChannelConfig
+    # The talker's display name, written into transmission records (chokName).
+    display_name: str | None = None
 
     @property
     def number(self) -> int:
@@ -47,8 +49,12 @@ class ChannelSession:
         return producer
 
 
-def open_session(profile: Profile, channel: int | None = None) -> ChannelSession:
-    return ChannelSession(profile.user, profile.name, profile.credentials, profile.channel(channel))
+def open_session(
+    profile: Profile, channel: int | None = None, display_name: str | None = None
+) -> ChannelSession:
+    return ChannelSession(
+        profile.user, profile.name, profile.credentials, profile.channel(channel), display_name
+    )
 
 
 def now_ms() -> int:

@@ -225,6 +225,13 @@ class Store:
         audio_low = position.audio_low if position is not None else 0
         return [_entry(row, audio_low) for row in self.query(sql, args)]
 
+    def first_offset(self, channel: int, start_offset: int) -> int | None:
+        """Where the metadata partition holds a transmission's first record, if known."""
+        rows = self.query(
+            "SELECT first_meta FROM tx WHERE channel=? AND start_offset=?", (channel, start_offset)
+        )
+        return int(rows[0][0]) if rows else None
+
     def first_offsets(self, channel: int) -> dict[int, int]:
         rows = self.query("SELECT start_offset, first_meta FROM tx WHERE channel=?", (channel,))
         return {int(start): int(first) for start, first in rows}

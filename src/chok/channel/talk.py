@@ -113,6 +113,7 @@ class Talker:
             frames=frames,
             duration_ms=duration_ms,
             frame_ms=self.frame_ms,
+            display_name=self.session.display_name,
         )
         self._producer.produce(
             self.session.metadata_topic, tx.key(), tx.to_value(),

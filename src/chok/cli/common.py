@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
 from chok import profiles
+from chok.channel import access, family
 from chok.channel.session import ChannelSession, open_session
+from chok.channel.store import Store
+from chok.errors import ChokError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,5 +41,18 @@ def device_option(func: F) -> F:
     )(func)
 
 
+def profile_and_store(ctx_obj: dict[str, Any]) -> tuple[profiles.Profile, Store]:
+    """The active profile (with the channels the admin says now) and its database."""
+    profile = profiles.active(ctx_obj.get("profile"))
+    store = Store.for_profile(profile)
+    return access.effective(profile, store), store
+
+
 def session_from(ctx_obj: dict[str, Any], channel: int | None) -> ChannelSession:
-    return open_session(profiles.active(ctx_obj.get("profile")), channel)
+    profile, store = profile_and_store(ctx_obj)
+    if channel is not None and all(c.number != channel for c in profile.config.channels):
+        # Granted since we last looked? Ask the admin's access record first.
+        with contextlib.suppress(ChokError):
+            access.refresh(profile, store)
+        profile = access.effective(profile, store)
+    return open_session(profile, channel, family.display_name_of(profile, store))

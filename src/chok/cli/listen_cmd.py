@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import queue
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from chok.channel.service import ListenService
 from chok.channel.session import ChannelSession
 from chok.channel.timeline import load_timeline
 from chok.cli.common import channel_option, device_option, json_option, session_from
+from chok.cli.family_cmd import ListenFamily
 from chok.cli.output import info
 from chok.errors import AudioDeviceError, ChokError, UsageError
 
@@ -64,7 +66,8 @@ def listen_cmd(
     session = session_from(obj, channel)
     saver = SaveDir(save_dir) if save_dir is not None else None
     player = None if no_play else _speaker(device)
-    start_at = _catch_up(session, player, saver, as_json) if catch_up else None
+    people = ListenFamily(obj, session.number, playing=player is not None)
+    start_at = _catch_up(session, player, saver, as_json, people) if catch_up else None
     events: queue.Queue[Event] = queue.Queue()
     service = ListenService(session, on_event=events.put, start_offset=start_at).start()
     _say(
@@ -78,11 +81,12 @@ def listen_cmd(
         f"(tuned in in {(service.tune_in_s or 0) * 1000:.0f} ms)",
     )
     try:
-        _loop(service, events, player, saver, count, timeout, as_json)
+        _loop(service, events, player, saver, count, timeout, as_json, people)
     except KeyboardInterrupt:
         pass
     finally:
         service.stop()
+        people.stop()
         if player is not None:
             player.close()
         for path in saver.flush() if saver else []:
@@ -111,6 +115,7 @@ def _loop(
     count: int | None,
     timeout: float | None,
     as_json: bool,
+    people: ListenFamily,
 ) -> None:
     deadline = time.monotonic() + timeout if timeout is not None else None
     ended = 0
@@ -124,14 +129,18 @@ def _loop(
         if player is not None:
             player.feed(event)
         path = saver.feed(event) if saver else None
-        _print_event(event, as_json)
+        if isinstance(event, TalkStarted):
+            people.talk_started(event.offset)
+        elif isinstance(event, TalkEnded):
+            people.talk_ended(service.position)
+        _print_event(event, as_json, people.name)
         if path is not None:
             _say(as_json, {"event": "saved", "path": str(path)}, f"  saved {path}")
         if isinstance(event, TalkEnded):
             ended += 1
 
 
-def _print_event(event: Event, as_json: bool) -> None:
+def _print_event(event: Event, as_json: bool, name: Callable[[str], str] = str) -> None:
     clock = dt.datetime.now().strftime("%H:%M:%S")
     if isinstance(event, TalkStarted):
         _say(
@@ -142,7 +151,7 @@ def _print_event(event: Event, as_json: bool) -> None:
                 "tx": event.key,
                 "offset": event.offset,
             },
-            f"{clock} {event.talker} is talking...",
+            f"{clock} {name(event.talker)} is talking...",
         )
     elif isinstance(event, TalkEnded):
         _say(
@@ -154,7 +163,8 @@ def _print_event(event: Event, as_json: bool) -> None:
                 "frames": event.frames,
                 "duration_ms": event.duration_ms,
             },
-            f"{clock} {event.talker}: {event.duration_ms / 1000:.1f} s ({event.frames} frames)",
+            f"{clock} {name(event.talker)}: {event.duration_ms / 1000:.1f} s "
+            f"({event.frames} frames)",
         )
 
 
@@ -163,7 +173,11 @@ def _say(as_json: bool, data: dict[str, Any], text: str) -> None:
 
 
 def _catch_up(
-    session: ChannelSession, player: LivePlayer | None, saver: SaveDir | None, as_json: bool
+    session: ChannelSession,
+    player: LivePlayer | None,
+    saver: SaveDir | None,
+    as_json: bool,
+    people: ListenFamily,
 ) -> int | None:
     """Play, oldest first, what was said since this profile last listened; return
     the audio offset where live listening must continue."""
@@ -181,6 +195,8 @@ def _catch_up(
     try:
         for entry, path in play_entries(session, missed, player, saver):
             tx = entry.transmission
+            if player is not None:
+                people.replayed(tx.start_offset, tx.end_offset)
             _say(
                 as_json,
                 {

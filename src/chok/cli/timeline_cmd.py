@@ -3,34 +3,57 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import click
 
+from chok.channel import family
+from chok.channel.archive import archived_packets
+from chok.channel.cache import TimelineCache
+from chok.channel.family_service import write_heard
 from chok.channel.reactions import toggle_reaction
 from chok.channel.replay import replay_frames
-from chok.channel.timeline import Entry, load_timeline, parse_since
-from chok.cli.common import channel_option, device_option, json_option, session_from
+from chok.channel.session import ChannelSession
+from chok.channel.store import Store
+from chok.channel.timeline import Entry, parse_since
+from chok.cli.common import (
+    channel_option,
+    device_option,
+    json_option,
+    profile_and_store,
+    session_from,
+)
 from chok.cli.output import emit_json, info
 from chok.codec import EXPORT_SUFFIXES, OpusDecoder, export
 from chok.errors import NotFoundError, UsageError
+from chok.protocol.heard import HeardIndex
+from chok.protocol.people import shown
 
 
-def entry_json(entry: Entry) -> dict[str, Any]:
+def entry_json(
+    entry: Entry, names: family.Names | None = None, heard: HeardIndex | None = None
+) -> dict[str, Any]:
     tx = entry.transmission
+    names = names or family.Names()
+    heard_by = heard.heard_by(tx.start_offset, tx.end_offset, tx.user_id) if heard else []
     return {
         "id": entry.id,
         "end_offset": tx.end_offset,
         "user": tx.user_id,
+        "display_name": names.display(tx.user_id) or tx.display_name,
         "timestamp_ms": tx.timestamp_ms,
         "time": dt.datetime.fromtimestamp(tx.timestamp_ms / 1000, dt.UTC).isoformat(),
         "duration_ms": tx.duration_ms,
         "frames": tx.frames,
         "reactions": entry.reactions,
         "audio_available": entry.audio_available,
+        "archived": entry.archived,
         "chok_client": tx.has_talk_details,
+        "heard_by": heard_by,
+        "heard_by_names": [names.of(user) for user in heard_by],
     }
 
 
@@ -63,34 +86,60 @@ def timeline_cmd(obj: dict[str, Any], channel: int | None, since: str, as_json: 
     """
     window = parse_since(since)
     session = session_from(obj, channel)
+    profile, store = profile_and_store(obj)
     began = time.monotonic()
-    timeline = load_timeline(session, window)
+    # The family's names and heard ranges are read beside the timeline, not after.
+    people = threading.Thread(
+        target=family.refresh_family, args=(profile.credentials, profile.user, store), daemon=True
+    )
+    people.start()
+    timeline = TimelineCache(session, store).timeline(window)
     took = time.monotonic() - began
+    people.join(15)
+    names, heard = family.Names.of_store(store), family.heard_index(store, session.number)
     if as_json:
-        emit_json([entry_json(e) for e in timeline.entries])
+        emit_json([entry_json(e, names, heard) for e in timeline.entries])
         return
     if not timeline.entries:
         click.echo(f"no recordings on channel {session.number} in the last {since}")
         return
-    click.echo(f"{'ID':>8}  {'WHO':<16} {'WHEN':<16} {'LENGTH':>7}  REACTIONS")
+    click.echo(f"{'ID':>8}  {'WHO':<16} {'WHEN':<16} {'LENGTH':>7}  REACTIONS / HEARD BY")
     for entry in timeline.entries:
         tx = entry.transmission
-        audio = "" if entry.audio_available else "  (audio expired)"
+        audio = (
+            ""
+            if entry.audio_available
+            else ("  (archived)" if entry.archived else "  (audio expired)")
+        )
+        by = heard.heard_by(tx.start_offset, tx.end_offset, tx.user_id)
+        heard_text = f"  heard by {', '.join(shown(names.of(u), 16) for u in by)}" if by else ""
+        who = shown(names.of(tx.user_id, tx.display_name), 16)
         click.echo(
-            f"{entry.id:>8}  {tx.user_id[:16]:<16} {_when(tx.timestamp_ms):<16} "
-            f"{tx.duration_ms / 1000:>6.1f}s  {_reactions_text(entry.reactions)}{audio}"
+            f"{entry.id:>8}  {who:<16} {_when(tx.timestamp_ms):<16} "
+            f"{tx.duration_ms / 1000:>6.1f}s  {_reactions_text(entry.reactions)}{heard_text}{audio}"
         )
     info(f"{len(timeline.entries)} recording(s), loaded in {took * 1000:.0f} ms")
 
 
-def _find(obj: dict[str, Any], channel: int | None, tx_id: int) -> tuple[Any, Entry]:
+def _find(
+    obj: dict[str, Any], channel: int | None, tx_id: int
+) -> tuple[ChannelSession, Store, Entry]:
     session = session_from(obj, channel)
-    entry = load_timeline(session).find(tx_id)
-    if not entry.audio_available:
+    _, store = profile_and_store(obj)
+    entry = TimelineCache(session, store).timeline().find(tx_id)
+    if not entry.audio_available and not entry.archived:
         raise NotFoundError(
-            f"the audio of recording {tx_id} has expired (removed by the channel's retention)"
+            f"the audio of recording {tx_id} has expired (removed by the channel's retention)",
+            hint="`chok archive` keeps recordings on this machine before they expire",
         )
-    return session, entry
+    return session, store, entry
+
+
+def _packets(session: ChannelSession, store: Store, entry: Entry) -> list[bytes]:
+    """The recording's packets: from this machine's archive if it is there, else the broker."""
+    if entry.archived:
+        return archived_packets(store, entry)
+    return [f.packet for f in replay_frames(session, entry.transmission)]
 
 
 @click.command("play")
@@ -108,15 +157,18 @@ def play_cmd(
         return
     from chok.audio import open_output
 
-    session, entry = _find(obj, channel, tx_id)
+    session, store, entry = _find(obj, channel, tx_id)
     decoder = OpusDecoder(entry.transmission.frame_ms)
     with open_output(device) as speaker:
         played = 0
-        for frame in replay_frames(session, entry.transmission):
-            speaker.write(decoder.decode(frame.packet))
+        for packet in _packets(session, store, entry):
+            speaker.write(decoder.decode(packet))
             played += 1
         speaker.drain()
-    click.echo(f"played {entry.transmission.user_id}'s {played * frame_seconds(entry):.1f} s")
+    tx = entry.transmission
+    write_heard(session, store, tx.start_offset, tx.end_offset)  # played to its end
+    who = shown(family.Names.of_store(store).of(tx.user_id, tx.display_name))
+    click.echo(f"played {who}'s {played * frame_seconds(entry):.1f} s")
 
 
 def frame_seconds(entry: Entry) -> float:
@@ -126,8 +178,8 @@ def frame_seconds(entry: Entry) -> float:
 def _export(obj: dict[str, Any], channel: int | None, tx_id: int, path: Path) -> None:
     if path.suffix.lower() not in EXPORT_SUFFIXES:  # refuse before fetching anything
         raise UsageError(f"cannot export to '{path.name}': use a .wav, .ogg or .opus file name")
-    session, entry = _find(obj, channel, tx_id)
-    packets = [f.packet for f in replay_frames(session, entry.transmission)]
+    session, store, entry = _find(obj, channel, tx_id)
+    packets = _packets(session, store, entry)
     if not packets:
         raise NotFoundError(f"recording {tx_id} has no audio frames on the broker")
     export(path, packets, frame_ms=entry.transmission.frame_ms)

@@ -100,6 +100,16 @@ def validate_display_name(name: object) -> str:
     return cleaned
 
 
+def shown(text: object, limit: int = MAX_DISPLAY_NAME) -> str:
+    """A name as chok shows it: invisible and control characters escaped
+    visibly, at most ``limit`` characters (cut with "…"); "?" for no text.
+    (protocol.display.safe_text does the same for every record text.)"""
+    if not isinstance(text, str) or not text:
+        return "?"
+    out = "".join(f"\\u{ord(c):04x}" if _forbidden(c) else c for c in text)
+    return out if len(out) <= limit else out[: limit - 1] + "\u2026"
+
+
 def is_display_name(name: object) -> bool:
     try:
         return validate_display_name(name) == name

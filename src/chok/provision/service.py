@@ -14,6 +14,7 @@ from pathlib import Path
 
 from chok import pki
 from chok.errors import ChokError, ConfigError, UsageError
+from chok.kafka.client import Credentials
 from chok.pki.cluster import ADMIN_PRINCIPAL, BROKER_PRINCIPAL, cluster_files
 from chok.protocol.bundle import Bundle
 from chok.protocol.client_config import ChannelConfig, ClientConfig
@@ -403,3 +404,26 @@ def set_display_name(name: str, display_name: str) -> registry.UserRecord:
         family.write([profile_record(record.name, record.display_name)])
     registry.save(reg)
     return record
+
+
+def admin_credentials() -> Credentials:
+    """The admin's own mTLS identity, to read and write channel records as the admin."""
+    reg = registry.load()
+    if reg.backend == "local":
+        from chok.broker import config as broker_config
+        from chok.broker import process
+
+        settings = broker_config.load_settings()
+        if settings is None:
+            raise ConfigError("no local broker here", hint="run `chok admin init` first")
+        return process.admin_credentials(settings, cluster_files())
+    if reg.backend == "kafka":
+        from chok.provision.kafka_backend import read_client_config
+
+        conf = read_client_config(Path(reg.settings["admin_config"]))
+        files = [conf.get(f"ssl.{k}.location") for k in ("ca", "certificate", "key")]
+        if str(conf.get("security.protocol", "")).upper() == "SSL" and all(files):
+            ca, cert, key = (Path(str(f)) for f in files)
+            return Credentials(str(conf["bootstrap.servers"]), ca, cert, key)
+        raise UsageError("this needs an mTLS admin configuration (ssl.*.location files)")
+    raise UsageError(f"this is not available on the {reg.backend} backend")
