@@ -17,12 +17,13 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from chok.channel.cache import TimelineCache
 from chok.channel.live import MAX_FILLED_GAP
+from chok.channel.replay import replay_frames
 from chok.channel.session import ChannelSession, now_ms
 from chok.channel.store import Store
 from chok.channel.timeline import Entry
@@ -43,6 +44,7 @@ class ArchiveResult:
     bytes: int = 0
     expired: int = 0  # recordings whose audio retention removed before archiving
     paths: list[Path] = field(default_factory=list)
+    starts: list[tuple[int, int]] = field(default_factory=list)  # (channel, start offset)
 
 
 @dataclass
@@ -173,6 +175,7 @@ def _save(store: Store, channel: int, collector: _Collector, result: ArchiveResu
     result.archived += 1
     result.bytes += size
     result.paths.append(path)
+    result.starts.append((channel, tx.start_offset))
 
 
 # -- using the archive ------------------------------------------------------------------------
@@ -233,3 +236,16 @@ def search(
             found.append(Found(entry, path))
     found.sort(key=lambda f: (f.entry.transmission.timestamp_ms, f.entry.id), reverse=True)
     return found
+
+
+def entry_packets(session: ChannelSession, store: Store | None, entry: Entry) -> Iterator[bytes]:
+    """A recording's packets, from this machine's archive when it is there (it
+    outlives the broker's retention, and reading a file is quicker), else from
+    the broker as they are read."""
+    if store is not None and entry.archived:
+        path = archived_path(store, entry.transmission.channel, entry.id)
+        if path is not None:
+            yield from read_ogg_opus_packets(path)
+            return
+    for frame in replay_frames(session, entry.transmission):
+        yield frame.packet

@@ -16,6 +16,7 @@ missed a deletion; it is read in full again.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterable
@@ -77,6 +78,21 @@ class FullRead:
 
 
 @dataclass(frozen=True)
+class Refresh:
+    """What a refresh read: everything (``full``), or a tail that changed some
+    transmissions (``changed``: read them again from the Store) and removed others."""
+
+    full: FullRead | None = None
+    changed: frozenset[int] = frozenset()
+    removed: frozenset[int] = frozenset()
+    audio_low: int = 0  # recordings below it are no longer on the broker
+
+    @property
+    def anything(self) -> bool:
+        return self.full is not None or bool(self.changed or self.removed)
+
+
+@dataclass(frozen=True)
 class Watermarks:
     meta_low: int
     meta_high: int
@@ -106,7 +122,7 @@ class TimelineCache:
 
     def timeline(self, since_s: int | None = None) -> Timeline:
         """Bring the cache up to date and return the timeline (what `chok timeline` shows)."""
-        full = self.refresh()
+        full = self.refresh().full
         if full is not None:
             return full.timeline(_cutoff(since_s))
         position = self.store.position(self.channel)
@@ -116,20 +132,41 @@ class TimelineCache:
             self.store.first_offsets(self.channel),
         )  # fmt: skip
 
-    def refresh(self) -> FullRead | None:
-        """Read what is new; returns the FullRead when it had to read everything
-        (already saved), None when it read only the tail."""
+    def refresh(self) -> Refresh:
+        """Read what is new (the tail, or everything when the cache cannot be
+        trusted; then it is saved already) and say what changed."""
         reader = self.session.metadata_reader("timeline")
         try:
             marks = self._watermarks(reader)
             if self._needs_full_read(marks):
                 full = self._read_all(reader, marks)
                 self.save_full(full)
-                return full
-            self._read_tail(reader, marks)
-            return None
+                return Refresh(full=full)
+            return dataclasses.replace(self._read_tail(reader, marks), audio_low=marks.audio_low)
         finally:
             reader.close()
+
+    def apply(self, entries: list[Entry], refresh: Refresh) -> list[Entry]:
+        """A timeline held in memory (newest first) brought up to date by a refresh."""
+        if refresh.full is not None:
+            return refresh.full.entries()
+        low = refresh.audio_low
+        if any(e.audio_available != (e.id >= low) for e in entries):  # retention went by
+            entries = [
+                e if e.audio_available == (e.id >= low)
+                else dataclasses.replace(e, audio_available=e.id >= low)
+                for e in entries
+            ]  # fmt: skip
+        if not refresh.anything:
+            return entries
+        by_id = {e.id: e for e in entries}
+        for start in refresh.removed:
+            by_id.pop(start, None)
+        for entry in self.store.entries_at(self.channel, refresh.changed):
+            by_id[entry.id] = entry
+        return sorted(
+            by_id.values(), key=lambda e: (e.transmission.timestamp_ms, e.id), reverse=True
+        )
 
     def read_full(self) -> FullRead:
         """The whole partition, folded; not saved yet (``save_full``)."""
@@ -164,7 +201,9 @@ class TimelineCache:
             _read_until(reader, marks.meta_high, fold)
         return FullRead(self.channel, fold, marks.meta_high, marks.audio_low, marks.audio_high)
 
-    def _read_tail(self, reader: PartitionReader, marks: Watermarks) -> None:
+    def _read_tail(self, reader: PartitionReader, marks: Watermarks) -> Refresh:
+        changed: set[int] = set()
+        removed: set[int] = set()
         for _attempt in range(3):
             position = self.store.position(self.channel)
             assert position is not None
@@ -173,8 +212,16 @@ class TimelineCache:
                 reader.assign(position.next_offset)
                 _read_until(reader, marks.meta_high, fold)
             if self._apply(fold, position.next_offset, marks):
-                return
-            marks = self._watermarks(reader)  # another process read meanwhile: again
+                touched = _touched(fold)
+                return Refresh(
+                    changed=frozenset(changed | touched - fold.forgotten),
+                    removed=frozenset(removed | fold.forgotten),
+                )
+            # Another process read meanwhile: what it saw changed too; read on from there.
+            changed |= _touched(fold) - fold.forgotten
+            removed |= fold.forgotten
+            marks = self._watermarks(reader)
+        return Refresh(changed=frozenset(changed), removed=frozenset(removed))
 
     # -- writing the cache -----------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeyEvent
 from PySide6.QtWidgets import (
@@ -23,12 +25,16 @@ from PySide6.QtWidgets import (
 
 from chok.channel.timeline import Entry
 from chok.gui.audio_io import AudioDevices, AudioSettings
+from chok.gui.family import FamilyModel
 from chok.gui.keys import KEYS_HELP, add_actions
+from chok.gui.members import MembersPane
 from chok.gui.notify import Notifier
 from chok.gui.timeline_view import TimelinePane, ask_export_path
 from chok.gui.viewmodel import ChannelViewModel, PttState
 from chok.gui.widgets import LevelBar, PttButton, Waveform, app_icon
 from chok.profiles import Profile
+from chok.protocol.client_config import ChannelConfig
+from chok.protocol.people import shown
 
 CONN_LOOK = {
     "connected": ("#2e7d32", "Connected"),
@@ -59,7 +65,9 @@ class MainWindow(QMainWindow):
         self._space_down = False
         self.setWindowIcon(app_icon())
         self.notifier = Notifier(self, app_icon())
+        self.family = FamilyModel(profile)
         self._build()
+        self._bind_family()
         self.vm = self._new_vm(channel)
         self._attach(self.vm)
         add_actions(self)
@@ -81,8 +89,7 @@ class MainWindow(QMainWindow):
         self.channel_box = QComboBox()
         self.channel_box.setAccessibleName("Channel")
         channel_label.setBuddy(self.channel_box)
-        for c in self.profile.config.channels:
-            self.channel_box.addItem(f"{c.number} \u00b7 {c.name}", c.number)
+        self._fill_channels(self.family.channels())
         self.channel_box.activated.connect(
             lambda index: self.set_channel(int(self.channel_box.itemData(index)))
         )
@@ -91,7 +98,10 @@ class MainWindow(QMainWindow):
         self.conn_label = QLabel()
         self.conn_label.setAccessibleName("Connection")
         top.addWidget(self.conn_label, 1)
-        self.who_label = QLabel(f"You are <b>{self.profile.user}</b>")
+        self.who_label = QLabel()
+        self.who_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.who_label.setMaximumWidth(self.fontMetrics().height() * 14)
+        self._show_me()
         top.addWidget(self.who_label)
         self.settings_button = QPushButton("\u2699 Settings")
         self.settings_button.setToolTip("Microphone, speaker, volume, profile (Ctrl+,)")
@@ -122,6 +132,9 @@ class MainWindow(QMainWindow):
         column.addWidget(self.others_label)
         self.waveform = Waveform()
         column.addWidget(self.waveform)
+        self.members = MembersPane(self.profile.user)
+        self.members.set_members(self.family.members)
+        column.addWidget(self.members)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
@@ -134,7 +147,61 @@ class MainWindow(QMainWindow):
         self.timeline: TimelinePane | None = None
 
     def _new_vm(self, channel: int | None) -> ChannelViewModel:
-        return ChannelViewModel(self.profile, channel, self.devices, self.audio, self.probe_ms)
+        profile = self._effective_profile()
+        return ChannelViewModel(
+            profile, channel, self.devices, self.audio, self.probe_ms, family=self.family
+        )
+
+    def _effective_profile(self) -> Profile:
+        """The profile with the channels the admin lets this person use now."""
+        from dataclasses import replace
+
+        channels = self.family.channels()
+        return Profile(self.profile.name, self.profile.path, replace(self.profile.config,
+                                                                    channels=channels))  # fmt: skip
+
+    # -- the family ------------------------------------------------------------------
+
+    def _bind_family(self) -> None:
+        fam = self.family
+        fam.membersChanged.connect(self.members.set_members)
+        fam.namesChanged.connect(self._show_me)
+        fam.namesChanged.connect(lambda: self._floor(self.vm.listening.talkers()))
+        fam.channelsChanged.connect(self._channels_changed)
+        fam.message.connect(self.show_message)
+        fam.start()
+
+    def _show_me(self) -> None:
+        name = self.family.my_name
+        text = f"You are {shown(name)}" if name else f"You are {self.profile.user}"
+        metrics = self.who_label.fontMetrics()
+        width = self.who_label.maximumWidth()
+        self.who_label.setText(metrics.elidedText(text, Qt.TextElideMode.ElideRight, width))
+        self.who_label.setToolTip(f"{text} (user name {self.profile.user})")
+
+    def _fill_channels(self, channels: list[ChannelConfig]) -> None:
+        self.channel_box.clear()
+        for c in channels:
+            self.channel_box.addItem(f"{c.number} \u00b7 {shown(c.name, 32)}", c.number)
+
+    def _channels_changed(self, channels: list[ChannelConfig]) -> None:
+        """The admin granted or took away a channel: the list follows at once."""
+        current = self.vm.session.number
+        before = {self.channel_box.itemData(i) for i in range(self.channel_box.count())}
+        self._fill_channels(channels)
+        numbers = [c.number for c in channels]
+        if current in numbers:
+            self.channel_box.setCurrentIndex(self.channel_box.findData(current))
+        elif numbers:
+            self.show_message(f"channel {current} was taken away from you", True)
+            self.set_channel(numbers[0])
+        added = [c for c in channels if c.number not in before]
+        if added:
+            names = ", ".join(f"{c.number} {shown(c.name, 32)}" for c in added)
+            self.show_message(f"new channel for you: {names}", False)
+
+    def name_of(self, user: str) -> str:
+        return shown(self.family.name(user), 32)
 
     def _attach(self, vm: ChannelViewModel) -> None:
         vm.connectionChanged.connect(self._connection)
@@ -238,7 +305,8 @@ class MainWindow(QMainWindow):
         talkers = self.vm.listening.talkers()
         detail = ""
         if state == PttState.BUSY:
-            detail = f"{' and '.join(talkers)} {'is' if len(talkers) == 1 else 'are'} talking"
+            names = " and ".join(self.name_of(t) for t in talkers)
+            detail = f"{names} {'is' if len(talkers) == 1 else 'are'} talking"
         elif state == PttState.NO_MIC:
             detail = "listen only: no microphone"
         self.ptt.set_state(state, detail)
@@ -264,7 +332,8 @@ class MainWindow(QMainWindow):
     def _floor(self, talkers: list[str]) -> None:
         if talkers:
             verb = "is" if len(talkers) == 1 else "are"
-            self.others_label.setText(f"<b>{' and '.join(talkers)}</b> {verb} talking")
+            names = " and ".join(html.escape(self.name_of(t)) for t in talkers)
+            self.others_label.setText(f"<b>{names}</b> {verb} talking")
         else:
             self.others_label.setText("Nobody else is talking")
             self.waveform.clear()
@@ -273,7 +342,8 @@ class MainWindow(QMainWindow):
     def _someone_talking(self, talker: str) -> None:
         if self.isHidden() or self.isMinimized():
             self.notifier.notify(
-                f"{talker} is talking", f"on channel {self.vm.session.config.name} (chok)"
+                f"{self.name_of(talker)} is talking",
+                f"on channel {shown(self.vm.session.config.name, 32)} (chok)",
             )
 
     def _connection(self, state: str, detail: str) -> None:
@@ -310,4 +380,5 @@ class MainWindow(QMainWindow):
         self.vm.close(wait_ms=3000)
         for vm in self._retired:
             vm.tasks.shutdown(3000)
+        self.family.close(wait_ms=3000)  # says "offline" to the family
         super().closeEvent(event)

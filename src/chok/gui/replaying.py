@@ -14,8 +14,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from chok.channel.replay import replay_frames
+from chok.channel.archive import entry_packets
 from chok.channel.session import ChannelSession
+from chok.channel.store import Store
 from chok.channel.timeline import Entry
 from chok.codec import EXPORT_SUFFIXES, OpusDecoder, export
 from chok.errors import NotFoundError, UsageError
@@ -33,9 +34,12 @@ class Replayer(QObject):
     failed = Signal(int, str)  # entry id, why
     playingChanged = Signal(bool)
 
-    def __init__(self, session: ChannelSession, sound: SoundOut, ui: UiCaller) -> None:
+    def __init__(
+        self, session: ChannelSession, sound: SoundOut, ui: UiCaller, store: Store | None = None
+    ) -> None:
         super().__init__()
         self.session = session
+        self.store = store  # the family archive: recordings the broker no longer has
         self._sound = sound
         self._ui = ui
         self._stop = threading.Event()
@@ -89,10 +93,10 @@ class Replayer(QObject):
         began = time.monotonic()
         last_report = 0.0
         try:
-            for frame in replay_frames(self.session, tx):
+            for packet in entry_packets(self.session, self.store, entry):
                 if stop.is_set():
                     break
-                pcm = decoder.decode(frame.packet)
+                pcm = decoder.decode(packet)
                 ahead = began + played_ms / 1000 - LEAD_S - time.monotonic()
                 if ahead > 0 and stop.wait(ahead):
                     break
@@ -126,13 +130,15 @@ class Replayer(QObject):
         self._stop.set()
 
 
-def export_entry(session: ChannelSession, entry: Entry, path: Path) -> int:
+def export_entry(
+    session: ChannelSession, entry: Entry, path: Path, store: Store | None = None
+) -> int:
     """(Worker thread) save a recording's exact Opus packets (.ogg/.opus) or as .wav."""
     if path.suffix.lower() not in EXPORT_SUFFIXES:
         raise UsageError(f"cannot save audio as '{path.name}': use a .ogg, .opus or .wav name")
-    if not entry.audio_available:
+    if not entry.audio_available and not entry.archived:
         raise NotFoundError("this recording's audio has expired (removed by the channel)")
-    packets = [frame.packet for frame in replay_frames(session, entry.transmission)]
+    packets = list(entry_packets(session, store, entry))
     if not packets:
         raise NotFoundError("this recording has no audio on the broker")
     export(path, packets, frame_ms=entry.transmission.frame_ms)
