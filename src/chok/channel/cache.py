@@ -168,6 +168,22 @@ class TimelineCache:
             by_id.values(), key=lambda e: (e.transmission.timestamp_ms, e.id), reverse=True
         )
 
+    def recent(self, records: int = 2000) -> list[Entry]:
+        """A cold open's first screen: only the newest ``records`` records of the
+        partition (newest transmissions, their reactions), before the full read."""
+        reader = self.session.metadata_reader("timeline")
+        try:
+            marks = self._watermarks(reader)
+            fold = Fold(self.channel)
+            start = max(marks.meta_low, marks.meta_high - records)
+            if marks.meta_high > start:
+                reader.assign(start)
+                _read_until(reader, marks.meta_high, fold, start=start)
+            return FullRead(self.channel, fold, marks.meta_high, marks.audio_low,
+                            marks.audio_high).entries()  # fmt: skip
+        finally:
+            reader.close()
+
     def read_full(self) -> FullRead:
         """The whole partition, folded; not saved yet (``save_full``)."""
         reader = self.session.metadata_reader("timeline")
@@ -198,7 +214,7 @@ class TimelineCache:
         fold = Fold(self.channel)
         if marks.meta_high > marks.meta_low:
             reader.assign(BEGINNING)
-            _read_until(reader, marks.meta_high, fold)
+            _read_until(reader, marks.meta_high, fold, start=marks.meta_low)
         return FullRead(self.channel, fold, marks.meta_high, marks.audio_low, marks.audio_high)
 
     def _read_tail(self, reader: PartitionReader, marks: Watermarks) -> Refresh:
@@ -210,7 +226,7 @@ class TimelineCache:
             fold = Fold(self.channel)
             if marks.meta_high > position.next_offset:
                 reader.assign(position.next_offset)
-                _read_until(reader, marks.meta_high, fold)
+                _read_until(reader, marks.meta_high, fold, start=position.next_offset)
             if self._apply(fold, position.next_offset, marks):
                 touched = _touched(fold)
                 return Refresh(

@@ -42,10 +42,11 @@ def _fold_from(session: ChannelSession, first_offset: int | None) -> Fold:
     fold = Fold(session.number)
     reader = session.metadata_reader("delete")
     try:
-        _, high = reader.watermarks()
-        if high > 0:
-            reader.assign(BEGINNING if first_offset is None else first_offset)
-            _read_until(reader, high, fold)
+        low, high = reader.watermarks()
+        if high > low:
+            start = low if first_offset is None else max(low, first_offset)
+            reader.assign(BEGINNING if first_offset is None else start)
+            _read_until(reader, high, fold, start=start)
     finally:
         reader.close()
     return fold

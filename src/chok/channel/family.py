@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -206,18 +206,22 @@ class FamilyReader:
         store: Store,
         long_poll: bool = False,
         watch_access: bool = False,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         self.creds, self.user, self.store = creds, user, store
         # Watching (the app, `listen`): each fetch waits on the broker while
         # nothing is new. Reading once (`who`): fetches answer at once.
-        self._extra = FAMILY_READER if long_poll else {}
+        self._extra = {**(FAMILY_READER if long_poll else {}), **(extra or {})}
         self._access = access_topic(user) if watch_access else None
         self.topics: list[str] = []
         self._reader: MultiPartitionReader | None = None
 
-    def open(self) -> None:
-        """Find the family's topics and start reading them; raises FamilyMissing."""
-        visible = Admin(self.creds, timeout=10).topics()
+    def open(self, lister: Callable[[], Iterable[str]] | None = None) -> None:
+        """Find the family's topics and start reading them; raises FamilyMissing.
+
+        ``lister`` names the topics this person may see (default: a new admin
+        client; a running service asks over a connection it already has)."""
+        visible = set(lister() if lister is not None else Admin(self.creds, timeout=10).topics())
         self.topics = sorted(t for t in visible if person_of_topic(t) is not None)
         if self._access is not None and self._access in visible:
             self.topics.append(self._access)  # read from its start each time: one record

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from chok.channel import family
 from chok.channel.presence import HeardTracker, LiveHearing, PresenceMachine
@@ -25,7 +26,7 @@ from chok.protocol.heard import HeardRecord
 from chok.protocol.people import DEFAULT_HEARTBEAT_MS, PRESENCE_KEY, Presence, person_topic
 
 ChangeHandler = Callable[[set[str]], None]
-RELIST_S = 300.0  # new members of the family are found this often
+RELIST_S = 1800.0  # new members of the family are found this often
 RETRY_S = 5.0
 FLUSH_S = 5.0
 
@@ -42,6 +43,7 @@ class FamilyService:
         on_change: ChangeHandler | None = None,
         heartbeat_ms: int = DEFAULT_HEARTBEAT_MS,
         announce: bool = True,
+        client_extra: dict[str, Any] | None = None,
     ) -> None:
         self.profile, self.store = profile, store
         self.user = profile.user
@@ -54,6 +56,7 @@ class FamilyService:
         self._thread = threading.Thread(target=self._run, name="chok-family", daemon=True)
         self._producer: RecordProducer | None = None
         self.available = True  # False: the cluster has no family topics for us
+        self._extra = client_extra or {}  # librdkafka settings (the benchmark's statistics)
         self.error: ChokError | None = None
 
     # -- what the owner tells it (any thread) -------------------------------------------
@@ -80,11 +83,12 @@ class FamilyService:
 
     def _run(self) -> None:
         reader = family.FamilyReader(
-            self.profile.credentials, self.user, self.store, long_poll=True, watch_access=True
-        )
+            self.profile.credentials, self.user, self.store, long_poll=True, watch_access=True,
+            extra=self._extra,
+        )  # fmt: skip
         relist = 0.0
         try:
-            self._producer = RecordProducer(self.profile.credentials)
+            self._producer = RecordProducer(self.profile.credentials, self._extra)
             if self.presence is not None:
                 self._write_presence(self.presence.start(_now_ms()))
             while not self._stop.is_set():
@@ -100,7 +104,8 @@ class FamilyService:
 
     def _open(self, reader: family.FamilyReader) -> float:
         try:
-            reader.open()
+            producer = self._producer
+            reader.open(producer.topic_names if producer is not None else None)
             self.available = True
             return time.monotonic() + RELIST_S
         except family.FamilyMissing:

@@ -113,7 +113,7 @@ def load_timeline(
         )
         if high > low:
             reader.assign(BEGINNING if from_offset is None else from_offset)
-            _read_until(reader, high, fold)
+            _read_until(reader, high, fold, start=max(low, from_offset or 0))
     finally:
         reader.close()
     cutoff = None if since_s is None else now_ms() - since_s * 1000
@@ -127,7 +127,9 @@ def load_timeline(
     return Timeline(entries, high, audio_low, audio_high, fold.first_offset)
 
 
-def _read_until(reader: PartitionReader, high: int, fold: Fold, timeout: float = 30.0) -> None:
+def _read_until(
+    reader: PartitionReader, high: int, fold: Fold, timeout: float = 30.0, start: int = 0
+) -> None:
     """Fold every record below ``high`` batch by batch, while librdkafka
     fetches the next batch on its own thread.
 
@@ -135,11 +137,14 @@ def _read_until(reader: PartitionReader, high: int, fold: Fold, timeout: float =
     the records just below ``high``.
     """
     deadline = time.monotonic() + timeout
-    position = -1
+    position = start - 1
     while position + 1 < high and not reader.at_end:
         if time.monotonic() > deadline:
             raise KafkaTimeoutError(f"reading the timeline: stuck at offset {position}")
-        for msg in reader.consume(BATCH, 0.5):
+        # Ask for no more than is left: librdkafka answers a batch only once it is
+        # full or the wait is over, and the last batch is never full.
+        left = min(BATCH, max(1, high - position - 1))
+        for msg in reader.consume(left, 0.1):
             position = msg.offset() or 0
             key = msg.key()
             if key is not None:

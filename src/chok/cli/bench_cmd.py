@@ -29,6 +29,16 @@ from chok.cli.output import emit_json, info
     metavar="N",
     help="Instead: time N starts of the local broker (until mTLS clients work).",
 )
+@click.option(
+    "--family",
+    "family_bench",
+    is_flag=True,
+    help="Instead: the timeline cache, presence and heard-by (use --timeline 100000).",
+)
+@click.option(
+    "--traffic-seconds", default=120.0, show_default=True, help="--family: idle time measured."
+)
+@click.option("--people", default=4, show_default=True, help="--family: people in the family.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def bench_cmd(
     frames: int,
@@ -36,6 +46,9 @@ def bench_cmd(
     timeline_size: int,
     here: bool,
     broker_starts: int | None,
+    family_bench: bool,
+    traffic_seconds: float,
+    people: int,
     as_json: bool,
 ) -> None:
     """Measure live latency, tune-in, timeline load, replay start and bytes on the wire.
@@ -57,7 +70,12 @@ def bench_cmd(
                 click.echo(f"{name}: {value:.2f}")
         return
 
-    rows = run_all(info, frames, runs, timeline_size, isolated=not here)
+    if family_bench:
+        from chok.bench.family import run_family
+
+        rows = run_family(info, timeline_size, traffic_seconds, people, isolated=not here)
+    else:
+        rows = run_all(info, frames, runs, timeline_size, isolated=not here)
     if as_json:
         emit_json(rows_json(rows))
     else:

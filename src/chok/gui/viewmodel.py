@@ -143,7 +143,14 @@ class ChannelViewModel(QObject):
         self.entries = self.cache.cached(limit=FIRST_SCREEN)
         if self.entries:
             self._publish()
+        elif not self.cache.warm:  # no cache yet: the newest records first, then all
+            self.tasks.run(self.cache.recent, self._first_screen)
         self.reload()
+
+    def _first_screen(self, entries: list[Entry]) -> None:
+        if not self._complete and not self.entries and entries:
+            self.entries = entries
+            self._publish()
 
     def volume(self) -> float:
         return self.audio.volume
