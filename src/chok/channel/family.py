@@ -25,19 +25,16 @@ from chok.kafka.client import Credentials
 from chok.kafka.multi import MultiPartitionReader
 from chok.kafka.stream import PartitionReader, RecordProducer
 from chok.profiles import Profile
-from chok.protocol._util import loads_object
-from chok.protocol.heard import HeardIndex, HeardRecord, Range, parse_heard
+from chok.protocol.heard import HeardIndex, HeardRecord, Range
 from chok.protocol.people import (
     FAMILY_PARTITION,
-    PRESENCE_KEY,
     PROFILE_KEY,
     PersonProfile,
     Presence,
     access_topic,
     is_display_name,
     parse_access_record,
-    parse_presence,
-    parse_profile,
+    parse_person_record,
     person_of_topic,
     person_topic,
     validate_display_name,
@@ -94,29 +91,26 @@ def apply_messages(store: Store, messages: list[Message]) -> set[str]:
 
 
 def _apply(db: Any, user: str, msg: Message) -> str:
-    key, value = msg.key(), msg.value()
-    obj = loads_object(value) if isinstance(value, bytes) else None
     kind, stamp = msg.timestamp()
     db.execute(
         "INSERT OR REPLACE INTO person_position VALUES (?, ?)", (user, (msg.offset() or 0) + 1)
     )
     db.execute("INSERT OR IGNORE INTO person (user) VALUES (?)", (user,))
-    if obj is None:
-        return ""
-    if key == PRESENCE_KEY and (presence := parse_presence(user, obj)) is not None:
-        seen = stamp if kind == TIMESTAMP_LOG_APPEND_TIME else presence.timestamp_ms
+    record = parse_person_record(user, msg.key(), msg.value())
+    if isinstance(record, Presence):
+        seen = stamp if kind == TIMESTAMP_LOG_APPEND_TIME else record.timestamp_ms
         db.execute(
             "UPDATE person SET state=?, seen_ms=?, heartbeat_ms=? WHERE user=?",
-            (presence.state, seen, presence.heartbeat_ms, user),
+            (record.state, seen, record.heartbeat_ms, user),
         )
         return "members"
-    if key == PROFILE_KEY and (profile := parse_profile(user, obj)) is not None:
-        db.execute("UPDATE person SET display_name=? WHERE user=?", (profile.display_name, user))
+    if isinstance(record, PersonProfile):
+        db.execute("UPDATE person SET display_name=? WHERE user=?", (record.display_name, user))
         return "members"
-    if isinstance(key, bytes) and (heard := parse_heard(user, key, obj)) is not None:
+    if isinstance(record, HeardRecord):
         db.execute(
             "INSERT OR REPLACE INTO heard VALUES (?, ?, ?, ?)",
-            (user, heard.channel, heard.block, json.dumps(heard.ranges)),
+            (user, record.channel, record.block, json.dumps(record.ranges)),
         )
         return "heard"
     return ""

@@ -20,6 +20,7 @@ from chok.errors import BadBundleError, UsageError
 
 from ._util import INT64_MAX, dumps_compact, int_in, is_clean_str, loads_object
 from .client_config import ChannelConfig
+from .heard import HeardRecord, parse_heard
 from .names import is_user_name
 
 PERSON_TOPIC_PREFIX = "chok-person-"
@@ -264,3 +265,21 @@ def parse_access_record(user: str, key: bytes | None, value: bytes | None) -> Ac
         return None
     obj = loads_object(value)
     return parse_access(user, obj) if obj is not None else None
+
+
+PersonRecord = Presence | PersonProfile | HeardRecord
+
+
+def parse_person_record(user: str, key: bytes | None, value: bytes | None) -> PersonRecord | None:
+    """A record of ``chok-person-{user}`` (section 9): presence, profile or heard;
+    None to skip it (unknown key, tombstone, broken, or about someone else)."""
+    if not isinstance(key, bytes) or not isinstance(value, bytes):
+        return None
+    obj = loads_object(value)
+    if obj is None:
+        return None
+    if key == PRESENCE_KEY:
+        return parse_presence(user, obj)
+    if key == PROFILE_KEY:
+        return parse_profile(user, obj)
+    return parse_heard(user, key, obj)
