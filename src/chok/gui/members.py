@@ -114,7 +114,7 @@ class MemberDelegate(QStyledItemDelegate):
         small = QFont(font)
         small.setPointSizeF(font.pointSizeF() * 0.85)
         small_metrics = QFontMetrics(small)
-        status_width = min(small_metrics.horizontalAdvance(status), rect.width() // 2)
+        status_width = min(small_metrics.horizontalAdvance(status) + 2, rect.width() // 2)
         name_width = max(0, rect.right() - x - status_width - line)
         name = shown(member.display_name or member.user)
         name += " (you)" if member.user == self.me else ""

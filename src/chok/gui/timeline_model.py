@@ -173,7 +173,10 @@ class EntryDelegate(QStyledItemDelegate):
         painter.drawText(x, y + QFontMetrics(font).ascent(), meta)
         self._badges(painter, rect, y, line, font, entry)
         end = self._reactions(painter, rect.left() + pad, y + line + pad // 2, line, font, entry)
-        self._heard_by(painter, end, rect.right() - pad, y + line + pad // 2, line, font, entry)
+        quiet = text_colour if selected else palette.placeholderText().color()
+        self._heard_by(
+            painter, end, rect.right() - pad, y + line + pad // 2, line, font, entry, quiet
+        )
         if playing and self.model.playing is not None:
             _, played, total = self.model.playing
             share = min(1.0, played / total) if total else 0.0
@@ -201,7 +204,15 @@ class EntryDelegate(QStyledItemDelegate):
         return QFontMetrics(small).horizontalAdvance(badge[0]) + line + line // 2
 
     def _heard_by(
-        self, painter: QPainter, x: int, right: int, y: int, line: int, font: QFont, entry: Entry
+        self,
+        painter: QPainter,
+        x: int,
+        right: int,
+        y: int,
+        line: int,
+        font: QFont,
+        entry: Entry,
+        colour: QColor,
     ) -> None:
         names = self.model.heard_by(entry)
         if not names or right - x < line * 3:
@@ -213,7 +224,7 @@ class EntryDelegate(QStyledItemDelegate):
             "heard by " + ", ".join(names), Qt.TextElideMode.ElideRight, right - x
         )
         painter.setFont(small)
-        painter.setPen(QColor("#616161"))
+        painter.setPen(colour)
         painter.drawText(x, y + (int(line * 1.3) + metrics.ascent() - metrics.descent()) // 2, text)
         painter.setFont(font)
 
