@@ -176,3 +176,29 @@ def test_cache_equals_a_full_read_after_new_records(person: MakeUser) -> None:
     for key, entry in full.items():
         assert cached[key].transmission == entry.transmission
         assert cached[key].reactions == entry.reactions
+
+
+def test_init_again_upgrades_a_cluster_provisioned_before(monkeypatch, cluster) -> None:  # type: ignore[no-untyped-def]
+    from chok.errors import TopicMissingError
+    from chok.protocol.people import access_topic, person_topic
+    from chok.provision import local
+    from tests.provision_helpers import unique
+
+    # A person provisioned by a chok without family topics.
+    monkeypatch.setattr(service, "set_up_family", lambda reg, backend, records: [])
+    name = unique("old")
+    bundle, _ = service.add_user(name, [1], False)
+    monkeypatch.undo()
+    old = profiles.install(read_bundle(bundle.to_zip()), name, force=True)
+    store = Store.for_profile(old)
+    with pytest.raises(TopicMissingError):
+        access.read_access(old)
+    # Works as before (the ACLs; a new bundle tells the channels), and does not
+    # fail waiting for an access topic that is not there.
+    service.grant(name, "2")
+
+    result = local.init([], 2, lambda _line: None)
+    assert {person_topic(name), access_topic(name)} <= set(result.topics_created)
+    assert access.refresh(old, store)
+    assert [c.number for c in access.effective(old, store).config.channels] == [1, 2]
+    assert family.refresh_family(old.credentials, old.user, store)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 
+from chok.errors import TopicMissingError
 from chok.kafka.admin import Admin, Grant, TopicSpec
 from chok.kafka.records import Record, write_records
 from chok.protocol.client_config import ChannelConfig
@@ -105,6 +106,15 @@ class FamilyAdmin:
         return self.admin.create_topics(specs)
 
     def write(self, records: Sequence[Record]) -> None:
+        """Write records to family topics; TopicMissingError at once for a topic that
+        is not there (a producer would wait half a minute for it to appear)."""
+        existing = self.admin.topics()
+        missing = sorted({topic for topic, _, _ in records if topic not in existing})
+        if missing:
+            raise TopicMissingError(
+                f"the cluster has no topic {missing[0]} yet",
+                hint="run `chok admin init` again: it upgrades the cluster",
+            )
         write_records(self.admin.client_conf, records)
 
     def upgrade_channels(self, channels: Iterable[int]) -> None:

@@ -8,12 +8,13 @@ an interrupted rotate or revoke never leaves an old certificate working.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
 from chok import pki
-from chok.errors import ChokError, ConfigError, UsageError
+from chok.errors import ChokError, ConfigError, TopicMissingError, UsageError
 from chok.kafka.client import Credentials
 from chok.pki.cluster import ADMIN_PRINCIPAL, BROKER_PRINCIPAL, cluster_files
 from chok.protocol.bundle import Bundle
@@ -220,7 +221,9 @@ def revoke_user(name: str) -> registry.UserRecord:
     userkeys.delete(record.name)
     family = backend.family()
     if family is not None:
-        family.write([removed_record(record.name)])
+        # A cluster not upgraded yet has no family topics: nothing to mark there.
+        with contextlib.suppress(TopicMissingError):
+            family.write([removed_record(record.name)])
     return record
 
 
@@ -358,10 +361,14 @@ def _channel_configs(reg: registry.Registry, record: registry.UserRecord) -> lis
 
 
 def publish_access(reg: registry.Registry, backend: Backend, record: registry.UserRecord) -> None:
-    """Tell a person which channels they may use now (read by their chok)."""
+    """Tell a person which channels they may use now (read by their chok).
+
+    On a cluster not upgraded yet (no family topics) the person learns it from
+    a new bundle, as before: `chok admin init` upgrades it."""
     family = backend.family()
     if family is not None:
-        family.write([access_record(record.name, _channel_configs(reg, record))])
+        with contextlib.suppress(TopicMissingError):
+            family.write([access_record(record.name, _channel_configs(reg, record))])
 
 
 def set_up_family(
