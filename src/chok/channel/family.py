@@ -42,8 +42,8 @@ from chok.protocol.people import (
 
 # Someone idle is still read this rarely: each person's fetch waits this long
 # on the broker when nothing is new (the idle traffic of a listening family).
-IDLE_FETCH_WAIT_MS = 20_000
-FAMILY_READER = {"fetch.wait.max.ms": IDLE_FETCH_WAIT_MS, "socket.timeout.ms": 60_000}
+IDLE_FETCH_WAIT_MS = 60_000
+FAMILY_READER = {"fetch.wait.max.ms": IDLE_FETCH_WAIT_MS, "socket.timeout.ms": 90_000}
 
 
 @dataclass(frozen=True)

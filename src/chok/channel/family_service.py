@@ -1,11 +1,11 @@
 """The family while chok runs (the app, `chok listen`), on a thread of its own.
 
-It says "online" every minute (``PresenceMachine``) and "offline" when it
+It says "online" every 2 minutes (``PresenceMachine``) and "offline" when it
 stops, writes what this person heard (``HeardTracker``), and keeps reading the
 family's person topics and this person's access record, telling its owner
 what changed ("members", "heard", "access"). Its reads wait on the broker
-while nothing happens, so an idle family costs a few hundred bytes a minute
-(docs/benchmarks.md).
+while nothing happens (60 s), so an idle family of four costs each person about
+2 KB a minute (docs/benchmarks.md).
 """
 
 from __future__ import annotations

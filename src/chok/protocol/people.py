@@ -33,7 +33,7 @@ PROFILE_KEY = b"profile"
 ACCESS_KEY = b"access"
 
 #: A person's chok says "still here" this often while it runs (section 9.2).
-DEFAULT_HEARTBEAT_MS = 60_000
+DEFAULT_HEARTBEAT_MS = 120_000
 MIN_HEARTBEAT_MS = 1_000
 MAX_HEARTBEAT_MS = 3_600_000
 #: Someone is online until this many heartbeats were missed.
