@@ -2,26 +2,44 @@
 
 ``<CHOK_HOME>/profiles/<name>/`` holds the bundle's four files (keys 0600);
 ``<CHOK_HOME>/state.json`` remembers the default (the last joined).
+Installing replaces a profile without a moment where neither the old nor the
+new one exists, and an install cut short is finished or undone next time.
 Choice order: ``--profile``/``CHOK_PROFILE``, then the default.
 """
 
 from __future__ import annotations
 
-import json
+import datetime as dt
 import re
 import shutil
+import tempfile
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chok import pki
-from chok.errors import BadBundleError, ConfigError, ProfileNotFoundError, UsageError
-from chok.home import chok_home, subdir, write_atomic, write_private
+from chok import pki, state
+from chok.errors import (
+    BadBundleError,
+    ConfigError,
+    NotAMemberError,
+    ProfileNotFoundError,
+    StorageError,
+    UsageError,
+    storage_error,
+)
+from chok.home import home_path, locked, subdir, sync_dir, write_private
 from chok.kafka.client import Credentials
 from chok.protocol.bundle import CONFIG_NAME, Bundle
 from chok.protocol.client_config import ChannelConfig, ClientConfig, parse_client_config
 
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Hidden names of an install in progress: ".alice.new-XXXX" (the new files)
+# and ".alice.old" (the replaced profile until the new one is in place).
+_STAGING = ".new-"
+# A computer whose clock is a little behind the CA's still accepts a fresh bundle.
+CLOCK_SKEW = dt.timedelta(minutes=5)
+_ASIDE = ".old"
 
 
 @dataclass(frozen=True)
@@ -56,57 +74,142 @@ class Profile:
             if channel.number == number:
                 return channel
         have = ", ".join(str(c.number) for c in self.config.channels)
-        raise UsageError(f"you are not a member of channel {number} (your channels: {have})")
+        raise NotAMemberError(f"you are not a member of channel {number} (your channels: {have})")
 
 
 def _profiles_dir() -> Path:
     return subdir("profiles")
 
 
-def _state_path() -> Path:
-    return chok_home() / "state.json"
+def check_bundle(bundle: Bundle, now: dt.datetime | None = None) -> Bundle:
+    """Refuse a bundle that could never connect, saying why in one line.
 
-
-def _read_state() -> dict[str, Any]:
+    The key must belong to the certificate, the certificate must be valid now
+    and name the bundle's person (``alice``, ``alice.N`` for a later
+    generation, ``chok-alice`` on Aiven), and it must come from a CA in the bundle's ca.pem. Only
+    bundles chok made promise the last two: another cluster's bundle (the
+    original app's files) may use a client CA the brokers trust elsewhere.
+    """
     try:
-        data = json.loads(_state_path().read_text())
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
-def _write_state(state: dict[str, Any]) -> None:
-    write_atomic(_state_path(), json.dumps(state, indent=2).encode(), mode=0o600)
+        cert = pki.load_cert(bundle.cert_pem)
+        matches = pki.key_matches(bundle.cert_pem, bundle.key_pem)
+    except (ValueError, TypeError, ConfigError) as exc:
+        raise BadBundleError("the bundle's client.key or client.pem cannot be read") from exc
+    if not matches:
+        raise BadBundleError(
+            "the bundle's private key does not belong to its certificate",
+            hint="client.key and client.pem come from different people: ask your admin again",
+        )
+    moment = now or dt.datetime.now(dt.UTC)
+    if cert.not_valid_after_utc < moment:
+        day = cert.not_valid_after_utc.date().isoformat()
+        raise BadBundleError(
+            f"this bundle expired on {day}: ask your admin for a new one "
+            "(`chok admin rotate-user NAME`)"
+        )
+    if cert.not_valid_before_utc > moment + CLOCK_SKEW:
+        raise BadBundleError("this bundle is not valid yet: check this computer's clock")
+    if bundle.config.extras.get("chokVersion") is None:
+        return bundle
+    try:
+        issued_by_ca = pki.signed_by(bundle.cert_pem, bundle.ca_pem)
+    except ValueError as exc:
+        raise BadBundleError("the bundle's ca.pem cannot be read") from exc
+    if not issued_by_ca:
+        raise BadBundleError("the bundle's certificate was not issued by the bundle's CA")
+    cn = pki.common_name(bundle.cert_pem)
+    user = bundle.user
+    # alice, alice.2 (a later generation), chok-alice(.2) (an Aiven service user)
+    if user is not None and not re.fullmatch(r"(chok-)?" + re.escape(user) + r"(\.[0-9]+)?", cn):
+        raise BadBundleError(f"the bundle is for '{user}' but its certificate is issued to '{cn}'")
+    return bundle
 
 
 def install(bundle: Bundle, name: str | None, force: bool) -> Profile:
-    """Install a bundle as a profile and make it the default."""
-    # Only bundles chok made promise this: other clusters' CAs may differ.
-    made_by_chok = bundle.config.extras.get("chokVersion") is not None
-    if made_by_chok and not pki.signed_by(bundle.cert_pem, bundle.ca_pem):
-        raise BadBundleError("the bundle's certificate was not issued by its CA")
+    """Check a bundle, install it as a profile and make it the default."""
+    check_bundle(bundle)
     profile_name = name or bundle.user or pki.common_name(bundle.cert_pem)
     if not _PROFILE_NAME.match(profile_name):
         raise UsageError(f"'{profile_name}' is not a valid profile name (letters, digits, _ -)")
-    target = _profiles_dir() / profile_name
-    if target.exists() and not force and _same_identity(target, bundle) is False:
-        raise UsageError(
-            f"a profile named '{profile_name}' already exists for another identity",
-            hint="pick another with `--name`, or replace it with `--force`",
-        )
-    staging = target.with_name(f".{profile_name}.new")
-    shutil.rmtree(staging, ignore_errors=True)
-    c = bundle.config
-    write_atomic(staging / CONFIG_NAME, c.to_json(), mode=0o600)
-    write_atomic(staging / c.ca_asset, bundle.ca_pem, mode=0o600)
-    write_atomic(staging / c.client_cert_asset, bundle.cert_pem, mode=0o600)
-    write_private(staging / c.client_key_asset, bundle.key_pem)
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
-    state = _read_state()
-    state["default"] = profile_name
-    _write_state(state)
+    directory = _profiles_dir()
+    with locked("profiles"):
+        _recover_swaps(directory)
+        target = directory / profile_name
+        if target.exists() and not force and _same_identity(target, bundle) is False:
+            raise UsageError(
+                f"a profile named '{profile_name}' already exists for another identity",
+                hint="pick another with `--name`, or replace it with `--force`",
+            )
+        _swap_in(_staged(directory, profile_name, bundle), target)
+    state.update(lambda s: s.update(default=profile_name))
     return load(profile_name)
+
+
+def _staged(directory: Path, profile_name: str, bundle: Bundle) -> Path:
+    """The bundle's files, written and flushed into a fresh hidden folder."""
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{profile_name}{_STAGING}", dir=directory))
+    except OSError as exc:
+        raise storage_error(exc, f"write into {directory}") from exc
+    try:
+        c = bundle.config
+        write_private(staging / CONFIG_NAME, c.to_json())
+        write_private(staging / c.ca_asset, bundle.ca_pem)
+        write_private(staging / c.client_cert_asset, bundle.cert_pem)
+        write_private(staging / c.client_key_asset, bundle.key_pem)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return staging
+
+
+def _swap_in(staging: Path, target: Path) -> None:
+    """Replace ``target`` by ``staging`` so that one of them always exists.
+
+    The old profile is renamed aside, the new one renamed in, and only then is
+    the old one removed; ``_recover_swaps`` finishes or undoes an interrupted
+    swap on the next start.
+    """
+    aside = _aside(target)
+    try:
+        if target.exists():
+            target.rename(aside)
+        staging.rename(target)
+        sync_dir(target.parent)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise storage_error(exc, f"install the profile {target}") from exc
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _aside(target: Path) -> Path:
+    return target.with_name(f".{target.name}{_ASIDE}")
+
+
+def _leftovers(directory: Path) -> list[Path]:
+    try:
+        return [p for p in directory.iterdir() if p.name.startswith(".") and p.is_dir()]
+    except OSError:
+        return []
+
+
+def _recover_swaps(directory: Path) -> None:
+    """Finish or undo profile swaps that an interrupted install left (lock held)."""
+    for leftover in _leftovers(directory):
+        name = leftover.name[1:]
+        if name.endswith(_ASIDE) and not (directory / name.removesuffix(_ASIDE)).exists():
+            leftover.rename(directory / name.removesuffix(_ASIDE))  # the new one never came in
+        else:
+            shutil.rmtree(leftover, ignore_errors=True)  # a finished swap or a dead staging
+
+
+def _recover(directory: Path) -> None:
+    """Recover interrupted swaps if there are any (waits for a running install)."""
+    if not _leftovers(directory):
+        return
+    # A read-only home cannot be repaired; its profiles are still read as they are.
+    with suppress(StorageError), locked("profiles"):
+        _recover_swaps(directory)
 
 
 def _same_identity(target: Path, bundle: Bundle) -> bool:
@@ -120,22 +223,46 @@ def _same_identity(target: Path, bundle: Bundle) -> bool:
 
 
 def names() -> list[str]:
-    return sorted(p.name for p in _profiles_dir().iterdir() if (p / CONFIG_NAME).exists())
+    directory = home_path() / "profiles"
+    if not directory.is_dir():
+        return []
+    _recover(directory)
+    try:
+        return sorted(
+            p.name
+            for p in directory.iterdir()
+            if _PROFILE_NAME.match(p.name) and (p / CONFIG_NAME).exists()
+        )
+    except OSError as exc:
+        raise storage_error(exc, f"read {directory}") from exc
 
 
 def default_name() -> str | None:
-    value = _read_state().get("default")
+    value = state.read().get("default")
     return value if isinstance(value, str) else None
 
 
 def load(name: str) -> Profile:
-    path = _profiles_dir() / name
+    if not _PROFILE_NAME.match(name):
+        raise UsageError(f"'{name}' is not a valid profile name (letters, digits, _ -)")
+    path = home_path() / "profiles" / name
     try:
-        config = parse_client_config((path / CONFIG_NAME).read_bytes())
+        config = parse_client_config(_read_config(path))
     except FileNotFoundError as exc:
         have = ", ".join(names()) or "none"
         raise ProfileNotFoundError(f"no profile named '{name}' (profiles: {have})") from exc
     return Profile(name, path, config)
+
+
+def _read_config(path: Path) -> bytes:
+    """The profile's kafka_config.json, waiting out a swap by another install."""
+    try:
+        return (path / CONFIG_NAME).read_bytes()
+    except FileNotFoundError:
+        _recover(path.parent)
+    except OSError as exc:
+        raise storage_error(exc, f"read {path / CONFIG_NAME}") from exc
+    return (path / CONFIG_NAME).read_bytes()
 
 
 def active(requested: str | None) -> Profile:
@@ -151,10 +278,14 @@ def active(requested: str | None) -> Profile:
 
 def remember(profile: str, key: str, value: Any) -> None:
     """Keep a small per-profile value (e.g. where listening stopped) in state.json."""
-    state = _read_state()
-    state.setdefault("profiles", {}).setdefault(profile, {})[key] = value
-    _write_state(state)
+
+    def keep(current: state.State) -> None:
+        current.setdefault("profiles", {}).setdefault(profile, {})[key] = value
+
+    state.update(keep)
 
 
 def recall(profile: str, key: str) -> Any:
-    return _read_state().get("profiles", {}).get(profile, {}).get(key)
+    profiles_state = state.read().get("profiles", {})
+    entry = profiles_state.get(profile, {}) if isinstance(profiles_state, dict) else {}
+    return entry.get(key) if isinstance(entry, dict) else None

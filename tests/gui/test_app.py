@@ -15,7 +15,7 @@ from chok import profiles
 from chok.channel.live import TalkEnded
 from chok.channel.session import open_session
 from chok.errors import AudioDeviceError, BadBundleError, EnvironmentError_
-from chok.gui import NO_DISPLAY, check_display, joining
+from chok.gui import NO_DISPLAY, check_display
 from chok.gui.audio_io import AudioSettings
 from chok.gui.join_window import JoinWindow
 from chok.gui.settings_dialog import SettingsDialog
@@ -64,13 +64,27 @@ def test_join_refuses_bad_input_with_one_clear_sentence(qtbot, join_window, tmp_
     assert "Traceback" not in join_window.error.text()
 
 
+def test_the_join_screen_checks_a_bundle_like_chok_join(join_window, qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from tests.unit.test_bundle_checks import bundle
+
+    name = unique("mixed").replace("-", "_")
+    mixed = replace(bundle(name), key_pem=bundle("bob").key_pem)
+    path = tmp_path / "mixed.chok"
+    path.write_bytes(mixed.to_zip())
+    join_window.join_path(path)
+    _error_shown(qtbot, join_window, "private key does not belong to its certificate")
+    assert name not in profiles.names()
+
+
 @pytest.mark.broker
 def test_an_expired_bundle_is_refused(cluster) -> None:  # type: ignore[no-untyped-def]
     bundle, _ = local.add_user(unique("oldtimer"), None, force=True)
-    joining.check_dates(bundle)  # valid today
+    profiles.check_bundle(bundle)  # valid today
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=365 * 30)
     with pytest.raises(BadBundleError, match=r"this bundle expired on .*ask your admin"):
-        joining.check_dates(bundle, now=later)
+        profiles.check_bundle(bundle, now=later)
 
 
 @pytest.mark.broker

@@ -23,13 +23,24 @@ def test_reconnecting_is_shown_and_done_by_itself(qtbot, cluster, new_user, open
     assert process.stop()
     try:
         qtbot.waitUntil(lambda: "Reconnecting" in window.conn_label.text(), timeout=30_000)
+        # Plain words; Kafka's own text only behind the details.
+        assert "Can't reach the family's Kafka at" in window.conn_label.text()
+        assert window.vm.listening.kafka_detail, "Kafka's text is kept as a detail"
+        assert window.vm.listening.kafka_detail not in window.conn_label.text()
         assert window.vm.ptt_state == "offline"
-        window.vm.press()
-        assert window.messages[-1][0].startswith("not connected:")
+        window.vm.press()  # talking while the broker is away is allowed: it is queued
+        assert window.messages[-1][0] == "queued: will be sent when connected"
+        qtbot.waitUntil(lambda: window.elapsed_label.text() >= "0:00.5", timeout=10_000)
+        window.vm.release()
     finally:
         process.start(port=cluster.port)
     qtbot.waitUntil(lambda: "Connected" in window.conn_label.text(), timeout=90_000)
-    qtbot.waitUntil(lambda: window.vm.ptt_state == "idle", timeout=30_000)
+    qtbot.waitUntil(lambda: window.vm.ptt_state == "idle", timeout=60_000)
+    # What alice said while the broker was away reaches the timeline.
+    qtbot.waitUntil(
+        lambda: any(e.transmission.user_id == alice.user for e in window.vm.entries),
+        timeout=60_000,
+    )
     # Still hearing the channel: bob's next words arrive and land on the timeline.
     tx = quick_talk(open_session(bob)).transmission
     assert tx is not None
@@ -38,6 +49,17 @@ def test_reconnecting_is_shown_and_done_by_itself(qtbot, cluster, new_user, open
         lambda: window.timeline.model.row_of(tx.start_offset) is not None, timeout=30_000
     )
     _wait_for_group_coordinator(bob)  # leave the restarted broker fully ready for other tests
+
+
+def test_a_long_connection_message_never_widens_the_window(qtbot, new_user, open_window) -> None:  # type: ignore[no-untyped-def]
+    window = open_window(new_user("alice"))
+    before = window.minimumSizeHint().width()
+    kafka_text = "reading chok-audio-1: Failed to get watermark offsets: " * 20
+    window.vm.listening.kafka_detail = kafka_text
+    window._connection("reconnecting", "Can't reach the family's Kafka — " + kafka_text)
+    assert window.minimumSizeHint().width() == before
+    assert window.conn_label.text().endswith(kafka_text)  # all of it, elided on screen
+    assert kafka_text in window.conn_label.toolTip()
 
 
 def _wait_for_group_coordinator(person: Profile, timeout: float = 90) -> None:

@@ -113,7 +113,7 @@ def _listen_catch_up(profile: str, save: Path) -> list[dict[str, object]]:
         (["talk", "--file", "/nonexistent.wav"], 8, "nonexistent"),
         (["talk", "--seconds", "-1"], 2, "--seconds"),
         (["listen", "--count", "0"], 2, "--count"),
-        (["timeline", "--channel", "9"], 2, "channel 9"),
+        (["timeline", "--channel", "9"], 7, "channel 9"),  # not a member: usage.md says 7
         (["talk", "--file", "x.wav", "--seconds", "2"], 2, "not both"),
     ],
 )

@@ -55,10 +55,10 @@ def test_two_people_talking_at_once_are_separated_on_replay(new_user) -> None:  
     for index in range(max(len(a_packets), len(b_packets))):
         if index < len(a_packets):
             a_talker.send_packet(a_packets[index])
-            a_talker._producer.flush()  # interleave the two on the partition
+            assert a_talker.delivery.wait_acknowledged(15)  # interleave the two on the partition
         if index < len(b_packets):
             b_talker.send_packet(b_packets[index])
-            b_talker._producer.flush()
+            assert b_talker.delivery.wait_acknowledged(15)
     a_tx, b_tx = a_talker.end().transmission, b_talker.end().transmission
     assert a_tx is not None and b_tx is not None
     # The ranges overlap: replaying the original app's way would mix them.

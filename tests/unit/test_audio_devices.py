@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import builtins
+import subprocess
 import sys
+import wave
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -180,3 +182,49 @@ def test_output_callback_fills_blocks_across_writes_and_pads_with_silence() -> N
     assert speaker.drain(0)
     assert speaker.underruns == 1
     speaker._stream = None
+
+
+def test_file_input_hands_out_every_frame_then_ends(tmp_path: Path) -> None:
+    write_wav(tmp_path / "in.wav", ramp(2880 * 3 + 100))
+    source = FileInput(tmp_path / "in.wav")
+    assert source.frames == 4
+    frames = []
+    while (frame := source.read_frame(0)) is not None:
+        frames.append(frame)
+    assert source.at_end and len(frames) == 4
+    assert np.array_equal(np.concatenate(frames)[: 2880 * 3 + 100], ramp(2880 * 3 + 100))
+    assert not frames[-1][100:].any()  # the last frame is padded with silence
+
+
+_READ_A_LONG_FILE = """
+import resource, sys
+from chok.audio.base import FileInput
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+source = FileInput(sys.argv[1], 60)
+count = 0
+while source.read_frame(0) is not None:
+    count += 1
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(count, before, after)
+"""
+
+
+def test_file_input_memory_stays_bounded_whatever_the_length(tmp_path: Path) -> None:
+    # 20 minutes of sound is 115 MB of PCM: reading it whole used ~3.4 times that.
+    minutes = 20
+    with wave.open(str(tmp_path / "long.wav"), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(48000)
+        minute = (np.sin(np.arange(48000 * 60) / 9) * 5000).astype("<i2").tobytes()
+        for _ in range(minutes):
+            out.writeframes(minute)
+    result = subprocess.run(
+        [sys.executable, "-c", _READ_A_LONG_FILE, str(tmp_path / "long.wav")],
+        capture_output=True, text=True, check=True, timeout=300,
+    )  # fmt: skip
+    count, before_kb, after_kb = map(int, result.stdout.split())
+    assert count == minutes * 60 * 1000 // 60
+    growth_mb = (after_kb - before_kb) / 1024
+    print(f"\nFileInput over {minutes} min: peak RSS grew by {growth_mb:.1f} MB")
+    assert growth_mb < 40

@@ -28,7 +28,7 @@ from chok.codec import (
     write_ogg_opus,
     write_wav,
 )
-from chok.errors import CodecError, EnvironmentError_, UsageError
+from chok.errors import ChokError, CodecError, EnvironmentError_, StorageError, UsageError
 
 
 def sine(samples: int, freq: float = 1000.0, rate: int = 48_000, amplitude: int = 8000) -> Pcm:
@@ -171,8 +171,9 @@ def test_export_to_other_suffixes_is_a_usage_error(tmp_path: Path, name: str) ->
 
 
 @pytest.mark.parametrize("name", ["x.wav", "x.ogg"])
-def test_writing_into_a_missing_folder_is_a_codec_error(tmp_path: Path, name: str) -> None:
-    with pytest.raises(CodecError, match="no such file"):
+def test_writing_into_a_missing_folder_is_a_usage_error(tmp_path: Path, name: str) -> None:
+    # A path the person typed wrong, not audio that cannot be coded (exit 2, not 8).
+    with pytest.raises(UsageError, match=f"the folder {tmp_path / 'missing'} does not exist"):
         export(tmp_path / "missing" / name, encode_pcm(sine(2880)))
 
 
@@ -204,3 +205,17 @@ def test_shipped_sample_is_small_real_speech() -> None:
     # Stored at the default settings, so it can be sent as it is.
     assert all(packet_samples(p) == 2880 for p in read_ogg_opus_packets(path))
     assert OpusEncoder().frame_samples == 2880
+
+
+@pytest.mark.parametrize("name", ["part.wav", "part.ogg"])
+def test_an_export_that_runs_out_of_disk_leaves_no_partial_file(tmp_path: Path, name: str) -> None:
+    from tests.fs_helpers import small_disk
+
+    pcm = (np.sin(np.arange(48000 * 2) / 7) * 9000).astype(np.int16)
+    audio = pcm if name.endswith(".wav") else encode_pcm(pcm)
+    with small_disk(tmp_path / "disk", "64k") as disk:
+        disk.fill(leave=2048)  # room for a part of the file only
+        with pytest.raises(ChokError) as failed:
+            export(disk.path / name, audio)
+        assert disk.entries() == set()
+        assert isinstance(failed.value, StorageError) and "the disk is full" in str(failed.value)

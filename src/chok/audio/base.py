@@ -7,6 +7,8 @@ ones here make talk and listen work (and testable) without one.
 
 from __future__ import annotations
 
+import logging
+import math
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -24,9 +26,12 @@ from chok.codec import (
     as_pcm,
     export,
     frame_samples,
-    read_audio_file,
+    silence,
 )
-from chok.errors import UsageError
+from chok.codec.files import AudioFileReader
+from chok.errors import CodecError, UsageError
+
+LOG = logging.getLogger("chok.audio")
 
 
 class AudioInput(ABC):
@@ -146,8 +151,12 @@ class ArrayInput(AudioInput):
                     self._sleep(timeout)
                     return None
                 self._sleep(wait)
-        begin = self._next * self.frame_samples
+        frame = self._frame(self._next)
         self._next += 1
+        return frame
+
+    def _frame(self, index: int) -> Pcm:
+        begin = index * self.frame_samples
         return self._pcm[begin : begin + self.frame_samples].copy()
 
     def stop(self) -> None:
@@ -159,7 +168,13 @@ class ArrayInput(AudioInput):
 
 
 class FileInput(ArrayInput):
-    """Frames from any audio file PyAV reads (CodecError if it cannot)."""
+    """Frames from any audio file PyAV reads (CodecError if it cannot), decoded
+    as they are read: memory stays small whatever the file's length.
+
+    ``frames`` is the length the file announces; reading stops at its real end.
+    A file that cannot be decoded past some point ends there, with a warning:
+    what was read is still sent.
+    """
 
     def __init__(
         self,
@@ -170,10 +185,34 @@ class FileInput(ArrayInput):
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        super().__init__(
-            read_audio_file(path), frame_ms, realtime=realtime, clock=clock, sleep=sleep
-        )
+        self._reader = AudioFileReader(path)
+        super().__init__(silence(0), frame_ms, realtime=realtime, clock=clock, sleep=sleep)
         self.path = Path(path)
+        self._frames = math.ceil(self._reader.seconds * 1000 / frame_ms)
+
+    @property
+    def frames(self) -> int:
+        return self._frames
+
+    def _frame(self, index: int) -> Pcm:
+        try:
+            frame = self._reader.read(self.frame_samples)
+        except CodecError as exc:
+            self._broken(exc)
+            frame = None
+        return silence(self.frame_samples) if frame is None else frame
+
+    @property
+    def at_end(self) -> bool:
+        try:
+            return self._reader.done
+        except CodecError as exc:
+            self._broken(exc)
+            return True
+
+    def _broken(self, exc: CodecError) -> None:
+        LOG.warning(f"{exc}: the rest of it is left out")
+        self._reader.close()
 
 
 class NullOutput(AudioOutput):

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from chok.channel.live import Event, FrameArrived, TalkEnded
 from chok.codec import write_ogg_opus
-from chok.errors import UsageError
+from chok.errors import ChokError, UsageError, storage_error
+from chok.home import writable_folder
+
+LOG = logging.getLogger("chok.recorder")
 
 
 @dataclass
@@ -17,11 +21,18 @@ class SaveDir:
     _packets: dict[str, list[bytes]] = field(default_factory=dict)
     _frame_ms: dict[str, int] = field(default_factory=dict)
     saved: list[Path] = field(default_factory=list)
+    # Recordings that could not be written (a disk that filled up while
+    # listening): listening goes on, the caller reports them at the end.
+    failed: list[ChokError] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.root.exists() and not self.root.is_dir():
             raise UsageError(f"--save needs a directory, and {self.root} is a file")
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise storage_error(exc, f"create the folder {self.root}") from exc
+        writable_folder(self.root, f"save recordings in {self.root}")
 
     def feed(self, event: Event) -> Path | None:
         """Collect frames; on the end of a transmission write its file and return the path."""
@@ -44,6 +55,11 @@ class SaveDir:
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in talker)
         path = self.root / f"{stamp}-{safe}-{key}.ogg"
-        write_ogg_opus(path, packets, frame_ms)
+        try:
+            write_ogg_opus(path, packets, frame_ms)
+        except ChokError as exc:
+            self.failed.append(exc)
+            LOG.warning(f"{exc} (listening goes on)")
+            return None
         self.saved.append(path)
         return path

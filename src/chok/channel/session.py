@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from chok.channel.resend import resume_outbox
 from chok.kafka.client import Credentials
-from chok.kafka.stream import PartitionReader, RecordProducer
+from chok.kafka.stream import OUTBOX_PRODUCER_SETTINGS, PartitionReader, RecordProducer
 from chok.profiles import Profile
 from chok.protocol.client_config import ChannelConfig
 
@@ -43,18 +44,24 @@ class ChannelSession:
         )
 
     def producer(self) -> RecordProducer:
-        """A producer already connected to the broker (see RecordProducer.connect)."""
-        producer = RecordProducer(self.creds)
-        producer.connect(self.audio_topic)
+        """A producer that connects in the background (see RecordProducer.connect):
+        making it never waits for the broker, and what it is given waits in
+        librdkafka's queue, for as long as it takes, until the broker is there."""
+        producer = RecordProducer(self.creds, OUTBOX_PRODUCER_SETTINGS)
+        producer.warm_up(self.audio_topic)
         return producer
 
 
 def open_session(
     profile: Profile, channel: int | None = None, display_name: str | None = None
 ) -> ChannelSession:
-    return ChannelSession(
+    """A session on one of the profile's channels; what an earlier chok left in
+    this profile's outbox starts going out in the background (channel/resend.py)."""
+    session = ChannelSession(
         profile.user, profile.name, profile.credentials, profile.channel(channel), display_name
     )
+    resume_outbox(profile.name, profile.credentials)
+    return session
 
 
 def now_ms() -> int:

@@ -1,5 +1,11 @@
 """Talking: PCM frames in, one audio record per Opus packet out, then the
-transmission record on release (protocol.md sections 4 and 5)."""
+transmission record on release (protocol.md sections 4 and 5).
+
+Every frame goes to the outbox on disk first (channel/outbox.py) and to the
+broker at once; a ``Delivery`` (channel/delivery.py) sees it through, for as
+long as the broker is away. Making a Talker and giving it frames never waits
+for the network and never fails because of it.
+"""
 
 from __future__ import annotations
 
@@ -7,27 +13,28 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from chok.channel.delivery import (
+    Delivery,
+    DeliveryProgress,
+    DeliveryState,
+    TalkResult,
+    shared_producer,
+)
+from chok.channel.outbox import Outbox, OutboxEnd, OutboxMeta
 from chok.channel.session import ChannelSession, now_ms
 from chok.codec.opus import DEFAULT_BITRATE, OpusEncoder
-from chok.kafka.stream import Delivered, RecordProducer
-from chok.protocol.audio import SILENCE_MARKER, build_audio_frame, build_end_of_transmission
+from chok.errors import ChokError, KafkaTimeoutError
+from chok.kafka.stream import RecordProducer
+from chok.protocol.audio import SILENCE_MARKER, build_audio_frame
 from chok.protocol.names import tx_id_from_bytes
-from chok.protocol.transmission import Transmission, build_transmission
 
 Pcm = npt.NDArray[np.int16]
 
-
-@dataclass(frozen=True)
-class TalkResult:
-    transmission: Transmission | None  # None when nothing was said (zero frames)
-    frames: int
-    bytes_sent: int
-    tx_id: str
+__all__ = ["TalkResult", "Talker", "finish_and_wait", "get_ready", "talk_frames"]
 
 
 class Talker:
@@ -43,18 +50,32 @@ class Talker:
         producer: RecordProducer | None = None,
         frame_ms: int = 60,
         bitrate: int = DEFAULT_BITRATE,
+        *,
+        outbox: Outbox | None = None,
     ) -> None:
         self.session = session
         self.frame_ms = frame_ms
-        self._producer = producer or session.producer()
         self._encoder = OpusEncoder(frame_ms, bitrate)
         self.tx_id = tx_id_from_bytes(os.urandom(4))
         self._seq = 0
-        self._bytes = 0
         self._last_silent = False
         self.suppress_silence = True
-        self._offsets: list[int] = []
-        self._lock = threading.Lock()
+        config = session.config
+        meta = OutboxMeta(
+            profile=session.profile_name,
+            talker=session.user,
+            tx_id=self.tx_id,
+            channel=session.number,
+            audio_topic=session.audio_topic,
+            audio_partition=config.audio_partition,
+            metadata_topic=session.metadata_topic,
+            metadata_partition=config.metadata_partition,
+            frame_ms=frame_ms,
+            created_ms=now_ms(),
+            display_name=session.display_name,
+        )
+        entry = (outbox or Outbox.for_profile(session.profile_name)).create(meta)
+        self.delivery = Delivery(entry, session.creds, producer)
 
     @property
     def frames_sent(self) -> int:
@@ -65,6 +86,7 @@ class Talker:
 
     def send_packet(self, packet: bytes) -> None:
         record = build_audio_frame(self.session.user, self.tx_id, self._seq, packet, self.frame_ms)
+        seq = self._seq
         self._seq += 1
         silent = record.value == SILENCE_MARKER
         if silent and self._last_silent and self.suppress_silence:
@@ -72,55 +94,77 @@ class Talker:
             # tells receivers how long it lasted (protocol.md, silence runs).
             return
         self._last_silent = silent
-        self._bytes += len(record.value)
-        self._producer.produce(
-            self.session.audio_topic,
-            record.key,
-            record.value,
-            record.headers,
-            on_delivery=self._delivered,
-            partition=self.session.config.audio_partition,
-        )
+        self.delivery.add_frame(seq, record.value)
 
-    def _delivered(self, delivered: Delivered | None, _error: object) -> None:
-        if delivered is not None:
-            with self._lock:
-                self._offsets.append(delivered.offset)
+    def finish(self) -> Delivery:
+        """Release without waiting: the handle says "sending", "queued" or "sent"."""
+        frames = self._seq
+        return self.delivery.release(OutboxEnd(frames, frames * self.frame_ms, now_ms()))
 
     def end(self, timeout: float = 15.0) -> TalkResult:
-        """Release: end-of-transmission marker, flush, then the transmission record."""
-        frames = self._seq
-        duration_ms = frames * self.frame_ms
-        if frames == 0:
-            return TalkResult(None, 0, 0, self.tx_id)
-        eot = build_end_of_transmission(
-            self.session.user, self.tx_id, frames, duration_ms, frame_ms=self.frame_ms
+        """Release and wait until sent; raise if it is not sent in ``timeout`` s
+        (it stays in the outbox and goes out as soon as the broker answers)."""
+        delivery = self.finish()
+        if not delivery.wait(timeout):
+            raise KafkaTimeoutError(
+                f"not sent in {timeout:.0f} s: kept in the outbox, "
+                "and sent as soon as the broker answers"
+            )
+        return delivery.result()
+
+
+def get_ready(session: ChannelSession) -> None:
+    """Warm up the producer the next Talker of this process will use (never blocks)."""
+    shared_producer(session.creds, session.audio_topic)
+
+
+def finish_and_wait(talker: Talker, say: Callable[[str], None], every_s: float = 5.0) -> TalkResult:
+    """Release, then wait until it is sent, saying what happens in plain words.
+
+    Used after `chok talk` releases: "queued 2.4 s: waiting for the broker at
+    HOST:PORT…" while the broker is away, then "sent". On Ctrl-C what is not
+    sent stays in the outbox, for the next chok started on this profile.
+    """
+    delivery = talker.finish()
+    shown: DeliveryState | None = None
+    waited = False  # said "queued" at least once
+    next_note = 0.0
+    try:
+        while not delivery.wait(0.2):
+            progress = delivery.progress()
+            if progress.state is not shown or time.monotonic() >= next_note:
+                if progress.state is DeliveryState.QUEUED or shown is DeliveryState.QUEUED:
+                    say(_describe(progress, delivery))
+                    waited = True
+                shown, next_note = progress.state, time.monotonic() + every_s
+    except KeyboardInterrupt:
+        delivery.leave()
+        raise LeftInOutbox(talker.session.profile_name) from None
+    if waited and delivery.state is DeliveryState.SENT:
+        say(f"sent, {delivery.progress().waiting_s:.1f} s after you let go")
+    return delivery.result()
+
+
+def _describe(progress: DeliveryProgress, delivery: Delivery) -> str:
+    where = delivery.machine.address
+    if progress.state is DeliveryState.QUEUED:
+        return (
+            f"queued {progress.waiting_s:.1f} s: waiting for the broker at {where}… "
+            f"({progress.acknowledged} of {progress.frames} frames acknowledged)"
         )
-        self._producer.produce(
-            self.session.audio_topic, eot.key, eot.value, eot.headers,
-            partition=self.session.config.audio_partition,
-        )  # fmt: skip
-        self._producer.flush(timeout)
-        with self._lock:
-            start, end = min(self._offsets), max(self._offsets)
-        tx = build_transmission(
-            user=self.session.user,
-            channel=self.session.number,
-            start_offset=start,
-            end_offset=end,
-            timestamp_ms=now_ms(),
-            tx_id=self.tx_id,
-            frames=frames,
-            duration_ms=duration_ms,
-            frame_ms=self.frame_ms,
-            display_name=self.session.display_name,
+    return f"sending: the broker at {where} answers again"
+
+
+class LeftInOutbox(ChokError):
+    """Interrupted while waiting for the broker: nothing is lost, it is sent later."""
+
+    exit_code = 130
+
+    def __init__(self, profile: str) -> None:
+        super().__init__(
+            "interrupted: not sent yet, kept in the outbox; "
+            f"the next chok started on profile {profile} sends it"
         )
-        self._producer.produce(
-            self.session.metadata_topic, tx.key(), tx.to_value(),
-            partition=self.session.config.metadata_partition,
-        )  # fmt: skip
-        self._producer.flush(timeout)
-        return TalkResult(tx, frames, self._bytes, self.tx_id)
 
 
 def talk_frames(

@@ -10,7 +10,7 @@ import click
 
 from chok.cli.output import emit_json
 from chok.errors import UsageError
-from chok.home import write_private
+from chok.home import StagedFile, check_writable
 from chok.protocol.bundle import Bundle
 from chok.provision import android, registry, service
 
@@ -32,12 +32,31 @@ def _public(record: registry.UserRecord) -> dict[str, Any]:
     return asdict(record)
 
 
-def _write_bundle(bundle: Bundle, name: str, out: Path | None) -> Path:
-    path = out or Path(f"{name}.chok")
-    if path.is_dir():
-        path = path / f"{name}.chok"
-    write_private(path, bundle.to_zip())
-    return path
+class BundleFile:
+    """A bundle written as part of an admin change (service.BundleSink): staged
+    in the target folder first, so a folder that is missing, read-only or full
+    stops the change before anyone is created."""
+
+    def __init__(self, name: str, out: Path | None) -> None:
+        path = out or Path(f"{name}.chok")
+        self.path = path / f"{name}.chok" if path.is_dir() else path
+        self._staged: StagedFile | None = None
+        self._committed = False
+
+    def stage(self, bundle: Bundle) -> None:
+        check_writable(self.path, "write the bundle")
+        self._staged = StagedFile(self.path, bundle.to_zip(), mode=0o600)
+
+    def commit(self) -> None:
+        assert self._staged is not None, "stage() first"
+        self._staged.commit()
+        self._committed = True
+
+    def discard(self) -> None:
+        if self._staged is not None:
+            self._staged.discard()
+        if self._committed:
+            self.path.unlink(missing_ok=True)
 
 
 def _report(record: registry.UserRecord, path: Path, as_json: bool, what: str) -> None:
@@ -78,10 +97,11 @@ def add_user_cmd(
     The bundle holds NAME's private key: hand it over privately (in person,
     or with `chok admin serve`), never by e-mail or chat.
     """
-    bundle, record = service.add_user(
-        name, parse_channel_list(channels), force, display_name=display_name
+    target = BundleFile(name, out)
+    _, record = service.add_user(
+        name, parse_channel_list(channels), force, target, display_name=display_name
     )
-    _report(record, _write_bundle(bundle, record.name, out), as_json, "user")
+    _report(record, target.path, as_json, "user")
 
 
 @click.command("list-users")
@@ -111,8 +131,9 @@ def list_users_cmd(as_json: bool) -> None:
 @_json_option
 def get_bundle_cmd(name: str, rotate: bool, out: Path | None, as_json: bool) -> None:
     """Write NAME's bundle again (same certificate, current channels)."""
-    bundle, record = service.get_bundle(name, rotate=rotate)
-    _report(record, _write_bundle(bundle, record.name, out), as_json, "bundle of")
+    target = BundleFile(name, out)
+    _, record = service.get_bundle(name, rotate=rotate, sink=target)
+    _report(record, target.path, as_json, "bundle of")
 
 
 @click.command("rotate-user")
@@ -121,8 +142,9 @@ def get_bundle_cmd(name: str, rotate: bool, out: Path | None, as_json: bool) -> 
 @_json_option
 def rotate_user_cmd(name: str, out: Path | None, as_json: bool) -> None:
     """Give NAME a new certificate; their old one stops working at once."""
-    bundle, record = service.rotate_user(name)
-    _report(record, _write_bundle(bundle, record.name, out), as_json, "new certificate for")
+    target = BundleFile(name, out)
+    _, record = service.rotate_user(name, target)
+    _report(record, target.path, as_json, "new certificate for")
 
 
 @click.command("revoke-user")

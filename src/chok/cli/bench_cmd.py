@@ -39,6 +39,18 @@ from chok.cli.output import emit_json, info
     "--traffic-seconds", default=120.0, show_default=True, help="--family: idle time measured."
 )
 @click.option("--people", default=4, show_default=True, help="--family: people in the family.")
+@click.option(
+    "--scan",
+    is_flag=True,
+    help="Instead: CPU, memory and connections of hearing 1 vs 3 channels; replay at speed.",
+)
+@click.option(
+    "--outage",
+    "outage_s",
+    type=float,
+    metavar="S",
+    help="Instead: kill a throwaway broker mid-talk for S seconds (frames lost, time to timeline).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def bench_cmd(
     frames: int,
@@ -49,6 +61,8 @@ def bench_cmd(
     family_bench: bool,
     traffic_seconds: float,
     people: int,
+    scan: bool,
+    outage_s: float | None,
     as_json: bool,
 ) -> None:
     """Measure live latency, tune-in, timeline load, replay start and bytes on the wire.
@@ -68,6 +82,28 @@ def bench_cmd(
         else:
             for name, value in result.items():
                 click.echo(f"{name}: {value:.2f}")
+        return
+
+    if scan:
+        from chok.bench.scan import run_scan, scan_table
+
+        scan_rows = run_scan(info, runs, isolated=not here)
+        if as_json:
+            emit_json(scan_rows)
+        else:
+            click.echo(scan_table(scan_rows))
+        return
+
+    if outage_s is not None:
+        from chok.bench.outage import measure_outage
+
+        outcome = measure_outage(info, outage_s).rows()
+        if as_json:
+            emit_json(outcome)
+        else:
+            for name, value in outcome.items():
+                shown = f"{value:.2f}" if isinstance(value, float) else str(value)
+                click.echo(f"{name}: {shown}")
         return
 
     if family_bench:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -13,6 +14,8 @@ from chok.channel import access, family
 from chok.channel.session import ChannelSession, open_session
 from chok.channel.store import Store
 from chok.errors import ChokError
+from chok.kafka import handshake
+from chok.protocol.topics import MAX_CHANNEL, MIN_CHANNEL
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -21,10 +24,46 @@ def channel_option(func: F) -> F:
     return click.option(
         "--channel",
         "-c",
-        type=int,
+        type=click.IntRange(MIN_CHANNEL, MAX_CHANNEL),
         metavar="N",
         help="Channel number (default: your first channel).",
     )(func)
+
+
+# A recording's ID is its Kafka offset: 0 to 2^63 - 1.
+RECORDING_ID = click.IntRange(0, 2**63 - 1)
+
+
+def seconds(limit: float, *, zero: bool = False) -> _FloatParam:
+    """Seconds as a finite number above 0 (or from 0) up to ``limit``: click's
+    FloatRange lets NaN through (every comparison with NaN is false)."""
+    return _Seconds(limit, zero)
+
+
+if TYPE_CHECKING:  # click's ParamType is generic for type checkers (not at runtime in 8.1)
+    _FloatParam = click.ParamType[float]
+else:
+    _FloatParam = click.ParamType
+
+
+class _Seconds(_FloatParam):
+    name = "seconds"
+
+    def __init__(self, limit: float, zero: bool) -> None:
+        self.limit, self.zero = limit, zero
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        low_ok = number >= 0 if self.zero else number > 0
+        if not (math.isfinite(number) and low_ok and number <= self.limit):
+            low = "0" if self.zero else "more than 0"
+            self.fail(f"{value} is not {low} to {self.limit:g} seconds", param, ctx)
+        return number
 
 
 def json_option(func: F) -> F:
@@ -48,11 +87,23 @@ def profile_and_store(ctx_obj: dict[str, Any]) -> tuple[profiles.Profile, Store]
     return access.effective(profile, store), store
 
 
-def session_from(ctx_obj: dict[str, Any], channel: int | None) -> ChannelSession:
+def session_from(
+    ctx_obj: dict[str, Any], channel: int | None, *, offline_ok: bool = False
+) -> ChannelSession:
+    """The channel session of the active profile, once the broker has accepted
+    its certificate: a refused one is exit 7 in milliseconds, not a 10 s wait
+    for "cannot reach the broker" (kafka/handshake.py).
+
+    ``offline_ok``: a broker that cannot be reached is no error (talk queues in
+    the outbox, listen waits for the broker); a refusal still is.
+
+    The channels are the ones the admin's access record lists now (a channel
+    granted since we last looked is asked for first)."""
     profile, store = profile_and_store(ctx_obj)
     if channel is not None and all(c.number != channel for c in profile.config.channels):
-        # Granted since we last looked? Ask the admin's access record first.
         with contextlib.suppress(ChokError):
             access.refresh(profile, store)
         profile = access.effective(profile, store)
-    return open_session(profile, channel, family.display_name_of(profile, store))
+    session = open_session(profile, channel, family.display_name_of(profile, store))
+    handshake.check(profile.credentials, unreachable_ok=offline_ok)
+    return session

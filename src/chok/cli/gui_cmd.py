@@ -26,9 +26,18 @@ from chok.cli.common import channel_option
     metavar="DEVICE",
     help="Speaker: a device name or number, or 'null' (no sound). Env: CHOK_AUDIO_OUTPUT.",
 )
+@click.option(
+    "--minimized",
+    is_flag=True,
+    help="Start in the tray (a minimised window where the desktop has no tray).",
+)
 @click.pass_obj
 def gui_cmd(
-    obj: dict[str, Any], channel: int | None, input_device: str | None, output_device: str | None
+    obj: dict[str, Any],
+    channel: int | None,
+    input_device: str | None,
+    output_device: str | None,
+    minimized: bool,
 ) -> int:
     """Open the desktop app: hold the big button (or Space) to talk.
 
@@ -39,4 +48,4 @@ def gui_cmd(
     """
     from chok.gui import run_app
 
-    return run_app(obj.get("profile"), channel, input_device, output_device)
+    return run_app(obj.get("profile"), channel, input_device, output_device, minimized)

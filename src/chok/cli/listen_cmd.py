@@ -13,29 +13,46 @@ from typing import Any
 import click
 
 from chok import profiles
+from chok.channel.connection import ConnState, ConnStatus
 from chok.channel.live import Event, TalkEnded, TalkStarted
 from chok.channel.player import LivePlayer, play_entries
 from chok.channel.recorder import SaveDir
+from chok.channel.scan import ScanSettings, parse_channels
 from chok.channel.service import ListenService
-from chok.channel.session import ChannelSession
+from chok.channel.session import ChannelSession, open_session
 from chok.channel.timeline import load_timeline
-from chok.cli.common import channel_option, device_option, json_option, session_from
+from chok.cli.common import device_option, json_option, profile_and_store, seconds
 from chok.cli.family_cmd import ListenFamily
-from chok.cli.output import info
-from chok.errors import AudioDeviceError, ChokError, UsageError
+from chok.cli.listen_scan import listen_several
+from chok.cli.output import info, warn
+from chok.errors import AudioDeviceError, ChokError, KafkaError, StorageError, UsageError
+from chok.kafka import handshake
 
 POSITION_KEY = "audio_position_{channel}"
+MAX_COUNT = 1_000_000
+MAX_TIMEOUT_S = 30 * 86400.0  # a month: more is a typo (without --timeout: until Ctrl-C)
 
 
 @click.command("listen")
-@channel_option
+@click.option(
+    "--channel",
+    "-c",
+    "channels",
+    multiple=True,
+    metavar="N|all",
+    help="Channel number (default: your first); repeat it, or say 'all', to hear several.",
+)
+@click.option(
+    "--mute", type=int, multiple=True, metavar="N", help="Show channel N, do not play it."
+)
+@click.option("--priority", type=int, metavar="N", help="Channel N interrupts the others.")
 @device_option
 @click.option(
     "--save", "save_dir", type=click.Path(path_type=Path), help="Save each transmission in DIR."
 )
 @click.option("--no-play", is_flag=True, help="Do not play through the speaker.")
-@click.option("--count", type=int, help="Stop after K transmissions.")
-@click.option("--timeout", type=float, help="Stop after S seconds.")
+@click.option("--count", type=click.IntRange(1, MAX_COUNT), help="Stop after K transmissions.")
+@click.option("--timeout", type=seconds(MAX_TIMEOUT_S), help="Stop after S seconds.")
 @click.option(
     "--catch-up", is_flag=True, help="First play what you missed since you last listened."
 )
@@ -43,7 +60,9 @@ POSITION_KEY = "audio_position_{channel}"
 @click.pass_obj
 def listen_cmd(
     obj: dict[str, Any],
-    channel: int | None,
+    channels: tuple[str, ...],
+    mute: tuple[int, ...],
+    priority: int | None,
     device: str | None,
     save_dir: Path | None,
     no_play: bool,
@@ -58,45 +77,109 @@ def listen_cmd(
     Plays through the speaker (or --no-play), saves one .ogg per
     transmission with --save DIR, stops after --count K transmissions or
     --timeout S seconds (else Ctrl-C). --json prints one JSON object per line.
+
+    \b
+    Several channels: --channel 1 --channel 2 (or --channel all). One channel
+    has the speaker at a time (the first to talk); --priority N interrupts
+    the others; --mute N shows N without playing it. Each line names its
+    channel; with --save, one folder per channel.
     """
-    if count is not None and count < 1:
-        raise UsageError("--count must be at least 1")
-    if timeout is not None and timeout <= 0:
-        raise UsageError("--timeout must be more than 0 seconds")
-    session = session_from(obj, channel)
+    profile, _ = profile_and_store(obj)  # the channels the admin lists now
+    settings = _scan_settings(profile, channels, mute, priority)
+    # A refused certificate is exit 7 at once; an unreachable broker is waited for.
+    handshake.check(profile.credentials, unreachable_ok=True)
+    if len(settings.channels) > 1 or settings.muted:
+        sessions = [open_session(profile, n) for n in settings.channels]
+        player = None if no_play else _speaker(device)
+        offsets = _catch_up_all(sessions, player, save_dir, as_json) if catch_up else {}
+        online = ListenFamily(obj, sessions[0].number, playing=False)  # "online" only
+        try:
+            listen_several(sessions, settings, player, save_dir, count, timeout, as_json, offsets)
+        finally:
+            online.stop()
+        return
     saver = SaveDir(save_dir) if save_dir is not None else None
+    session = open_session(profile, settings.channels[0])
     player = None if no_play else _speaker(device)
     people = ListenFamily(obj, session.number, playing=player is not None)
     start_at = _catch_up(session, player, saver, as_json, people) if catch_up else None
-    events: queue.Queue[Event] = queue.Queue()
-    service = ListenService(session, on_event=events.put, start_offset=start_at).start()
-    _say(
-        as_json,
-        {
-            "event": "tuned_in",
-            "channel": session.number,
-            "ms": round((service.tune_in_s or 0) * 1000),
-        },
-        f"listening on channel {session.number} "
-        f"(tuned in in {(service.tune_in_s or 0) * 1000:.0f} ms)",
-    )
+    events: queue.Queue[Event | ConnStatus] = queue.Queue()
+    service = ListenService(
+        session, on_event=events.put, start_offset=start_at, on_state=events.put
+    ).start(timeout=2.0, require=False)  # then say why not, and keep trying
+    shown = _Shown(as_json, bool(obj.get("verbose")))
+    last = service.status
     try:
-        _loop(service, events, player, saver, count, timeout, as_json, people)
+        _loop(service, events, player, saver, count, timeout, shown, people)
     except KeyboardInterrupt:
         pass
     finally:
+        last = service.status
         service.stop()
         people.stop()
         if player is not None:
             player.close()
         for path in saver.flush() if saver else []:
             _say(as_json, {"event": "saved", "path": str(path)}, f"saved {path}")
-        if service.position is not None:
-            profiles.remember(
-                session.profile_name, POSITION_KEY.format(channel=session.number), service.position
-            )
+        _remember_position(session, service.position)
     if service.error is not None:
         raise service.error
+    if saver is not None and saver.failed:
+        raise StorageError(
+            f"{len(saver.failed)} recording(s) could not be saved: {saver.failed[0].message}"
+        )
+    if not service.tuned_in.is_set():  # the broker never answered: a script must know
+        raise KafkaError(
+            f"never tuned in to channel {session.number}: {last.text}",
+            hint=last.detail if shown.verbose else None,
+        )
+
+
+def _remember_position(session: ChannelSession, position: int | None) -> None:
+    """For --catch-up next time; a home that cannot be written only costs that."""
+    if position is None:
+        return
+    try:
+        profiles.remember(
+            session.profile_name, POSITION_KEY.format(channel=session.number), position
+        )
+    except StorageError as exc:
+        warn(f"where you stopped listening is not remembered: {exc}")
+
+
+def _scan_settings(
+    profile: profiles.Profile,
+    channels: tuple[str, ...],
+    mute: tuple[int, ...],
+    priority: int | None,
+) -> ScanSettings:
+    """The --channel/--mute/--priority choice, checked against the profile's channels."""
+    available = [c.number for c in profile.config.channels]
+    try:
+        chosen = (
+            parse_channels(channels, available) if channels else (profile.channel(None).number,)
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    for number in (*mute, *([priority] if priority is not None else [])):
+        if number not in chosen:
+            raise UsageError(
+                f"channel {number} is not one you listen to here (add --channel {number})"
+            )
+    return ScanSettings(chosen, frozenset(mute), priority)
+
+
+def _catch_up_all(
+    sessions: list[ChannelSession], player: LivePlayer | None, save_dir: Path | None, as_json: bool
+) -> dict[int, int]:
+    """Catch up on each channel in turn; where each one's live listening continues."""
+    offsets = {}
+    for session in sessions:
+        saver = SaveDir(save_dir / f"channel-{session.number}") if save_dir else None
+        offset = _catch_up(session, player, saver, as_json)
+        if offset is not None:
+            offsets[session.number] = offset
+    return offsets
 
 
 def _speaker(device: str | None) -> LivePlayer | None:
@@ -107,24 +190,64 @@ def _speaker(device: str | None) -> LivePlayer | None:
         return None
 
 
+class _Shown:
+    """What `listen` has said so far about tuning in and the connection."""
+
+    def __init__(self, as_json: bool, verbose: bool) -> None:
+        self.as_json, self.verbose = as_json, verbose
+        self.tuned_in = False
+        self.last: ConnState | None = None
+
+    def tuned(self, service: ListenService) -> None:
+        if self.tuned_in or not service.tuned_in.is_set():
+            return
+        self.tuned_in = True
+        ms = round((service.tune_in_s or 0) * 1000)
+        channel = service.session.number
+        _say(
+            self.as_json,
+            {"event": "tuned_in", "channel": channel, "ms": ms},
+            f"listening on channel {channel} (tuned in in {ms} ms)",
+        )
+
+    def connection(self, status: ConnStatus) -> None:
+        """Changes after tuning in, and any trouble before it (never silent)."""
+        quiet_start = self.last is None and status.state is ConnState.CONNECTED
+        if status.state is self.last or quiet_start:
+            self.last = status.state
+            return
+        self.last = status.state
+        data: dict[str, Any] = {"event": "connection", "state": status.state.value}
+        data.update(text=status.text, detail=status.detail)
+        text = f"{dt.datetime.now():%H:%M:%S} {status.text}"
+        if self.verbose and status.detail:
+            text += f" [{status.detail}]"
+        _say(self.as_json, data, text)
+
+
 def _loop(
     service: ListenService,
-    events: queue.Queue[Event],
+    events: queue.Queue[Event | ConnStatus],
     player: LivePlayer | None,
     saver: SaveDir | None,
     count: int | None,
     timeout: float | None,
-    as_json: bool,
+    shown: _Shown,
     people: ListenFamily,
 ) -> None:
+    as_json = shown.as_json
     deadline = time.monotonic() + timeout if timeout is not None else None
     ended = 0
     while (count is None or ended < count) and (deadline is None or time.monotonic() < deadline):
         if service.error is not None:
             return
+        shown.tuned(service)
         try:
             event = events.get(timeout=0.1)
         except queue.Empty:
+            continue
+        if isinstance(event, ConnStatus):
+            shown.connection(event)
             continue
         if player is not None:
             player.feed(event)
@@ -177,7 +300,7 @@ def _catch_up(
     player: LivePlayer | None,
     saver: SaveDir | None,
     as_json: bool,
-    people: ListenFamily,
+    people: ListenFamily | None = None,
 ) -> int | None:
     """Play, oldest first, what was said since this profile last listened; return
     the audio offset where live listening must continue."""
@@ -195,7 +318,7 @@ def _catch_up(
     try:
         for entry, path in play_entries(session, missed, player, saver):
             tx = entry.transmission
-            if player is not None:
+            if people is not None and player is not None:
                 people.replayed(tx.start_offset, tx.end_offset)
             _say(
                 as_json,

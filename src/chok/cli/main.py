@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -10,7 +11,15 @@ import click
 from chok import __version__
 from chok.cli.broker_cmd import broker_group
 from chok.cli.output import fail
-from chok.errors import AccessDeniedError, ChokError, TopicMissingError
+from chok.errors import (
+    AccessDeniedError,
+    AuthenticationError,
+    ChokError,
+    KafkaError,
+    NotAMemberError,
+    TopicMissingError,
+    storage_error,
+)
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -23,8 +32,14 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
     metavar="NAME",
     help="Which joined profile to use (default: the last joined). Env: CHOK_PROFILE.",
 )
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Also show Kafka's own messages (e.g. why the broker cannot be reached).",
+)
 @click.pass_context
-def cli(ctx: click.Context, profile: str | None) -> None:
+def cli(ctx: click.Context, profile: str | None, verbose: bool) -> None:
     """chok: a walkie-talkie for your family, over Apache Kafka.
 
     Hold to talk, everyone on the channel hears you live, and every recording
@@ -42,11 +57,31 @@ def cli(ctx: click.Context, profile: str | None) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["profile"] = profile
+    ctx.obj["verbose"] = verbose
     _selected["profile"] = profile
+    _selected["command"] = ctx.invoked_subcommand
 
 
-# The --profile of this run, for explaining an access refusal after the fact.
+# The --profile and command of this run, for explaining a refusal after the fact.
 _selected: dict[str, str | None] = {}
+# Commands that connect with the admin's credentials, not a person's profile.
+_ADMIN_COMMANDS = {"admin", "broker", "bench", "demo"}
+
+
+def _explain_unreachable(error: ChokError) -> ChokError:
+    """librdkafka calls a refused certificate "all brokers down": ask the broker."""
+    from chok import profiles
+    from chok.kafka import handshake
+
+    if _selected.get("command") in _ADMIN_COMMANDS:
+        return error
+    try:
+        handshake.check(profiles.active(_selected.get("profile")).credentials)
+    except AuthenticationError as precise:
+        return precise
+    except ChokError:
+        pass
+    return error
 
 
 def _explain_denial(error: ChokError) -> ChokError:
@@ -102,7 +137,17 @@ def _register_optional() -> None:
         cli.add_command(command)
 
 
+def _show_warnings() -> None:
+    """chok's library modules warn through logging: one 'chok: warning:' line each."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("chok: warning: %(message)s"))
+    logger = logging.getLogger("chok")
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+
+
 def main() -> None:
+    _show_warnings()
     _register_optional()
     try:
         result = cli.main(standalone_mode=False)
@@ -112,13 +157,23 @@ def main() -> None:
         # Usage errors: click's own message, on one line, exit 2.
         ctx_hint = " (see --help)" if isinstance(exc, click.UsageError) else ""
         fail(exc.format_message() + ctx_hint, exc.exit_code)
+    except NotAMemberError as exc:
+        fail(str(exc), exc.exit_code)
     except (AccessDeniedError, TopicMissingError) as exc:
         explained = _explain_denial(exc)
         fail(str(explained), explained.exit_code)
+    except KafkaError as exc:
+        explained = _explain_unreachable(exc) if exc.exit_code == KafkaError.exit_code else exc
+        fail(str(explained), explained.exit_code)
     except ChokError as exc:
         fail(str(exc), exc.exit_code)
-    except KeyboardInterrupt:
-        fail("interrupted", 130)
     except BrokenPipeError:
         os._exit(0)
+    except OSError as exc:
+        # A file operation no module converted: still one line, never a traceback.
+        where = f" {exc.filename}" if exc.filename else ""
+        converted = storage_error(exc, f"use{where}")
+        fail(str(converted), converted.exit_code)
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
     sys.exit(result if isinstance(result, int) else 0)

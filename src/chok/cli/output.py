@@ -18,6 +18,10 @@ def info(line: str) -> None:
     click.echo(line, err=True)
 
 
+def warn(message: str) -> None:
+    click.echo(f"chok: warning: {message}", err=True)
+
+
 def fail(message: str, code: int) -> None:
     click.echo(f"chok: error: {message}", err=True)
     sys.exit(code)

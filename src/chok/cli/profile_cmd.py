@@ -13,7 +13,14 @@ from chok import pki, profiles
 from chok.channel import access, family
 from chok.channel.store import Store
 from chok.cli.output import emit_json
-from chok.errors import BadBundleError, ChokError
+from chok.errors import (
+    AccessDeniedError,
+    AuthenticationError,
+    BadBundleError,
+    ChokError,
+    KafkaError,
+)
+from chok.kafka import handshake
 from chok.kafka.admin import Admin
 from chok.protocol.bundle import read_bundle
 from chok.protocol.people import shown
@@ -95,7 +102,7 @@ def whoami_cmd(obj: dict[str, Any], as_json: bool, offline: bool) -> None:
         "profiles": profiles.names(),
     }
     if not offline:
-        info["broker_reachable"], info["broker_error"] = _reachable(profile)
+        info.update(_access(profile))
     if as_json:
         emit_json(info)
         return
@@ -106,16 +113,46 @@ def whoami_cmd(obj: dict[str, Any], as_json: bool, offline: bool) -> None:
         click.echo(f"channel:   {channel['number']} {channel['name']}")
     click.echo(f"cert until {info['certificate_expires']}")
     if not offline:
-        state = "yes" if info["broker_reachable"] else f"NO: {info['broker_error']}"
-        click.echo(f"reachable: {state}")
+        reachable = "yes" if info["broker_reachable"] else f"NO: {info['broker_error']}"
+        click.echo(f"reachable: {reachable}")
+        state = info["access"]
+        said = "ok" if state == "ok" else f"{state.upper()}: {info['access_error']}"
+        click.echo(f"access:    {said}")
 
 
-def _reachable(profile: profiles.Profile) -> tuple[bool, str | None]:
+def _access(profile: profiles.Profile) -> dict[str, Any]:
+    """Whether the broker answers, and what it lets this certificate do:
+    ok, refused (the TLS handshake), revoked (no channel left), denied (some
+    channels), or unknown (the broker could not be asked)."""
+
+    def report(reachable: bool, access: str, error: ChokError | None) -> dict[str, Any]:
+        text = str(error) if error else None
+        return {
+            "broker_reachable": reachable,
+            "broker_error": None if reachable else text,
+            "access": access,
+            "access_error": text if access != "ok" else None,
+        }
+
     try:
-        Admin(profile.credentials).ping(timeout=5.0)
+        handshake.check(profile.credentials)
+    except AuthenticationError as exc:
+        return report(True, "refused", exc)
+    except KafkaError as exc:
+        return report(False, "unknown", exc)
+    topics = [t for c in profile.config.channels for t in (c.audio_topic, c.metadata_topic)]
+    try:
+        admin = Admin(profile.credentials, timeout=5.0)
+        admin.ping(timeout=5.0)
     except ChokError as exc:
-        return False, str(exc)
-    return True, None
+        return report(False, "unknown", exc)
+    try:
+        admin.verify_access(topics)
+    except AccessDeniedError as exc:
+        return report(True, "revoked" if "revoked" in exc.message else "denied", exc)
+    except ChokError as exc:
+        return report(True, "unknown", exc)
+    return report(True, "ok", None)
 
 
 @click.command("profiles")

@@ -12,24 +12,40 @@ import click
 
 from chok.audio.base import AudioInput, FileInput
 from chok.channel.service import ListenService
-from chok.channel.talk import Talker, TalkResult
-from chok.cli.common import channel_option, device_option, json_option, session_from
+from chok.channel.talk import Talker, TalkResult, finish_and_wait, get_ready
+from chok.cli.common import channel_option, device_option, json_option, seconds, session_from
 from chok.cli.cues import play_cue
 from chok.cli.output import emit_json, info
 from chok.codec import DEFAULT_BITRATE
+from chok.codec.opus import MAX_BITRATE, MIN_BITRATE
 from chok.errors import ChokError, UsageError
+
+FLOOR_TUNE_IN_S = 3.0  # then talk anyway (queued if the broker is away)
+MAX_TALK_S = 3600.0
 
 
 @click.command("talk")
 @channel_option
 @click.option("--file", "audio_file", type=click.Path(path_type=Path), help="Send this audio file.")
-@click.option("--seconds", type=float, help="Talk from the microphone for S seconds.")
+@click.option("--seconds", type=seconds(MAX_TALK_S), help="Talk from the microphone for S seconds.")
 @device_option
 @click.option("--over", is_flag=True, help="Talk even while someone else is talking.")
-@click.option("--wait", default=30.0, show_default=True, help="Seconds to wait for a busy channel.")
+@click.option(
+    "--wait",
+    type=seconds(MAX_TALK_S, zero=True),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for a busy channel.",
+)
 @click.option("--fast", is_flag=True, help="With --file: send at once, not in real time.")
 @click.option("--frame-ms", type=click.Choice(["20", "40", "60"]), default="60", show_default=True)
-@click.option("--bitrate", type=int, default=DEFAULT_BITRATE, show_default=True, help="Opus bit/s.")
+@click.option(
+    "--bitrate",
+    type=click.IntRange(MIN_BITRATE, MAX_BITRATE),
+    default=DEFAULT_BITRATE,
+    show_default=True,
+    help="Opus bit/s.",
+)
 @json_option
 @click.pass_obj
 def talk_cmd(
@@ -56,11 +72,16 @@ def talk_cmd(
     """
     if audio_file is not None and seconds is not None:
         raise UsageError("use either --file or --seconds, not both")
-    if seconds is not None and not 0 < seconds <= 3600:
-        raise UsageError("--seconds must be more than 0 and at most 3600")
-    session = session_from(obj, channel)
+    # The file or device first: a bad one is said without waiting for the broker.
     source = _open_source(audio_file, device, int(frame_ms), realtime=not fast)
-    floor = ListenService(session).start()
+    session = session_from(obj, channel, offline_ok=True)
+    get_ready(session)  # the producer connects while the floor is checked
+    # Floor control never stops a talk: offline, the words are queued and sent later.
+    floor = ListenService(session).start(timeout=FLOOR_TUNE_IN_S, require=False)
+    if not floor.tuned_in.is_set():
+        where = floor.machine.address
+        info(f"not connected to the family's Kafka at {where}: talk anyway, queued: "
+             "will be sent when connected")  # fmt: skip
     try:
         _wait_for_floor(floor, session.user, over, wait, device)
         interactive = audio_file is None and seconds is None
@@ -140,7 +161,7 @@ def _transmit(
     except KeyboardInterrupt:
         info("interrupted: sending what was said so far")
     # Whatever was said is published, even after Ctrl-C: nothing recorded is lost.
-    return talker.end()
+    return finish_and_wait(talker, info)
 
 
 def _release_on_enter(release: threading.Event) -> None:

@@ -20,6 +20,7 @@ from chok.channel.session import ChannelSession
 from chok.channel.store import Store
 from chok.channel.timeline import Entry, parse_since
 from chok.cli.common import (
+    RECORDING_ID,
     channel_option,
     device_option,
     json_option,
@@ -27,9 +28,12 @@ from chok.cli.common import (
     session_from,
 )
 from chok.cli.output import emit_json, info
-from chok.codec import EXPORT_SUFFIXES, OpusDecoder, export
+from chok.codec import EXPORT_SUFFIXES, OpusDecoder, decode_packets, export
+from chok.codec.tempo import Tempo, change_tempo, check_speed
 from chok.errors import NotFoundError, UsageError
+from chok.home import check_writable
 from chok.protocol.heard import HeardIndex
+from chok.protocol.names import validate_emoji
 from chok.protocol.people import shown
 
 
@@ -143,51 +147,86 @@ def _packets(session: ChannelSession, store: Store, entry: Entry) -> list[bytes]
 
 
 @click.command("play")
-@click.argument("tx_id", metavar="ID", type=int)
+@click.argument("tx_id", metavar="ID", type=RECORDING_ID)
 @channel_option
 @device_option
 @click.option("--out", type=click.Path(path_type=Path), help="Write to FILE (.wav/.ogg) instead.")
+@click.option(
+    "--speed",
+    type=float,
+    default=1.0,
+    show_default=True,
+    metavar="X",
+    help="Play X times as fast, the pitch kept (1.5, 2; also for --out FILE.wav).",
+)
 @click.pass_obj
 def play_cmd(
-    obj: dict[str, Any], tx_id: int, channel: int | None, device: str | None, out: Path | None
+    obj: dict[str, Any],
+    tx_id: int,
+    channel: int | None,
+    device: str | None,
+    out: Path | None,
+    speed: float,
 ) -> None:
-    """Replay recording ID (only its own frames, even if someone talked over it)."""
+    """Replay recording ID (only its own frames, even if someone talked over it).
+
+    --speed 1.5 or 2 plays faster with the voice's pitch kept (libavfilter's
+    atempo). With --out, a .wav is written at that speed; .ogg/.opus keep
+    the exact packets and so only the recording's own speed.
+    """
+    check_speed(speed)
     if out is not None:
-        _export(obj, channel, tx_id, out)
+        if speed != 1.0 and out.suffix.lower() != ".wav":
+            raise UsageError("--speed with --out needs a .wav file (.ogg keeps the exact packets)")
+        _export(obj, channel, tx_id, out, speed)
         return
     from chok.audio import open_output
 
     session, store, entry = _find(obj, channel, tx_id)
     decoder = OpusDecoder(entry.transmission.frame_ms)
+    tempo = Tempo(speed)
     with open_output(device) as speaker:
         played = 0
         for packet in _packets(session, store, entry):
-            speaker.write(decoder.decode(packet))
+            speaker.write(tempo.process(decoder.decode(packet)))
             played += 1
+        speaker.write(tempo.flush())
         speaker.drain()
     tx = entry.transmission
     write_heard(session, store, tx.start_offset, tx.end_offset)  # played to its end
     who = shown(family.Names.of_store(store).of(tx.user_id, tx.display_name))
-    click.echo(f"played {who}'s {played * frame_seconds(entry):.1f} s")
+    seconds = played * frame_seconds(entry)
+    at = "" if speed == 1.0 else f" at {speed:g}x ({seconds / speed:.1f} s)"
+    click.echo(f"played {who}'s {seconds:.1f} s{at}")
 
 
 def frame_seconds(entry: Entry) -> float:
     return entry.transmission.frame_ms / 1000
 
 
-def _export(obj: dict[str, Any], channel: int | None, tx_id: int, path: Path) -> None:
-    if path.suffix.lower() not in EXPORT_SUFFIXES:  # refuse before fetching anything
+def _export(
+    obj: dict[str, Any], channel: int | None, tx_id: int, path: Path, speed: float = 1.0
+) -> None:
+    # Refuse a bad target before fetching anything.
+    if path.suffix.lower() not in EXPORT_SUFFIXES:
         raise UsageError(f"cannot export to '{path.name}': use a .wav, .ogg or .opus file name")
+    check_writable(path, "export to")
     session, store, entry = _find(obj, channel, tx_id)
     packets = _packets(session, store, entry)
     if not packets:
         raise NotFoundError(f"recording {tx_id} has no audio frames on the broker")
+    seconds = len(packets) * frame_seconds(entry)
+    if speed != 1.0:
+        pcm = change_tempo(decode_packets(packets, entry.transmission.frame_ms), speed)
+        export(path, pcm)
+        click.echo(f"wrote {path} ({seconds:.1f} s at {speed:g}x: {pcm.size / 48000:.1f} s)")
+        return
     export(path, packets, frame_ms=entry.transmission.frame_ms)
-    click.echo(f"wrote {path} ({len(packets)} frames, {len(packets) * frame_seconds(entry):.1f} s)")
+    click.echo(f"wrote {path} ({len(packets)} frames, {seconds:.1f} s)")
 
 
 @click.command("export")
-@click.argument("tx_id", metavar="ID", type=int)
+@click.argument("tx_id", metavar="ID", type=RECORDING_ID)
 @click.argument("path", metavar="FILE", type=click.Path(path_type=Path))
 @channel_option
 @click.pass_obj
@@ -196,8 +235,11 @@ def export_cmd(obj: dict[str, Any], tx_id: int, path: Path, channel: int | None)
     _export(obj, channel, tx_id, path)
 
 
+SHORTCUTS = {"like": "👍", "love": "❤️", "heart": "❤️", "fire": "🔥"}
+
+
 @click.command("react")
-@click.argument("tx_id", metavar="ID", type=int)
+@click.argument("tx_id", metavar="ID", type=RECORDING_ID)
 @click.argument("emoji")
 @channel_option
 @json_option
@@ -210,7 +252,9 @@ def react_cmd(
     \b
     Shortcuts: like = 👍, love = ❤️, fire = 🔥
     """
-    emoji = {"like": "👍", "love": "❤️", "heart": "❤️", "fire": "🔥"}.get(emoji, emoji)
+    emoji = validate_emoji(
+        {"like": "👍", "love": "❤️", "heart": "❤️", "fire": "🔥"}.get(emoji, emoji)
+    )
     session = session_from(obj, channel)
     result = toggle_reaction(session, tx_id, emoji)
     if as_json:

@@ -44,6 +44,8 @@ Application = Literal["voip", "audio", "lowdelay"]
 # Chosen by scripts/measure-opus (see docs/audio.md): the lowest bitrate whose
 # PESQ-WB on synthetic speech is >= 3.5 with 60 ms frames.
 DEFAULT_BITRATE: Final = 20_000
+MIN_BITRATE: Final = 6_000
+MAX_BITRATE: Final = 510_000
 DEFAULT_APPLICATION: Final[Application] = "voip"
 # Audio bandwidth limit in Hz (libopus "max bandwidth" through FFmpeg's cutoff):
 # 8000 is wideband ("HD voice"). Without it libopus goes super-wideband from
@@ -132,8 +134,10 @@ class OpusEncoder:
     ) -> None:
         self.frame_samples = frame_samples(frame_ms)
         self.frame_ms = frame_ms
-        if not 6_000 <= bitrate <= 510_000:
-            raise UsageError(f"Opus bitrate must be 6000 to 510000 bit/s, not {bitrate}")
+        if not MIN_BITRATE <= bitrate <= MAX_BITRATE:
+            raise UsageError(
+                f"Opus bitrate must be {MIN_BITRATE} to {MAX_BITRATE} bit/s, not {bitrate}"
+            )
         if application not in ("voip", "audio", "lowdelay"):
             raise UsageError(f"Opus application must be voip, audio or lowdelay, not {application}")
         if cutoff_hz is not None and cutoff_hz not in CUTOFF_CHOICES:

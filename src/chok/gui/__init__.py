@@ -16,9 +16,6 @@ import os
 import sys
 
 from chok.errors import EnvironmentError_
-from chok.gui.compat import pin_singletons
-
-pin_singletons()  # before any Qt object: see compat.py (PySide6 6.12 on Python 3.11)
 
 NO_DISPLAY = (
     "no display: the desktop app needs a graphical session "
@@ -41,6 +38,7 @@ def run_app(
     channel: int | None = None,
     input_device: str | None = None,
     output_device: str | None = None,
+    minimized: bool = False,
 ) -> int:
     check_display()
     try:
@@ -55,4 +53,4 @@ def run_app(
             f"Qt cannot start ({missing}); on Debian/Ubuntu install libegl1, "
             "libxkbcommon-x11-0 and libxcb-cursor0"
         ) from exc
-    return run(profile, channel, input_device, output_device)
+    return run(profile, channel, input_device, output_device, minimized)

@@ -42,6 +42,7 @@ def make_app() -> QApplication:
     app.setApplicationName("chok")
     app.setApplicationDisplayName("chok")
     app.setWindowIcon(app_icon())
+    # Hidden in the tray is not closed: only closing the window (or Quit) ends chok.
     app.setQuitOnLastWindowClosed(True)
     return app
 
@@ -56,8 +57,10 @@ class ChokApp:
         devices: AudioDevices | None = None,
         input_device: str | None = None,
         output_device: str | None = None,
+        minimized: bool = False,
     ) -> None:
         self.requested_profile = profile
+        self.minimized = minimized  # `chok gui --minimized` (else the setting)
         self.channel = channel
         self.devices = devices or AudioDevices()
         self.input_device, self.output_device = input_device, output_device
@@ -93,11 +96,18 @@ class ChokApp:
     def show_main(self, profile: profiles.Profile) -> None:
         window = MainWindow(profile, self.devices, self._audio_for(profile), self.channel)
         window.settingsRequested.connect(self.open_settings)
-        self._replace(window)
+        hidden = self.minimized or window.desktop.start_minimized
+        self.minimized = False  # only the first window starts in the tray
+        self._replace(window, hidden)
 
-    def _replace(self, window: QWidget) -> None:
+    def _replace(self, window: QWidget, minimized: bool = False) -> None:
         old, self.window = self.window, window
-        window.show()
+        if not minimized:
+            window.show()
+        elif isinstance(window, MainWindow) and window.tray.available:
+            window.show_message("chok is in the tray: click its icon to open", False)
+        else:  # no tray on this desktop: a minimised window, not an invisible app
+            window.showMinimized()
         if old is not None:
             old.close()
             old.deleteLater()
@@ -109,10 +119,12 @@ class ChokApp:
         family = window.family
         before_name = family.my_name
         dialog = SettingsDialog(
-            window.audio, window.profile, window, before_name, family.archive_enabled
-        )
+            window.audio, window.profile, window, window.desktop,
+            display_name=before_name, archive=family.archive_enabled,
+        )  # fmt: skip
         if not dialog.exec():
             return
+        window.apply_desktop(dialog.desktop)
         if dialog.display_name and dialog.display_name != before_name:
             family.set_display_name(dialog.display_name)
         if dialog.archive != family.archive_enabled:
@@ -141,11 +153,12 @@ def run(
     channel: int | None,
     input_device: str | None = None,
     output_device: str | None = None,
+    minimized: bool = False,
 ) -> int:
     """Run the app until its window closes; return the exit code."""
     app = make_app()
     where = _log_to_file()
-    controller = ChokApp(profile, channel, None, input_device, output_device)
+    controller = ChokApp(profile, channel, None, input_device, output_device, minimized)
 
     def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         # A bug must not kill the walkie-talkie: log it, say one line in the window.

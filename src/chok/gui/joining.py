@@ -1,17 +1,15 @@
 """Joining from the app: a bundle file, or a one-time link from `chok admin serve`.
 
 Pure logic (no Qt), run on a worker thread: what the person dropped, pasted
-or picked becomes a checked ``Bundle``, or a ``BadBundleError`` whose text
+or picked becomes a ``Bundle`` checked like `chok join` checks it
+(``profiles.check_bundle``), or a ``BadBundleError`` whose text
 says what is wrong in words a person understands.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from urllib.parse import unquote, urlparse
-
-from cryptography import x509
 
 from chok import profiles
 from chok.errors import BadBundleError, UsageError
@@ -39,7 +37,7 @@ def bundle_from_text(text: str) -> Bundle:
         raise BadBundleError("paste the join link or the path of your .chok file first")
     if handover.is_link(text):
         data = handover.fetch(handover.parse_link(text))
-        return check_dates(read_bundle(data, "the downloaded bundle"))
+        return profiles.check_bundle(read_bundle(data, "the downloaded bundle"))
     path = as_path(text)
     assert path is not None
     return bundle_from_file(path)
@@ -54,25 +52,7 @@ def bundle_from_file(path: Path) -> Bundle:
         data = path.read_bytes()
     except OSError as exc:
         raise BadBundleError(f"cannot read {path.name}: {exc.strerror or exc}") from exc
-    return check_dates(read_bundle(data, path.name))
-
-
-def check_dates(bundle: Bundle, now: dt.datetime | None = None) -> Bundle:
-    """Refuse a bundle whose certificate has expired (or is not valid yet)."""
-    try:
-        cert = x509.load_pem_x509_certificate(bundle.cert_pem)
-    except ValueError as exc:
-        raise BadBundleError("the bundle's certificate cannot be read") from exc
-    moment = now or dt.datetime.now(dt.UTC)
-    if cert.not_valid_after_utc < moment:
-        day = cert.not_valid_after_utc.date().isoformat()
-        raise BadBundleError(
-            f"this bundle expired on {day}: ask your admin for a new one "
-            "(`chok admin rotate-user NAME`)"
-        )
-    if cert.not_valid_before_utc > moment + dt.timedelta(minutes=5):
-        raise BadBundleError("this bundle is not valid yet: check this computer's clock")
-    return bundle
+    return profiles.check_bundle(read_bundle(data, path.name))
 
 
 class NameTaken(UsageError):

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 KEYS_HELP = """\
 Space (hold)      talk; release to send
+Hotkey (hold)     talk from any app (Settings; F8 by default, off until chosen)
 Tab / Shift+Tab   move between controls
 Up / Down         choose a recording
 Enter             play or stop the chosen recording

@@ -1,68 +1,37 @@
 """Hearing the channel live, and knowing whether the broker is there.
 
-``Listening`` runs chok's ``ListenService`` (its own thread), feeds live
-frames to a ``LivePlayer`` and measures each talker's level on that thread,
-and reports on the UI thread who is talking. A probe asks the broker for the
-channel's watermarks every couple of seconds: when it stops answering the
-state turns to "reconnecting" (librdkafka reconnects by itself), and a
-listener that died is restarted with a growing pause. The metadata watermark
-the probe reads also tells when the timeline changed.
+``Listening`` adapts chok's ``ListenService`` (channel/service.py) to Qt. The
+service runs its own thread and its connection machine (probes, back-off,
+reconnecting, and reading on exactly where it stopped after an outage); this
+class feeds live frames to a ``LivePlayer``, measures each talker's level on
+the service's thread, and says on the UI thread who is talking, the
+connection in plain words (Kafka's own text apart, as a detail), and the
+metadata watermark that tells when the timeline changed.
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
-from enum import StrEnum
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from chok.audio import measure
+from chok.channel.connection import ConnState, ConnStatus
 from chok.channel.live import Event, FrameArrived, TalkEnded, TalkStarted
 from chok.channel.player import LivePlayer
-from chok.channel.service import ListenService
+from chok.channel.scan import ScanGate
+from chok.channel.service import ListenService, Watermarks
 from chok.channel.session import ChannelSession
 from chok.codec import OpusDecoder
 from chok.errors import ChokError
 from chok.gui.audio_io import NO_OUTPUT, AudioDevices, VolumeOutput
-from chok.gui.tasks import TaskRunner, UiCaller, error_text
+from chok.gui.tasks import TaskRunner, UiCaller
 
-MAX_RETRY_S = 15
-MAX_ABANDONED_PROBES = 3  # stuck watermark queries left behind at one time
-
-
-class Conn(StrEnum):
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    RECONNECTING = "reconnecting"
-
-
-class _Probe:
-    """Two readers used only for watermarks, from one worker at a time."""
-
-    def __init__(self, session: ChannelSession) -> None:
-        self.audio = session.audio_reader("probe")
-        self.meta = session.metadata_reader("probe")
-        self._lock = threading.Lock()
-        self._closed = False
-
-    def read(self, timeout: float) -> tuple[int, int, int]:
-        low, high = self.audio.watermarks(timeout)
-        _, meta_high = self.meta.watermarks(timeout)
-        return low, high, meta_high
-
-    def close(self) -> None:
-        with self._lock:  # may be asked twice: by the window and by its own thread
-            if self._closed:
-                return
-            self._closed = True
-        self.audio.close()
-        self.meta.close()
+Conn = ConnState  # the connection states the app shows
 
 
 class Listening(QObject):
-    stateChanged = Signal(str, str)  # Conn value, detail for people
+    stateChanged = Signal(str, str)  # Conn value, the words for people
     talkersChanged = Signal(list)  # others talking now, sorted
     talkStarted = Signal(str, str, int)  # key, talker, first offset heard
     talkEnded = Signal(str, str, int, bool)  # key, talker, duration ms, heard through a speaker
@@ -79,38 +48,41 @@ class Listening(QObject):
         tasks: TaskRunner,
         ui: UiCaller,
         probe_ms: int = 2000,
+        gate: ScanGate | None = None,
     ) -> None:
         super().__init__()
         self.session = session
+        self.gate = gate  # scanning several channels: who has the speaker (chok.channel.scan)
         self._devices, self._output_spec, self._volume = devices, output_spec, volume
         self._tasks, self._ui = tasks, ui
         self.state = Conn.CONNECTING
-        self.detail = "connecting..."
-        self._service: ListenService | None = None
+        self.detail = "connecting\u2026"  # the words for people
+        self.kafka_detail: str | None = None  # Kafka's own text, behind "details"
         self._player: LivePlayer | None = None
-        self._probe: _Probe | None = None
-        self._probing = False
-        self._probe_started = 0.0
-        self._probe_gen = 0
-        self._abandoned = 0
-        self._attempts = 0
         self._closed = False
         self._talking: dict[str, str] = {}  # key -> talker (others), kept on the UI thread
+        self._floor: list[str] = []  # who talked in the last seconds (the service's view)
         self._decoders: dict[str, OpusDecoder] = {}  # listener thread only
-        self._probe_timer = QTimer(self)
-        self._probe_timer.setInterval(probe_ms)
-        self._probe_timeout_s = max(1.0, probe_ms / 1000 * 2)
-        self._probe_timer.timeout.connect(self._probe_now)
-        self._retry_timer = QTimer(self)
-        self._retry_timer.setSingleShot(True)
-        self._retry_timer.timeout.connect(self._connect)
+        self._service = ListenService(
+            session,
+            on_event=self._on_event,
+            on_error=self._on_error,
+            on_state=self._on_state,
+            on_floor=self._on_floor,
+            on_watermarks=self._on_watermarks,
+            probe_interval_s=probe_ms / 1000,
+        )
+        # "last try 3 s ago" grows while the broker is away: said again each second.
+        self._refresh = QTimer(self)
+        self._refresh.setInterval(1000)
+        self._refresh.timeout.connect(self._refresh_words)
 
     # -- life cycle ---------------------------------------------------------
 
     def start(self) -> None:
         self._tasks.run(self._open_player, self._player_ready, self.soundProblem.emit)
-        self._connect()
-        self._probe_timer.start()
+        self._service.start(timeout=0, require=False)  # tunes in (and retries) on its thread
+        self._refresh.start()
 
     def _open_player(self) -> LivePlayer:
         return LivePlayer(VolumeOutput(self._devices.open_output(self._output_spec), self._volume))
@@ -126,63 +98,19 @@ class Listening(QObject):
         """Live audio reaches a speaker (not "No sound"): what plays counts as heard."""
         return self._player is not None and self._output_spec != NO_OUTPUT
 
-    def _connect(self) -> None:
-        if self._closed:
-            return
-        self._tasks.run(self._open_service, self._connected, self._failed)
-
-    def _open_service(self) -> ListenService:
-        service = ListenService(self.session, on_event=self._on_event, on_error=self._on_error)
-        try:
-            return service.start()
-        except ChokError:
-            service.stop()
-            raise
-
-    def _connected(self, service: ListenService) -> None:
-        if self._closed:
-            self._tasks.run(service.stop)
-            return
-        self._service = service
-        self._attempts = 0
-        self._set_state(Conn.CONNECTED, f"connected to channel {self.session.number}")
-        self._probe_now()
-
-    def _failed(self, message: str) -> None:
-        if self._closed:
-            return
-        self._attempts += 1
-        delay = min(MAX_RETRY_S, 2 ** min(self._attempts, 4))
-        self._set_state(Conn.RECONNECTING, f"{message}; trying again in {delay} s")
-        self._retry_timer.start(delay * 1000)
-
-    def _service_died(self, message: str) -> None:
-        service, self._service = self._service, None
-        if service is not None:
-            self._tasks.run(service.stop)
-        if self._talking:  # cut off mid-transmission: not heard, no end cue
-            self._talking.clear()
-            self.talkersChanged.emit([])
-        self._failed(message)
-
     def close(self) -> None:
         """Stop everything; the slow parts (threads, sockets) end on a worker."""
         self._closed = True
-        self._probe_timer.stop()
-        self._retry_timer.stop()
+        self._refresh.stop()
+        if self.gate is not None:
+            self.gate.forget(self.session.number)
         service, player = self._service, self._player
-        self._service = self._player = None
-        probe, self._probe = self._probe, None  # one still answering closes itself
-        if self._probing:
-            probe = None
+        self._player = None
 
         def stop_all() -> None:
-            if service is not None:
-                service.stop()
+            service.stop()
             if player is not None:
                 player.close()
-            if probe is not None:
-                probe.close()
 
         self._tasks.run(stop_all)
 
@@ -191,8 +119,9 @@ class Listening(QObject):
     def _on_event(self, event: Event) -> None:
         if event.talker == self.session.user:
             return  # our own voice is not played back
+        audible = self._audible(event)
         player = self._player
-        if player is not None:
+        if player is not None and audible:
             player.feed(event)
         if isinstance(event, FrameArrived):
             decoder = self._decoders.setdefault(event.key, OpusDecoder(event.frame.frame_ms))
@@ -205,11 +134,43 @@ class Listening(QObject):
         elif isinstance(event, TalkEnded):
             self._decoders.pop(event.key, None)
             key, talker, ms = event.key, event.talker, event.duration_ms
-            self._ui.post(lambda: self._ended(key, talker, ms))
+            self._ui.post(lambda: self._ended(key, talker, ms, audible))
+
+    def _audible(self, event: Event) -> bool:
+        """(Listener thread) is this played? Always, unless scanning gives the speaker
+        to another channel (or this one is muted)."""
+        gate, number = self.gate, self.session.number
+        if gate is None:
+            return True
+        if isinstance(event, TalkStarted):
+            return gate.started(number, event.key, event.talker)
+        if isinstance(event, TalkEnded):
+            return gate.ended(number, event.key)
+        return gate.frame(number, event.key)
 
     def _on_error(self, exc: ChokError) -> None:
-        message = str(exc)
-        self._ui.post(lambda: self._service_died(message))
+        """Refused for good (access revoked, TLS): the service stopped."""
+        status = ConnStatus(Conn.CLOSED, str(exc), None)
+        self._ui.post(lambda: self._stopped(status))
+
+    def _stopped(self, status: ConnStatus) -> None:
+        # Cut off mid-transmission for good: nothing more is heard, and a channel
+        # that had the speaker while scanning must not keep it forever.
+        if self._talking:
+            self._talking.clear()
+            self.talkersChanged.emit([])
+        if self.gate is not None:
+            self.gate.forget(self.session.number)
+        self._show(status)
+
+    def _on_state(self, status: ConnStatus) -> None:
+        self._ui.post(lambda: self._show(status))
+
+    def _on_floor(self, floor: list[str]) -> None:
+        self._ui.post(lambda: self._floor_changed(floor))
+
+    def _on_watermarks(self, marks: Watermarks) -> None:
+        self._ui.post(lambda: self.watermarks.emit(*marks))
 
     # -- the UI thread ----------------------------------------------------------
 
@@ -218,86 +179,33 @@ class Listening(QObject):
         self.talkStarted.emit(key, talker, offset)
         self.talkersChanged.emit(self.talkers())
 
-    def _ended(self, key: str, talker: str, duration_ms: int) -> None:
+    def _ended(self, key: str, talker: str, duration_ms: int, heard: bool = True) -> None:
         if self._talking.pop(key, None) is None:
             return
-        self.talkEnded.emit(key, talker, duration_ms, self.has_speaker)
+        self.talkEnded.emit(key, talker, duration_ms, self.has_speaker and heard)
+        self.talkersChanged.emit(self.talkers())
+
+    def _floor_changed(self, floor: list[str]) -> None:
+        self._floor = floor
         self.talkersChanged.emit(self.talkers())
 
     def talkers(self) -> list[str]:
-        """Who else is talking right now, as the UI has been told."""
-        return sorted(set(self._talking.values()))
+        """Who else is talking right now: a transmission going on whose frames
+        still arrive (one that stalls leaves the floor free, and stays one)."""
+        me = self.session.user
+        return sorted({t for t in self._talking.values() if t in self._floor and t != me})
 
-    def _set_state(self, state: Conn, detail: str) -> None:
-        changed = (state, detail) != (self.state, self.detail)
-        self.state, self.detail = state, detail
-        if changed:
-            self.stateChanged.emit(state.value, detail)
-
-    def _probe_now(self) -> None:
-        """Ask the broker for the watermarks, on a thread of its own.
-
-        librdkafka's watermark query can block far past its timeout after a
-        broker restart (confluent-kafka-python#413, librdkafka#2588; seen here
-        with 2.16): a probe that has not answered in time is abandoned, with
-        its client, and the next one starts on a fresh client.
-        """
+    def _show(self, status: ConnStatus) -> None:
         if self._closed:
             return
-        if self._probing:
-            stuck = time.monotonic() - self._probe_started > 3 * self._probe_timeout_s
-            if not stuck or self._abandoned >= MAX_ABANDONED_PROBES:
-                return
-            self._abandoned += 1
-            self._probe = None  # the stuck client closes itself if it ever returns
-            self._probing = False
-            self._probe_answer(None, "the broker does not answer")
-        self._probing = True
-        self._probe_started = time.monotonic()
-        self._probe_gen += 1
-        generation, probe, session = self._probe_gen, self._probe, self.session
-        timeout = self._probe_timeout_s
+        detail = status.text
+        if status.up:
+            detail = f"{status.text}, channel {self.session.number}"
+        changed = (status.state, detail) != (self.state, self.detail)
+        self.state, self.detail, self.kafka_detail = status.state, detail, status.detail
+        if changed:
+            self.stateChanged.emit(status.state.value, detail)
 
-        def run() -> None:
-            client = probe
-            try:
-                client = client or _Probe(session)
-                marks, error = client.read(timeout), None
-            except Exception as exc:  # every failure is "not connected", said in words
-                marks, error = None, error_text(exc)
-            self._ui.post(lambda: self._probe_done(generation, client, marks, error))
-            if self._closed and client is not None:
-                client.close()  # the window went away meanwhile
-
-        threading.Thread(target=run, name="chok-gui-probe", daemon=True).start()
-
-    def _probe_done(
-        self,
-        generation: int,
-        client: _Probe | None,
-        marks: tuple[int, int, int] | None,
-        error: str | None,
-    ) -> None:
-        if generation != self._probe_gen:  # an abandoned probe answered at last
-            self._abandoned -= 1
-            if client is not None and client is not self._probe:
-                self._tasks.run(client.close)
-            return
-        self._probing = False
-        if error is None:
-            self._probe = client
-        elif client is not None:
-            # A client that failed may hold stale metadata ("no such topic" after a
-            # broker restart) for minutes: the next probe starts afresh.
-            self._probe = None
-            self._tasks.run(client.close)
-        self._probe_answer(marks, error)
-
-    def _probe_answer(self, marks: tuple[int, int, int] | None, error: str | None) -> None:
-        if marks is None:
-            if self.state is Conn.CONNECTED:
-                self._set_state(Conn.RECONNECTING, f"lost the broker ({error}); reconnecting...")
-            return
-        if self.state is Conn.RECONNECTING and self._service is not None:
-            self._set_state(Conn.CONNECTED, f"connected to channel {self.session.number}")
-        self.watermarks.emit(*marks)
+    def _refresh_words(self) -> None:
+        if self.state is not Conn.CONNECTED and self.state is not Conn.CLOSED:
+            self._show(self._service.status)

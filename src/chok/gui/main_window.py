@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import time
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeyEvent
@@ -23,15 +24,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from chok.channel.scan import ScanGate, ScanSettings
 from chok.channel.timeline import Entry
 from chok.gui.audio_io import AudioDevices, AudioSettings
 from chok.gui.family import FamilyModel
+from chok.gui.hotkey import GlobalHotkey
 from chok.gui.keys import KEYS_HELP, add_actions
 from chok.gui.members import MembersPane
 from chok.gui.notify import Notifier
+from chok.gui.scan_panel import ScanPanel
+from chok.gui.scanning import Scanning, load_scan, save_scan
+from chok.gui.tasks import TaskRunner, UiCaller
 from chok.gui.timeline_view import TimelinePane, ask_export_path
+from chok.gui.tray import DesktopSettings, Tray
 from chok.gui.viewmodel import ChannelViewModel, PttState
-from chok.gui.widgets import LevelBar, PttButton, Waveform, app_icon
+from chok.gui.widgets import LevelBar, PttButton, StatusLine, Waveform, app_icon
 from chok.profiles import Profile
 from chok.protocol.client_config import ChannelConfig
 from chok.protocol.people import shown
@@ -40,6 +47,8 @@ CONN_LOOK = {
     "connected": ("#2e7d32", "Connected"),
     "connecting": ("#757575", "Connecting\u2026"),
     "reconnecting": ("#ef6c00", "Reconnecting\u2026"),
+    "offline": ("#c62828", "Offline\u2026"),
+    "closed": ("#c62828", "Stopped:"),
 }
 _TYPING = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox)
 
@@ -62,14 +71,28 @@ class MainWindow(QMainWindow):
         self.probe_ms = probe_ms
         self.messages: list[tuple[str, bool]] = []  # everything shown in the status bar
         self._retired: list[ChannelViewModel] = []
-        self._space_down = False
+        self._holding: set[str] = set()  # what holds the talk button: "space", "hotkey"
         self.setWindowIcon(app_icon())
-        self.notifier = Notifier(self, app_icon())
-        self.family = FamilyModel(profile)
+        self.tray = Tray(self, app_icon())
+        self.notifier = Notifier(self, app_icon(), self.tray.icon)
+        self.desktop = DesktopSettings.load(profile.name)
+        self.hotkey = GlobalHotkey(self)
+        self.hotkey.pressed.connect(lambda: self.key_down("hotkey"))
+        self.hotkey.released.connect(lambda: self.key_up("hotkey"))
+        self.ui, self.tasks = UiCaller(self), TaskRunner(self, max_threads=2)
+        self.family = FamilyModel(profile)  # before the views: they show its names
         self._build()
-        self._bind_family()
+        mine = self._effective_profile()  # the channels the admin lets us use now
+        first = mine.channel(channel).number
+        self.scan_gate = ScanGate(load_scan(mine, first), time.monotonic)
+        self.scanning = Scanning(
+            mine, self.scan_gate, self.devices, lambda: self.audio.output,
+            lambda: self.audio.volume, self.tasks, self.ui,
+        )  # fmt: skip
+        self._wire_scan()
         self.vm = self._new_vm(channel)
         self._attach(self.vm)
+        self._bind_family()
         add_actions(self)
         app = QApplication.instance()
         if app is not None:
@@ -80,6 +103,7 @@ class MainWindow(QMainWindow):
         self._reaper.start()
         line = self.fontMetrics().height()
         self.resize(line * 62, line * 38)
+        self.apply_desktop(self.desktop)
 
     # -- building ------------------------------------------------------------
 
@@ -95,8 +119,9 @@ class MainWindow(QMainWindow):
         )
         top.addWidget(channel_label)
         top.addWidget(self.channel_box)
-        self.conn_label = QLabel()
+        self.conn_label = StatusLine()  # elided: a long message never widens the window
         self.conn_label.setAccessibleName("Connection")
+        self.conn_label.clicked.connect(self._connection_details)
         top.addWidget(self.conn_label, 1)
         self.who_label = QLabel()
         self.who_label.setTextFormat(Qt.TextFormat.PlainText)
@@ -110,6 +135,8 @@ class MainWindow(QMainWindow):
 
         left = QWidget()
         column = QVBoxLayout(left)
+        self.scan_panel = ScanPanel(self.family.channels())
+        column.addWidget(self.scan_panel)
         self.ptt = PttButton()
         self.ptt.pressed.connect(self._ptt_pressed)
         self.ptt.released.connect(self._ptt_released)
@@ -149,8 +176,9 @@ class MainWindow(QMainWindow):
     def _new_vm(self, channel: int | None) -> ChannelViewModel:
         profile = self._effective_profile()
         return ChannelViewModel(
-            profile, channel, self.devices, self.audio, self.probe_ms, family=self.family
-        )
+            profile, channel, self.devices, self.audio, self.probe_ms, self.scan_gate,
+            family=self.family,
+        )  # fmt: skip
 
     def _effective_profile(self) -> Profile:
         """The profile with the channels the admin lets this person use now."""
@@ -189,6 +217,7 @@ class MainWindow(QMainWindow):
         current = self.vm.session.number
         before = {self.channel_box.itemData(i) for i in range(self.channel_box.count())}
         self._fill_channels(channels)
+        self._replace_scan_panel(channels)
         numbers = [c.number for c in channels]
         if current in numbers:
             self.channel_box.setCurrentIndex(self.channel_box.findData(current))
@@ -200,8 +229,54 @@ class MainWindow(QMainWindow):
             names = ", ".join(f"{c.number} {shown(c.name, 32)}" for c in added)
             self.show_message(f"new channel for you: {names}", False)
 
+    def _replace_scan_panel(self, channels: list[ChannelConfig]) -> None:
+        """The channels one hears follow the channels one has."""
+        mine = self._effective_profile()
+        self.scanning.profile = mine
+        old, self.scan_panel = self.scan_panel, ScanPanel(channels)
+        parent = old.parentWidget()
+        layout = parent.layout() if parent is not None else None
+        if layout is not None:
+            layout.replaceWidget(old, self.scan_panel)
+        old.deleteLater()
+        self.scanning.activity.connect(self.scan_panel.set_activity)
+        self.scan_panel.settingsChanged.connect(self.set_scan)
+        self.scan_panel.channelChosen.connect(self.set_channel)
+        current = self.vm.session.number
+        if any(c.number == current for c in channels):
+            self.set_scan(load_scan(mine, current))
+
     def name_of(self, user: str) -> str:
         return shown(self.family.name(user), 32)
+
+    def _wire_scan(self) -> None:
+        scan, panel = self.scanning, self.scan_panel
+        scan.activity.connect(self.scan_panel.set_activity)
+        scan.someoneTalking.connect(self._scan_talking)
+        scan.missedChanged.connect(self._scan_missed)
+        scan.liveStarted.connect(lambda key: self.vm.live_started(key))
+        scan.liveEnded.connect(lambda key: self.vm.live_ended(key))
+        scan.problem.connect(lambda text: self.show_message(text, True))
+        panel.settingsChanged.connect(self.set_scan)
+        panel.channelChosen.connect(self.set_channel)
+
+    def set_scan(self, settings: ScanSettings) -> None:
+        """Which channels are heard, muted, and the priority one (remembered)."""
+        save_scan(self.profile.name, settings)
+        self.scanning.configure(settings, self.vm.session.number)
+        self.scan_panel.show_settings(settings, self.vm.session.number)
+
+    def _scan_talking(self, number: int, talker: str) -> None:
+        if self.isHidden() or self.isMinimized():
+            name = shown(self._effective_profile().channel(number).name, 32)
+            self.notifier.notify(f"{self.name_of(talker)} is talking", f"on channel {name} (chok)")
+
+    def _scan_missed(self, number: int, count: int) -> None:
+        self.scan_panel.set_missed(number, count)
+        self._update_tray()
+
+    def _update_tray(self) -> None:
+        self.tray.set_unheard(len(self.vm.unheard) + self.scan_panel.missed_total)
 
     def _attach(self, vm: ChannelViewModel) -> None:
         vm.connectionChanged.connect(self._connection)
@@ -212,6 +287,7 @@ class MainWindow(QMainWindow):
         vm.ownElapsed.connect(self._elapsed)
         vm.message.connect(self.show_message)
         vm.someoneTalking.connect(self._someone_talking)
+        vm.unheardChanged.connect(lambda _ids: self._update_tray())
         pane = TimelinePane(vm)
         pane.exportRequested.connect(self._export)
         if self.timeline is not None:
@@ -227,6 +303,11 @@ class MainWindow(QMainWindow):
         self._connection(vm.listening.state.value, vm.listening.detail)
         self._ptt_state(vm.ptt_state)
         self._floor([])
+        settings = self.scan_gate.settings
+        if vm.session.number not in settings.channels:  # the one on screen is always heard
+            settings = load_scan(self.profile, vm.session.number)
+        self.scanning.configure(settings, vm.session.number)
+        self.scan_panel.show_settings(settings, vm.session.number)
         vm.start()
 
     # -- channel -----------------------------------------------------------------
@@ -255,6 +336,7 @@ class MainWindow(QMainWindow):
         )
         self.audio.save(self.profile.name)
         if devices_changed:
+            self.scanning.new_output()
             old = self.vm
             old.close(wait_ms=0)
             self._retired.append(old)
@@ -282,24 +364,45 @@ class MainWindow(QMainWindow):
             return False
         if event.isAutoRepeat():
             return True
-        if kind == QEvent.Type.KeyPress and not self._space_down:
-            self._space_down = True
+        if kind == QEvent.Type.KeyPress:
+            self.key_down("space")
+        else:
+            self.key_up("space")
+        return True
+
+    def key_down(self, source: str) -> None:
+        """A key that talks went down: Space in the window, or the global hotkey.
+
+        Both take this one path; holding both is still one press."""
+        if source in self._holding:
+            return
+        self._holding.add(source)
+        if len(self._holding) == 1:
             self.ptt.setDown(True)
             self.vm.press()
-        elif kind == QEvent.Type.KeyRelease and self._space_down:
-            self._space_down = False
+
+    def key_up(self, source: str) -> None:
+        if source not in self._holding:
+            return
+        self._holding.discard(source)
+        if not self._holding:
             self.ptt.setDown(False)
             self.vm.release()
-        return True
 
     def changeEvent(self, event: QEvent) -> None:
         """Leaving the window while holding Space sends: the key-up would go elsewhere."""
         left = event.type() == QEvent.Type.ActivationChange and not self.isActiveWindow()
-        if left and self._space_down:
-            self._space_down = False
-            self.ptt.setDown(False)
-            self.vm.release()
+        if left and "space" in self._holding:
+            self.key_up("space")
         super().changeEvent(event)
+
+    def apply_desktop(self, desktop: DesktopSettings) -> None:
+        """The global hotkey on or off (saying why not, where the desktop forbids it)."""
+        self.desktop = desktop
+        desktop.save(self.profile.name)
+        said = self.hotkey.apply(desktop.hotkey_on, desktop.hotkey)
+        if said is not None:
+            self.show_message(*said)
 
     def _ptt_state(self, state: str) -> None:
         talkers = self.vm.listening.talkers()
@@ -348,9 +451,18 @@ class MainWindow(QMainWindow):
 
     def _connection(self, state: str, detail: str) -> None:
         colour, text = CONN_LOOK.get(state, ("#757575", state))
-        extra = "" if state == "connected" else f" <small>{detail}</small>"
-        self.conn_label.setText(f"<span style='color:{colour}'>\u25cf</span> {text}{extra}")
-        self.conn_label.setToolTip(detail)
+        self.conn_label.set_status(colour, text if state == "connected" else f"{text} {detail}")
+        kafka = self.vm.listening.kafka_detail
+        more = f"\n\nDetails (click): {kafka}" if kafka else ""
+        self.conn_label.setToolTip(detail + more)
+
+    def _connection_details(self) -> None:
+        """The whole story, Kafka's own words included (the label shows one line)."""
+        listening = self.vm.listening
+        text = listening.detail
+        if listening.kafka_detail:
+            text += f"\n\nKafka says: {listening.kafka_detail}"
+        QMessageBox.information(self, "chok: connection", text)
 
     # -- messages, export, closing ------------------------------------------------
 
@@ -376,9 +488,14 @@ class MainWindow(QMainWindow):
         if app is not None:
             app.removeEventFilter(self)
         self._reaper.stop()
+        self.hotkey.stop()
+        self.scanning.close()
         self.notifier.close()
+        self.tray.close()
         self.vm.close(wait_ms=3000)
         for vm in self._retired:
             vm.tasks.shutdown(3000)
+        self.tasks.shutdown(3000)
+        self.ui.closed = True
         self.family.close(wait_ms=3000)  # says "offline" to the family
         super().closeEvent(event)

@@ -17,11 +17,15 @@ class Notice:
 
 
 class Notifier:
-    def __init__(self, window: QWidget, icon: QIcon) -> None:
+    def __init__(self, window: QWidget, icon: QIcon, tray: QSystemTrayIcon | None = None) -> None:
+        """``tray``: the app's tray icon (chok.gui.tray), else one of its own."""
         self.window = window
         self.sent: list[Notice] = []
         self.tray: QSystemTrayIcon | None = None
-        if QSystemTrayIcon.isSystemTrayAvailable():
+        self._own_tray = tray is None
+        if tray is not None:
+            self.tray = tray if QSystemTrayIcon.isSystemTrayAvailable() else None
+        elif QSystemTrayIcon.isSystemTrayAvailable():
             self.tray = QSystemTrayIcon(icon, window)
             self.tray.setToolTip("chok walkie-talkie")
             menu = QMenu(window)
@@ -52,5 +56,5 @@ class Notifier:
         self.window.activateWindow()
 
     def close(self) -> None:
-        if self.tray is not None:
+        if self.tray is not None and self._own_tray:
             self.tray.hide()

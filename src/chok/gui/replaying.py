@@ -4,6 +4,11 @@ The replay thread streams one transmission's frames with chok's
 ``replay_frames``, decodes them and writes them to the cue/replay output,
 paced by the clock (a little ahead of it), so progress is real time whether or
 not there is a sound card, and Stop takes effect at once.
+
+``speed`` (1, 1.5, 2) re-times the audio with the pitch kept (libavfilter's
+atempo, ``chok.codec.tempo``). ``pause()`` holds the replay at the next frame
+(live audio has the speaker: see docs/desktop.md) and ``resume()`` goes on
+from there.
 """
 
 from __future__ import annotations
@@ -14,17 +19,25 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from chok import profiles
 from chok.channel.archive import entry_packets
 from chok.channel.session import ChannelSession
 from chok.channel.store import Store
 from chok.channel.timeline import Entry
-from chok.codec import EXPORT_SUFFIXES, OpusDecoder, export
+from chok.codec import EXPORT_SUFFIXES, OpusDecoder, Pcm, export
+from chok.codec.tempo import SPEEDS, Tempo
 from chok.errors import NotFoundError, UsageError
 from chok.gui.audio_io import SoundOut
 from chok.gui.tasks import UiCaller, error_text
 
+SPEED_KEY = "gui_replay_speed"  # remembered per profile
 LEAD_S = 0.25  # how far ahead of the clock audio is handed to the device
 PROGRESS_EVERY_S = 0.1
+
+
+def replay_speed(profile: str) -> float:
+    stored = profiles.recall(profile, SPEED_KEY)
+    return float(stored) if isinstance(stored, int | float) and stored in SPEEDS else 1.0
 
 
 class Replayer(QObject):
@@ -33,6 +46,7 @@ class Replayer(QObject):
     finished = Signal(int, bool)  # entry id, played to the end
     failed = Signal(int, str)  # entry id, why
     playingChanged = Signal(bool)
+    pausedChanged = Signal(bool)
 
     def __init__(
         self, session: ChannelSession, sound: SoundOut, ui: UiCaller, store: Store | None = None
@@ -45,6 +59,10 @@ class Replayer(QObject):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.playing = False
+        self.paused = False
+        self.speed = 1.0
+        self._resume = threading.Event()  # clear while paused
+        self._resume.set()
         self._generation = 0
 
     def play(self, entries: list[Entry]) -> None:
@@ -65,8 +83,25 @@ class Replayer(QObject):
 
     def stop(self) -> None:
         self._stop.set()
+        self._resume.set()  # a paused replay ends too
+        if self.paused:
+            self.paused = False
+            self.pausedChanged.emit(False)
         if self.playing:
             self._set_playing(False)
+
+    def pause(self) -> None:
+        """Hold the replay after the frame now playing (live audio comes first)."""
+        if self.playing and not self.paused:
+            self.paused = True
+            self._resume.clear()
+            self.pausedChanged.emit(True)
+
+    def resume(self) -> None:
+        if self.paused:
+            self.paused = False
+            self._resume.set()
+            self.pausedChanged.emit(False)
 
     def _set_playing(self, playing: bool) -> None:
         self.playing = playing
@@ -88,28 +123,35 @@ class Replayer(QObject):
         total = tx.duration_ms
         key = entry.id
         self._ui.post(lambda: self.started.emit(key, total))
-        decoder = OpusDecoder(tx.frame_ms)
-        played_ms = 0.0
+        decoder, tempo = OpusDecoder(tx.frame_ms), Tempo(self.speed)
+        played_ms = 0.0  # of the recording
+        out_ms = 0.0  # of what went to the speaker (less, when faster)
         began = time.monotonic()
         last_report = 0.0
         try:
             for packet in entry_packets(self.session, self.store, entry):
                 if stop.is_set():
                     break
-                pcm = decoder.decode(packet)
-                ahead = began + played_ms / 1000 - LEAD_S - time.monotonic()
+                if not self._resume.is_set():
+                    began += self._wait_resumed(stop)
+                if tempo.speed != self.speed:  # changed while playing: from here on
+                    out_ms += self._write(tempo.flush())
+                    tempo = Tempo(self.speed)
+                pcm = tempo.process(decoder.decode(packet))
+                ahead = began + out_ms / 1000 - LEAD_S - time.monotonic()
                 if ahead > 0 and stop.wait(ahead):
                     break
-                self._sound.write(pcm)
-                played_ms += pcm.size / 48
+                out_ms += self._write(pcm)
+                played_ms += tx.frame_ms
                 now = time.monotonic()
                 if now - last_report >= PROGRESS_EVERY_S:
                     last_report = now
                     done = int(played_ms)
                     self._post_progress(key, done, total)
             else:
+                out_ms += self._write(tempo.flush())
                 # The last frames are still in the device's queue: wait for them.
-                rest = began + played_ms / 1000 - time.monotonic()
+                rest = began + out_ms / 1000 - time.monotonic()
                 if rest > 0 and stop.wait(rest):
                     self._ui.post(lambda: self.finished.emit(key, False))
                     return
@@ -122,6 +164,19 @@ class Replayer(QObject):
             self._ui.post(lambda: self.failed.emit(key, message))
             return
         self._ui.post(lambda: self.finished.emit(key, False))
+
+    def _write(self, pcm: Pcm) -> float:
+        """Hand audio to the speaker; its length in ms."""
+        if pcm.size:
+            self._sound.write(pcm)
+        return pcm.size / 48
+
+    def _wait_resumed(self, stop: threading.Event) -> float:
+        """(Replay thread) wait while paused; how long that was, in seconds."""
+        began = time.monotonic()
+        while not self._resume.wait(0.1) and not stop.is_set():
+            pass
+        return time.monotonic() - began
 
     def _post_progress(self, key: int, done: int, total: int) -> None:
         self._ui.post(lambda: self.progress.emit(key, done, total))

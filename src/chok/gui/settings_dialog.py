@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -10,6 +13,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
+    QKeySequenceEdit,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -22,7 +26,9 @@ from chok import profiles
 from chok.audio import DeviceInfo, list_devices
 from chok.errors import UsageError
 from chok.gui.audio_io import NO_INPUT, NO_OUTPUT, AudioSettings
+from chok.gui.hotkey import from_qt, hotkey_problem, shown
 from chok.gui.tasks import TaskRunner
+from chok.gui.tray import DesktopSettings
 from chok.profiles import Profile
 from chok.protocol.people import MAX_DISPLAY_NAME, validate_display_name
 
@@ -35,12 +41,14 @@ class SettingsDialog(QDialog):
         audio: AudioSettings,
         profile: Profile,
         parent: QWidget | None = None,
+        desktop: DesktopSettings | None = None,
         display_name: str | None = None,
         archive: bool = False,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("chok settings")
         self.audio = AudioSettings(audio.input, audio.output, audio.volume)
+        self.desktop = dataclasses.replace(desktop or DesktopSettings())
         self.profile = profile
         self.choice: str | None = None  # a profile name to switch to, or JOIN_ANOTHER
         self.tasks = TaskRunner(self, max_threads=1)
@@ -83,6 +91,7 @@ class SettingsDialog(QDialog):
         self.devices_note = QLabel("Looking for sound devices\u2026")
         self.devices_note.setWordWrap(True)
         form.addRow("", self.devices_note)
+        self._desktop_rows(form)
         self.profile_box = QComboBox()
         self.profile_box.setAccessibleName("Profile")
         for name in profiles.names():
@@ -115,6 +124,28 @@ class SettingsDialog(QDialog):
         layout.addWidget(buttons)
         self.setMinimumWidth(self.fontMetrics().height() * 32)
         self.tasks.run(list_devices, self._devices, self._no_devices)
+
+    def _desktop_rows(self, form: QFormLayout) -> None:
+        """The global push-to-talk hotkey and starting in the tray."""
+        row = QHBoxLayout()
+        self.hotkey_check = QCheckBox("Talk from any app, holding")
+        self.hotkey_check.setChecked(self.desktop.hotkey_on)
+        self.hotkey_edit = QKeySequenceEdit(QKeySequence(shown(self.desktop.hotkey)))
+        self.hotkey_edit.setMaximumSequenceLength(1)
+        self.hotkey_edit.setAccessibleName("Push-to-talk hotkey")
+        row.addWidget(self.hotkey_check)
+        row.addWidget(self.hotkey_edit, 1)
+        form.addRow("Hotkey:", row)
+        problem = hotkey_problem()
+        self.hotkey_note = QLabel(
+            f"Not on this desktop: {problem}." if problem else
+            "Works while chok is in the background; the key still reaches the app you are in."
+        )  # fmt: skip
+        self.hotkey_note.setWordWrap(True)
+        form.addRow("", self.hotkey_note)
+        self.minimized_check = QCheckBox("Start minimised to the tray")
+        self.minimized_check.setChecked(self.desktop.start_minimized)
+        form.addRow("", self.minimized_check)
 
     @staticmethod
     def _fill(box: QComboBox, items: list[tuple[str, str | None]]) -> None:
@@ -166,6 +197,14 @@ class SettingsDialog(QDialog):
         self.audio.input = self.input_box.currentData()
         self.audio.output = self.output_box.currentData()
         self.audio.volume = self.volume.value() / 100
+        text = self.hotkey_edit.keySequence().toString(QKeySequence.SequenceFormat.PortableText)
+        try:
+            self.desktop.hotkey = from_qt(text) if text else self.desktop.hotkey
+        except ValueError as exc:
+            self.hotkey_note.setText(str(exc))
+            return
+        self.desktop.hotkey_on = self.hotkey_check.isChecked()
+        self.desktop.start_minimized = self.minimized_check.isChecked()
         chosen = self.profile_box.currentData()
         if self.choice is None and isinstance(chosen, str) and chosen != self.profile.name:
             self.choice = chosen

@@ -10,6 +10,7 @@ from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
+    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from chok.channel.timeline import Entry
+from chok.codec.tempo import SPEEDS
 from chok.gui.timeline_model import (
     ENTRY_ROLE,
     EntryDelegate,
@@ -105,6 +107,16 @@ class TimelinePane(QWidget):
         self.play_button.setToolTip("Play or stop the selected recording (Enter)")
         self.play_button.clicked.connect(self.play_or_stop)
         top.addWidget(self.play_button)
+        self.speed_box = QComboBox()
+        self.speed_box.setAccessibleName("Replay speed")
+        self.speed_box.setToolTip("Replay speed; the voice keeps its pitch")
+        for speed in SPEEDS:
+            self.speed_box.addItem(f"{speed:g}\u00d7", speed)
+        self.speed_box.setCurrentIndex(max(0, self.speed_box.findData(self.vm.replayer.speed)))
+        self.speed_box.activated.connect(
+            lambda index: self.vm.set_speed(float(self.speed_box.itemData(index)))
+        )
+        top.addWidget(self.speed_box)
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.setFormat("")
@@ -143,10 +155,11 @@ class TimelinePane(QWidget):
         vm.timelineError.connect(self._error)
         vm.entryChanged.connect(self._entry_changed)
         vm.unheardChanged.connect(self._unheard)
-        vm.playStarted.connect(lambda entry_id, total: self._progress(entry_id, 0, total))
+        vm.playStarted.connect(self._play_started)
         vm.playProgress.connect(self._progress)
         vm.playEnded.connect(self._play_ended)
         vm.playingChanged.connect(lambda _playing: self._selection_changed())
+        vm.playPaused.connect(lambda _paused: self._selection_changed())
         vm.reactionPending.connect(self._reaction_pending)
         self.list.selectionModel().currentChanged.connect(lambda *_: self._selection_changed())
         # Names and heard-by come from the family's topics, whatever the channel.
@@ -218,10 +231,15 @@ class TimelinePane(QWidget):
         if selected is not None and selected.id == entry_id:
             self._show_progress(played_ms, total_ms)
 
+    def _play_started(self, entry_id: int, total_ms: int) -> None:
+        self._progress(entry_id, 0, total_ms)
+        self._selection_changed()  # the button turns into Stop now, not at the next reload
+
     def _show_progress(self, played_ms: int, total_ms: int) -> None:
         self.progress.setRange(0, max(1, total_ms))
         self.progress.setValue(min(played_ms, max(1, total_ms)))
-        self.progress.setFormat(f"{seconds_text(played_ms)} / {seconds_text(total_ms)}")
+        paused = "  (paused: live audio first)" if self.vm.replayer.paused else ""
+        self.progress.setFormat(f"{seconds_text(played_ms)} / {seconds_text(total_ms)}{paused}")
 
     def _play_ended(self, entry_id: int, completed: bool) -> None:
         if self.model.playing is not None and self.model.playing[0] == entry_id:
@@ -257,6 +275,7 @@ class TimelinePane(QWidget):
         self.delete_button.setEnabled(entry is not None and self.vm.can_delete(entry))
         if entry is not None and is_playing and self.model.playing is not None:
             self._show_progress(self.model.playing[1], self.model.playing[2])
+
         elif entry is not None:
             total = entry.transmission.duration_ms
             self._show_progress(total if entry.id == self._completed else 0, total)

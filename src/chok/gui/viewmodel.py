@@ -14,18 +14,21 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from chok import profiles
 from chok.channel.archive import ArchiveResult
 from chok.channel.cache import Refresh, TimelineCache
 from chok.channel.delete import Deleted, delete_transmission
 from chok.channel.reactions import ReactResult, toggle_reaction
+from chok.channel.scan import ScanGate
 from chok.channel.session import open_session
 from chok.channel.talk import TalkResult
 from chok.channel.timeline import Entry
+from chok.codec.tempo import check_speed
 from chok.gui.audio_io import AudioDevices, AudioSettings, SoundOut
 from chok.gui.family import FamilyModel
 from chok.gui.heard import HeardLog
 from chok.gui.listening import Conn, Listening
-from chok.gui.replaying import Replayer, export_entry
+from chok.gui.replaying import SPEED_KEY, Replayer, export_entry, replay_speed
 from chok.gui.talking import Talking, TalkState
 from chok.gui.tasks import TaskRunner, UiCaller
 from chok.profiles import Profile
@@ -64,6 +67,7 @@ class ChannelViewModel(QObject):
     playProgress = Signal(int, int, int)
     playEnded = Signal(int, bool)
     playingChanged = Signal(bool)
+    playPaused = Signal(bool)  # a replay waits while live audio plays
     reactionPending = Signal(int, str, bool)  # entry id, emoji, pending
 
     def __init__(
@@ -73,6 +77,7 @@ class ChannelViewModel(QObject):
         devices: AudioDevices,
         audio: AudioSettings,
         probe_ms: int = 2000,
+        gate: ScanGate | None = None,
         family: FamilyModel | None = None,
     ) -> None:
         super().__init__()
@@ -88,10 +93,12 @@ class ChannelViewModel(QObject):
         self.tasks = TaskRunner(self)
         self.sound = SoundOut(devices, audio.output, self.volume, self._sound_problem)
         self.listening = Listening(
-            self.session, devices, audio.output, self.volume, self.tasks, self.ui, probe_ms
+            self.session, devices, audio.output, self.volume, self.tasks, self.ui, probe_ms, gate
         )
         self.talking = Talking(self.session, devices, lambda: self.audio.input, self.ui)
         self.replayer = Replayer(self.session, self.sound, self.ui, self.family.store)
+        self.replayer.speed = replay_speed(profile.name)
+        self._live: set[str] = set()  # live transmissions playing now (a replay waits)
         self.heard = HeardLog(profile.name, self.session.number, self.me)
         self.since: int | None = SINCE["24 h"]
         self.entries: list[Entry] = []  # the whole timeline, newest first
@@ -129,6 +136,7 @@ class ChannelViewModel(QObject):
         rep.finished.connect(self._play_finished)
         rep.failed.connect(self._play_failed)
         rep.playingChanged.connect(self.playingChanged)
+        rep.pausedChanged.connect(self.playPaused)
         self.family.archived.connect(self._archived)
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
@@ -168,9 +176,8 @@ class ChannelViewModel(QObject):
         state = self.ptt_state
         if state in (PttState.TALKING, PttState.SENDING):
             return
-        if state == PttState.OFFLINE:
-            self.message.emit(f"not connected: {self.listening.detail}", True)
-            return
+        if state == PttState.OFFLINE:  # talk anyway: the outbox keeps it until connected
+            self.message.emit("queued: will be sent when connected", False)
         if state == PttState.NO_MIC:
             self.message.emit(f"cannot talk: {self.mic_problem}", True)
             return
@@ -181,11 +188,13 @@ class ChannelViewModel(QObject):
             return
         self.sound.cue("permit")
         self.talking.press()
+        self.live_started("you")
 
     def release(self) -> None:
         self.talking.release()
 
     def _sent(self, result: TalkResult) -> None:
+        self.live_ended("you")
         self.sound.cue("end")
         tx = result.transmission
         if tx is None:
@@ -199,6 +208,7 @@ class ChannelViewModel(QObject):
         self._debounce.start()
 
     def _talk_failed(self, message: str, mic: bool) -> None:
+        self.live_ended("you")
         if mic:
             self.mic_problem = message
             self._update_ptt()
@@ -227,7 +237,7 @@ class ChannelViewModel(QObject):
     def _connection(self, state: str, detail: str) -> None:
         self.connectionChanged.emit(state, detail)
         self._update_ptt()
-        if state == Conn.RECONNECTING:
+        if state in (Conn.RECONNECTING, Conn.OFFLINE):
             self._was_away = True
             self._live_since = None  # heard-by: live hearing begins again after this
         elif state == Conn.CONNECTED and (self._was_away or not self.entries):
@@ -242,16 +252,29 @@ class ChannelViewModel(QObject):
         self._starts[key] = offset
         if self._live_since is None:
             self._live_since = offset  # transmissions that began from here are heard whole
+        self.live_started(key)
         self.someoneTalking.emit(talker)
         if self.talking.state is TalkState.TALKING:
             self.message.emit(f"{talker} is talking too", True)
 
     def _other_ended(self, key: str, talker: str, duration_ms: int, heard: bool) -> None:
+        self.live_ended(key)
         self.sound.cue("end")
         offset = self._starts.pop(key, None)
         if heard and offset is not None:
             self.heard.heard_live(key, offset)
         self._debounce.start()
+
+    def live_started(self, key: str) -> None:
+        """Live audio (someone else, or you talking) comes first: a replay pauses."""
+        self._live.add(key)
+        self.replayer.pause()
+
+    def live_ended(self, key: str) -> None:
+        """The replay goes on from where it paused once nothing live plays."""
+        self._live.discard(key)
+        if not self._live:
+            self.replayer.resume()
 
     def _watermarks(self, _low: int, _high: int, meta_high: int) -> None:
         if self._meta_high is not None and meta_high != self._meta_high:
@@ -376,6 +399,11 @@ class ChannelViewModel(QObject):
 
     def stop(self) -> None:
         self.replayer.stop()
+
+    def set_speed(self, speed: float) -> None:
+        """Replays from now on (and the next one started) at this speed, the pitch kept."""
+        self.replayer.speed = check_speed(speed)
+        profiles.remember(self.profile.name, SPEED_KEY, speed)
 
     def _play_finished(self, entry_id: int, completed: bool) -> None:
         if completed:

@@ -1,4 +1,5 @@
-"""Small custom widgets: the push-to-talk button, a level bar, a rolling waveform.
+"""Small custom widgets: the push-to-talk button, a level bar, a rolling waveform,
+a status line that elides.
 
 Sizes follow the font, so the app stays readable at any scaling.
 """
@@ -7,8 +8,8 @@ from __future__ import annotations
 
 from collections import deque
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPaintEvent, QPen, QPixmap
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QIcon, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap
 from PySide6.QtWidgets import QAbstractButton, QSizePolicy, QWidget
 
 from chok.gui.viewmodel import PttState
@@ -21,7 +22,7 @@ PTT_LOOK: dict[str, tuple[str, str, str]] = {
     PttState.TALKING: ("#c62828", "Talking", "release to send"),
     PttState.SENDING: ("#ef6c00", "Sending", "one moment"),
     PttState.BUSY: ("#6d4c41", "Channel busy", "wait for the end"),
-    PttState.OFFLINE: ("#757575", "Connecting", "talk when connected"),
+    PttState.OFFLINE: ("#757575", "Not connected", "hold to talk: sent when connected"),
     PttState.NO_MIC: ("#757575", "No microphone", "listen only (see Settings)"),
 }
 
@@ -193,3 +194,58 @@ def app_icon() -> QIcon:
         painter.end()
         icon.addPixmap(pixmap)
     return icon
+
+
+class StatusLine(QWidget):
+    """A coloured dot and one line of text, elided to the width it gets: a long
+    message never widens the window. A click asks for the details."""
+
+    clicked = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._text = ""
+        self._colour = QColor("#757575")
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+
+    def set_status(self, colour: str, text: str) -> None:
+        self._colour, self._text = QColor(colour), text
+        self.setAccessibleDescription(text)
+        self.update()
+
+    def text(self) -> str:
+        """The whole text, however much of it fits."""
+        return self._text
+
+    def sizeHint(self) -> QSize:
+        metrics = self.fontMetrics()
+        return QSize(metrics.height() * 12, metrics.height() + 4)
+
+    def minimumSizeHint(self) -> QSize:
+        metrics = self.fontMetrics()
+        return QSize(metrics.height() * 3, metrics.height() + 4)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit()
+        super().mouseReleaseEvent(event)
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        height = self.fontMetrics().height()
+        dot = height * 0.6
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(self._colour)
+        painter.drawEllipse(QRectF(0, (self.height() - dot) / 2, dot, dot))
+        left = int(dot + height * 0.4)
+        shown = self.fontMetrics().elidedText(
+            self._text, Qt.TextElideMode.ElideRight, max(0, self.width() - left)
+        )
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        painter.drawText(
+            left, 0, self.width() - left, self.height(),
+            int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft), shown,
+        )  # fmt: skip
+        painter.end()

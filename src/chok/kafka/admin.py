@@ -284,3 +284,19 @@ def _principal_filter(principal: str) -> AclBindingFilter:
         AclOperation.ANY,
         AclPermissionType.ANY,
     )
+
+
+def refusal(creds: Credentials, topics: list[str], timeout: float = 10.0) -> ChokError | None:
+    """Why these topics are refused, if they are: a revoked person sees "no such
+    topic" just like a broker that is restarting; this asks precisely.
+
+    Returns the AccessDeniedError to report, or None when access is fine or the
+    cluster cannot be asked right now (then it is a connection problem).
+    """
+    try:
+        Admin(creds, timeout=timeout).verify_access(topics)
+    except AccessDeniedError as denied:
+        return denied
+    except ChokError:
+        return None
+    return None

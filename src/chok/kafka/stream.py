@@ -8,6 +8,7 @@ the person's own prefix ``chok.<user>.`` which their ACLs cover.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -42,6 +43,16 @@ PRODUCER_SETTINGS: dict[str, Any] = {
     "compression.type": "none",
     "message.timeout.ms": 15000,
     "request.timeout.ms": 10000,
+}
+# Talking through the outbox: librdkafka keeps retrying for as long as the
+# broker is away (no message timeout), in order and without doubles within one
+# producer; a failure that would leave a gap stops the producer instead
+# (gapless guarantee), so the sender replaces it and re-sends, in order, what
+# was not acknowledged.
+OUTBOX_PRODUCER_SETTINGS: dict[str, Any] = {
+    **PRODUCER_SETTINGS,
+    "message.timeout.ms": 0,
+    "enable.gapless.guarantee": True,
 }
 # The broker answers a fetch as soon as one byte is there (fetch.min.bytes=1),
 # so fetch.wait.max.ms only bounds idle polls, not latency.
@@ -106,6 +117,59 @@ class RecordProducer:
         except Exception as exc:  # KafkaException from librdkafka
             raise convert(exc, f"sending to {topic}") from exc
         self._producer.poll(0)
+
+    def enqueue(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Headers | None,
+        partition: int,
+        on_delivery: DeliveryCallback,
+    ) -> bool:
+        """Queue a record without waiting and without polling (the caller polls);
+        False when librdkafka's queue is full (try again after a poll).
+
+        Unlike ``produce`` it does not refuse because an earlier record failed:
+        the outbox sender decides what a failure means.
+        """
+
+        def report(err: RdKafkaError | None, msg: Message) -> None:
+            if err is not None:
+                on_delivery(None, convert(err, f"sending to {topic}"))
+            else:
+                on_delivery(Delivered(topic, msg.offset() or 0, msg.key()), None)
+
+        try:
+            self._producer.produce(
+                topic, value=value, key=key, headers=list(headers or []),
+                partition=partition, on_delivery=report,
+            )  # fmt: skip
+        except BufferError:
+            return False
+        except Exception as exc:  # KafkaException from librdkafka (a fatal producer)
+            raise convert(exc, f"sending to {topic}") from exc
+        return True
+
+    def take_error(self) -> ChokError | None:
+        """The connection error librdkafka reported since the last call, if any."""
+        error: ChokError | None = self._errors.take()
+        return error
+
+    def warm_up(self, topic: str) -> None:
+        """``connect`` on a thread of its own: never blocks, never fails the caller."""
+
+        def run() -> None:
+            with contextlib.suppress(ChokError):
+                self.connect(topic)
+
+        threading.Thread(target=run, name="chok-producer-warm-up", daemon=True).start()
+
+    def close(self) -> None:
+        """Drop what is still queued (the outbox has it) and let the client go."""
+        with contextlib.suppress(Exception):
+            self._producer.purge()
+            self._producer.poll(0)
 
     def connect(self, topic: str, timeout: float = 10.0) -> None:
         """Open the TLS connection and get the producer id now, not on the first

@@ -204,11 +204,22 @@ def expiry(cert_pem: bytes) -> dt.datetime:
 
 
 def signed_by(cert_pem: bytes, ca_pem: bytes) -> bool:
-    """True when cert_pem was issued by the CA in ca_pem."""
+    """True when cert_pem was issued by a CA in ca_pem (which may hold several)."""
     cert = x509.load_pem_x509_certificate(cert_pem)
-    ca = x509.load_pem_x509_certificate(ca_pem)
-    try:
-        cert.verify_directly_issued_by(ca)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
+    for ca in x509.load_pem_x509_certificates(ca_pem):
+        try:
+            cert.verify_directly_issued_by(ca)
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+        return True
+    return False
+
+
+def key_matches(cert_pem: bytes, key_pem: bytes) -> bool:
+    """True when key_pem is the private key of the certificate (raises ValueError
+    when either cannot be read)."""
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    key = serialization.load_pem_private_key(key_pem, password=None)
+    der = serialization.Encoding.DER
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    return cert.public_key().public_bytes(der, spki) == key.public_key().public_bytes(der, spki)

@@ -40,6 +40,14 @@ def common_name(user: str, generation: int) -> str:
 
 
 def check_provisionable(user: str) -> None:
+    """The admin's rules for new names, stricter than the protocol's (3.1): a
+    name also becomes a file name (NAME.chok) and a command-line argument."""
+    if user.startswith("-"):
+        raise UsageError(
+            f"a user name cannot start with '-' ({user!r} would read as an option "
+            "in commands and file names)",
+            hint="start it with a letter or a digit",
+        )
     if len(user) > MAX_PROVISIONED_NAME:
         raise UsageError(
             f"user name '{user[:20]}...' is too long for a certificate: "

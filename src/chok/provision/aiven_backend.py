@@ -171,6 +171,7 @@ def _service_uri(info: dict[str, object]) -> str:
     raise UsageError("the Aiven service has no address yet (service_uri is empty)")
 
 
+@service.exclusive
 def init(
     *,
     project: str,

@@ -181,6 +181,7 @@ def kafka_settings(
     return settings, config, notes
 
 
+@service.exclusive
 def init(
     *,
     admin_config: Path,

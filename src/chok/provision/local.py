@@ -27,6 +27,7 @@ def admin_client() -> tuple[Admin, broker_config.BrokerSettings]:
     return Admin(process.admin_credentials(settings, cluster_files())), settings
 
 
+@service.exclusive
 def init(hosts: list[str], channel_count: int, progress: Progress) -> InitResult:
     """Start the broker if needed and create channels 1..channel_count."""
     service.check_channel_count(channel_count)

@@ -1,20 +1,32 @@
 """The admin's use cases, the same on every backend: people, channels, bundles.
 
+Concurrency: every change holds the admin lock (``<CHOK_HOME>/.admin.lock``)
+from reading the registry to writing it, so two admin commands at once run
+one after the other and never lose each other's users.
+
 Failure safety: the registry is saved only after the cluster accepted a
-change, except for revocations, which are written down first (as pending)
-and then carried out; every later command retries a pending revocation, so
-an interrupted rotate or revoke never leaves an old certificate working.
+change, except for access that may have to be taken back, which is written
+down first (as a pending revocation) and then carried out; every later
+command retries a pending revocation. So an interrupted rotate or revoke
+never leaves an old certificate working, and a new person exists entirely
+(bundle written, access granted, listed) or not at all: the bundle is staged
+before the cluster is touched, and a failure after that takes the new
+certificate's access away again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ParamSpec, Protocol, TypeVar
 
 from chok import pki
 from chok.errors import ChokError, ConfigError, TopicMissingError, UsageError
+from chok.home import locked
 from chok.kafka.client import Credentials
 from chok.pki.cluster import ADMIN_PRINCIPAL, BROKER_PRINCIPAL, cluster_files
 from chok.protocol.bundle import Bundle
@@ -28,6 +40,36 @@ from chok.provision.family import access_record, profile_record, removed_record
 RESERVED_NAMES = {ADMIN_PRINCIPAL, BROKER_PRINCIPAL, "ANONYMOUS", "user1", "avnadmin"}
 MAX_CHANNELS = 50
 MAX_CHANNEL_NAME = 64
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def exclusive(change: Callable[P, R]) -> Callable[P, R]:
+    """Run an admin change under the admin lock (reentrant: changes may nest)."""
+
+    @functools.wraps(change)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        with locked("admin"):
+            return change(*args, **kwargs)
+
+    return run
+
+
+class BundleSink(Protocol):
+    """Where a new person's bundle goes: staged before any change, then committed."""
+
+    def stage(self, bundle: Bundle) -> None:
+        """Write the bundle next to its final place (raise if that cannot be done)."""
+        ...
+
+    def commit(self) -> None:
+        """Put the staged bundle in its final place."""
+        ...
+
+    def discard(self) -> None:
+        """Remove what was staged or committed (the change did not happen)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -117,10 +159,20 @@ def _checked_channels(
     return numbers
 
 
+@exclusive
 def add_user(
-    name: str, channels: list[int] | None, force: bool, display_name: str | None = None
+    name: str,
+    channels: list[int] | None,
+    force: bool,
+    sink: BundleSink | None = None,
+    display_name: str | None = None,
 ) -> tuple[Bundle, registry.UserRecord]:
-    """Give a new person a certificate and access; with force, start them afresh."""
+    """Give a new person a certificate and access; with force, start them afresh.
+
+    With a ``sink``, the bundle is written there as part of the change: if it
+    cannot be written, nobody was created. ``display_name``: what the family
+    sees (kept from before when not given).
+    """
     name = validate_user_name(name)
     if display_name is not None:
         display_name = validate_display_name(display_name)
@@ -140,15 +192,17 @@ def add_user(
     numbers = _checked_channels(reg, channels, fallback)
     backend = open_backend(reg)
     settle(reg, backend)
-    if existing is None:
-        record = _issue(reg, backend, name, 1, numbers, previous=None)
-    else:
-        record = _issue(reg, backend, name, existing.generation + 1, numbers, previous=existing)
-    keep = existing.display_name if existing is not None else ""
-    record.display_name = display_name or keep
-    registry.save(reg)
-    set_up_family(reg, backend, [record])
-    return make_bundle(reg, record), record
+    generation = 1 if existing is None else existing.generation + 1
+    shown_as = display_name or (existing.display_name if existing is not None else "")
+    bundle, record = _issue(reg, backend, name, generation, numbers, existing, sink, shown_as)
+    try:
+        set_up_family(reg, backend, [record])
+    except ChokError as exc:
+        raise type(exc)(
+            f"{name} was added, but their family topics are not ready: {exc.message}",
+            hint="run `chok admin init` again: it sets them up",
+        ) from exc
+    return bundle, record
 
 
 def _issue(
@@ -158,19 +212,40 @@ def _issue(
     generation: int,
     numbers: list[int],
     previous: registry.UserRecord | None,
-) -> registry.UserRecord:
+    sink: BundleSink | None,
+    display_name: str = "",
+) -> tuple[Bundle, registry.UserRecord]:
     """Issue a certificate generation, grant it, and retire the previous one."""
-    identity = backend.issue(name, generation)
-    backend.grant(identity.principal, name, numbers)
-    userkeys.save(name, identity.issued)
-    record = _record(name, numbers, identity.issued.cert_pem, identity.principal, generation)
-    if previous is not None:
-        record.created = previous.created
-        record.rotated_at = _now()
-        if not previous.revoked:
+    identity = backend.issue(name, generation)  # on Aiven, a service user: undone below
+    kept_key = userkeys.load_if_any(name)
+    try:
+        record = _record(name, numbers, identity.issued.cert_pem, identity.principal, generation)
+        record.display_name = display_name
+        if previous is not None:
+            record.created = previous.created
+            record.rotated_at = _now()
+        bundle = bundle_for(reg, record, identity.issued)
+        if sink is not None:
+            sink.stage(bundle)
+        # Written down before access exists: if this command dies from here
+        # on, the next admin command takes that access away again.
+        reg.pending_revocations.append(identity.principal)
+        registry.save(reg)
+        backend.grant(identity.principal, name, numbers)
+        userkeys.save(name, identity.issued)
+        if sink is not None:
+            sink.commit()
+        reg.pending_revocations.remove(identity.principal)
+        if previous is not None and not previous.revoked:
             reg.pending_revocations.append(principal_of(previous))
-    reg.put_user(record)
-    registry.save(reg)
+        reg.put_user(record)
+        registry.save(reg)
+    except BaseException:
+        if sink is not None:
+            sink.discard()
+        userkeys.restore(name, kept_key)
+        _undo_grant(backend, identity.principal)
+        raise
     try:
         settle(reg, backend)
     except ChokError as exc:
@@ -179,10 +254,22 @@ def _issue(
             f"but the old one is not revoked yet: {exc.message}",
             hint="run the command again to retry the revocation",
         ) from exc
-    return record
+    return bundle, record
 
 
-def rotate_user(name: str) -> tuple[Bundle, registry.UserRecord]:
+def _undo_grant(backend: Backend, principal: str) -> None:
+    """Take a half-made person's access away again (best effort: what cannot be
+    done now stays a pending revocation that the next admin command carries out)."""
+    with contextlib.suppress(ChokError):
+        backend.revoke(principal)
+        reg = registry.load()
+        if principal in reg.pending_revocations:
+            reg.pending_revocations.remove(principal)
+            registry.save(reg)
+
+
+@exclusive
+def rotate_user(name: str, sink: BundleSink | None = None) -> tuple[Bundle, registry.UserRecord]:
     """A new certificate (and principal) for a person; the old one stops working."""
     reg = registry.load()
     record = reg.require_user(validate_user_name(name))
@@ -190,13 +277,15 @@ def rotate_user(name: str) -> tuple[Bundle, registry.UserRecord]:
         raise UsageError(
             f"{name} was revoked", hint=f"to let them back in: `chok admin add-user {name} --force`"
         )
-    return add_user(name, record.channels, force=True)
+    return add_user(name, record.channels, force=True, sink=sink)
 
 
-def get_bundle(name: str, rotate: bool = False) -> tuple[Bundle, registry.UserRecord]:
+def get_bundle(
+    name: str, rotate: bool = False, sink: BundleSink | None = None
+) -> tuple[Bundle, registry.UserRecord]:
     """A person's bundle again, with their current certificate (or a new one)."""
     if rotate:
-        return rotate_user(name)
+        return rotate_user(name, sink)
     reg = registry.load()
     record = reg.require_user(validate_user_name(name))
     if record.revoked:
@@ -204,9 +293,14 @@ def get_bundle(name: str, rotate: bool = False) -> tuple[Bundle, registry.UserRe
             f"{name} was revoked: their old bundle no longer works",
             hint=f"to let them back in: `chok admin add-user {name} --force`",
         )
-    return make_bundle(reg, record), record
+    bundle = make_bundle(reg, record)
+    if sink is not None:
+        sink.stage(bundle)
+        sink.commit()
+    return bundle, record
 
 
+@exclusive
 def revoke_user(name: str) -> registry.UserRecord:
     """Take every access away from a person, at once."""
     reg = registry.load()
@@ -243,6 +337,7 @@ def list_channels() -> list[tuple[registry.ChannelRecord, list[str]]]:
     return result
 
 
+@exclusive
 def add_channel(name: str) -> tuple[registry.ChannelRecord, list[str]]:
     """A new channel with the next free number; nobody is a member yet."""
     name = name.strip()
@@ -270,6 +365,7 @@ def _active_user(reg: registry.Registry, name: str) -> registry.UserRecord:
     return record
 
 
+@exclusive
 def grant(name: str, channel_ref: str) -> tuple[registry.UserRecord, registry.ChannelRecord]:
     reg = registry.load()
     record = _active_user(reg, name)
@@ -283,6 +379,7 @@ def grant(name: str, channel_ref: str) -> tuple[registry.UserRecord, registry.Ch
     return record, channel
 
 
+@exclusive
 def deny(name: str, channel_ref: str) -> tuple[registry.UserRecord, registry.ChannelRecord]:
     reg = registry.load()
     record = _active_user(reg, name)
@@ -344,7 +441,10 @@ def bundle_ca_pem(reg: registry.Registry) -> bytes:
 
 
 def make_bundle(reg: registry.Registry, record: registry.UserRecord) -> Bundle:
-    issued = userkeys.load(record.name)
+    return bundle_for(reg, record, userkeys.load(record.name))
+
+
+def bundle_for(reg: registry.Registry, record: registry.UserRecord, issued: pki.Issued) -> Bundle:
     config = client_config(reg, record, chok=True)
     return Bundle(config, bundle_ca_pem(reg), issued.cert_pem, issued.key_pem)
 
@@ -400,6 +500,7 @@ def upgrade(reg: registry.Registry, backend: Backend) -> list[str]:
     return set_up_family(reg, backend, active)
 
 
+@exclusive
 def set_display_name(name: str, display_name: str) -> registry.UserRecord:
     """The admin names a person for the family (they may change it themselves)."""
     reg = registry.load()

@@ -10,12 +10,14 @@ A revoked person's key is deleted: nothing can use it any more.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import stat
 from pathlib import Path
 
 from chok import pki
-from chok.errors import ConfigError
+from chok.errors import ChokError, ConfigError, storage_error
 from chok.home import subdir
 
 
@@ -23,7 +25,11 @@ def _dir(name: str) -> Path:
     # Each level is made (and kept) 0700: mkdir(parents=True) would give the
     # intermediate "users" folder the umask's looser mode.
     for path in (subdir("cluster", "users"), subdir("cluster", "users", name)):
-        os.chmod(path, 0o700)
+        if stat.S_IMODE(path.stat().st_mode) != 0o700:
+            try:
+                os.chmod(path, 0o700)
+            except OSError as exc:
+                raise storage_error(exc, f"make {path} private") from exc
     return subdir("cluster", "users", name)
 
 
@@ -43,6 +49,23 @@ def load(name: str) -> pki.Issued:
             f"the admin's copy of {name}'s key is missing ({exc.filename})",
             hint=f"issue a new one with `chok admin rotate-user {name}`",
         ) from exc
+
+
+def load_if_any(name: str) -> pki.Issued | None:
+    """The current copy, or None when there is none (a new person)."""
+    try:
+        return load(name)
+    except ConfigError:
+        return None
+
+
+def restore(name: str, kept: pki.Issued | None) -> None:
+    """Put back what ``load_if_any`` returned before a change that failed."""
+    if kept is None:
+        delete(name)
+    else:
+        with contextlib.suppress(ChokError):
+            save(name, kept)
 
 
 def delete(name: str) -> None:
