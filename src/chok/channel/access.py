@@ -99,9 +99,9 @@ def refresh_if_stale(profile: Profile, store: Store) -> None:
         refresh(profile, store)
 
 
-def effective(profile: Profile, store: Store) -> Profile:
+def effective(profile: Profile, store: Store | None) -> Profile:
     """The profile with the channels the admin says now (the bundle's if it said none)."""
-    record = cached(store)
+    record = cached(store) if store is not None else None
     if record is None or record.user != profile.user or not record.channels:
         return profile
     config = dataclasses.replace(profile.config, channels=list(record.channels))

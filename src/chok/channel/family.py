@@ -155,10 +155,11 @@ class Names:
         return self.names.get(user)
 
 
-def own_display_name(store: Store, user: str, chosen: object, bundle: object) -> str | None:
+def own_display_name(store: Store | None, user: str, chosen: object, bundle: object) -> str | None:
     """This person's display name: what their topic says, else what they chose on
     this machine, else the bundle's."""
-    for candidate in (display_names(store).get(user), chosen, bundle):
+    topic = display_names(store).get(user) if store is not None else None
+    for candidate in (topic, chosen, bundle):
         if isinstance(candidate, str) and is_display_name(candidate):
             return candidate
     return None
@@ -316,7 +317,7 @@ def refresh_family(creds: Credentials, user: str, store: Store) -> bool:
 CHOSEN_NAME_KEY = "display_name"  # kept per profile in chok's state file
 
 
-def display_name_of(profile: Profile, store: Store) -> str | None:
+def display_name_of(profile: Profile, store: Store | None) -> str | None:
     return own_display_name(
         store,
         profile.user,

@@ -24,7 +24,7 @@ from typing import Any
 
 from chok.channel.timeline import Entry
 from chok.errors import ConfigError
-from chok.home import subdir
+from chok.home import chok_home, subdir
 from chok.profiles import Profile
 from chok.protocol.transmission import Transmission, unchecked_transmission
 
@@ -84,6 +84,10 @@ class Position:
     audio_high: int
 
 
+def _identity(profile: Profile) -> str:
+    return f"{profile.user}@{profile.config.broker_url}"
+
+
 def store_path(profile: str) -> Path:
     return subdir("archive", profile) / "chok.sqlite"
 
@@ -132,8 +136,14 @@ class Store:
     def for_profile(cls, profile: Profile) -> Store:
         """The Store of a joined profile (started afresh if the profile now
         names another person or cluster)."""
-        identity = f"{profile.user}@{profile.config.broker_url}"
-        return cls(store_path(profile.name), identity)
+        return cls(store_path(profile.name), _identity(profile))
+
+    @classmethod
+    def existing(cls, profile: Profile) -> Store | None:
+        """The profile's Store if there is one already: a command that only reads
+        it (its channels, its name) creates nothing."""
+        path = chok_home() / "archive" / profile.name / "chok.sqlite"
+        return cls(path, _identity(profile)) if path.is_file() else None
 
     def _open(self, path: Path, identity: str) -> sqlite3.Connection:
         try:

@@ -99,11 +99,25 @@ def session_from(
 
     The channels are the ones the admin's access record lists now (a channel
     granted since we last looked is asked for first)."""
-    profile, store = profile_and_store(ctx_obj)
+    bundle_profile = profiles.active(ctx_obj.get("profile"))
+    store = Store.existing(bundle_profile)  # read only: a failing command leaves nothing
+    profile = access.effective(bundle_profile, store)
     if channel is not None and all(c.number != channel for c in profile.config.channels):
-        with contextlib.suppress(ChokError):
-            access.refresh(profile, store)
-        profile = access.effective(profile, store)
+        profile = _granted_since(bundle_profile, channel) or profile
     session = open_session(profile, channel, family.display_name_of(profile, store))
     handshake.check(profile.credentials, unreachable_ok=offline_ok)
     return session
+
+
+def _granted_since(profile: profiles.Profile, channel: int) -> profiles.Profile | None:
+    """The profile with ``channel``, if the admin's access record lists it now
+    (asked only of a broker that answers; kept only when it does list it)."""
+    if handshake.probe(profile.credentials).verdict is not handshake.Verdict.ACCEPTED:
+        return None
+    with contextlib.suppress(ChokError):
+        record = access.read_access(profile)
+        if record is not None and any(c.number == channel for c in record.channels):
+            store = Store.for_profile(profile)
+            access.remember(store, record)
+            return access.effective(profile, store)
+    return None

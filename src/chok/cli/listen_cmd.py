@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from chok import profiles
+from chok.channel import access
 from chok.channel.connection import ConnState, ConnStatus
 from chok.channel.live import Event, TalkEnded, TalkStarted
 from chok.channel.player import LivePlayer, play_entries
@@ -20,8 +21,9 @@ from chok.channel.recorder import SaveDir
 from chok.channel.scan import ScanSettings, parse_channels
 from chok.channel.service import ListenService
 from chok.channel.session import ChannelSession, open_session
+from chok.channel.store import Store
 from chok.channel.timeline import load_timeline
-from chok.cli.common import device_option, json_option, profile_and_store, seconds
+from chok.cli.common import device_option, json_option, seconds
 from chok.cli.family_cmd import ListenFamily
 from chok.cli.listen_scan import listen_several
 from chok.cli.output import info, warn
@@ -84,7 +86,8 @@ def listen_cmd(
     the others; --mute N shows N without playing it. Each line names its
     channel; with --save, one folder per channel.
     """
-    profile, _ = profile_and_store(obj)  # the channels the admin lists now
+    bundle_profile = profiles.active(obj.get("profile"))
+    profile = access.effective(bundle_profile, Store.existing(bundle_profile))  # admin's channels
     settings = _scan_settings(profile, channels, mute, priority)
     # A refused certificate is exit 7 at once; an unreachable broker is waited for.
     handshake.check(profile.credentials, unreachable_ok=True)
