@@ -28,7 +28,7 @@ from chok.channel.session import ChannelSession, now_ms
 from chok.channel.store import Store
 from chok.channel.timeline import Entry
 from chok.codec import OpusDecoder, Pcm, read_ogg_opus_packets, write_ogg_opus
-from chok.errors import KafkaTimeoutError, NotFoundError
+from chok.errors import KafkaTimeoutError, NotFoundError, StorageError
 from chok.kafka.stream import PartitionReader, headers_of
 from chok.protocol.audio import AudioFrame, SilenceRun, fill_gaps, parse_audio_record
 from chok.protocol.transmission import Transmission
@@ -79,6 +79,8 @@ class _Collector:
 
 
 def audio_dir(store: Store, channel: int) -> Path:
+    if store.path is None:
+        raise StorageError("cannot archive: chok's folder cannot be written here")
     path = store.path.parent / "audio" / str(channel)
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from chok.channel.timeline import Entry
-from chok.errors import ConfigError
-from chok.home import chok_home, subdir
+from chok.errors import ChokError, StorageError
+from chok.home import chok_home, make_dir, subdir
 from chok.profiles import Profile
 from chok.protocol.transmission import Transmission, unchecked_transmission
 
@@ -127,16 +127,27 @@ def _entry(row: tuple[Any, ...], audio_low: int) -> Entry:
 class Store:
     """One profile's database. Safe to share between threads (one connection, a lock)."""
 
-    def __init__(self, path: Path, identity: str) -> None:
+    def __init__(self, path: Path | None, identity: str) -> None:
+        """A Store in the file ``path``; None: in memory (nothing kept)."""
         self.path = path
+        self.persistent = path is not None
         self._lock = threading.RLock()
-        self._db = self._open(path, identity)
+        self._db = self._open(path, identity) if path is not None else self._memory()
 
     @classmethod
     def for_profile(cls, profile: Profile) -> Store:
         """The Store of a joined profile (started afresh if the profile now
-        names another person or cluster)."""
-        return cls(store_path(profile.name), _identity(profile))
+        names another person or cluster). A home where it cannot be written
+        (read-only, full) gets one in memory: everything works, nothing is kept."""
+        try:
+            return cls(store_path(profile.name), _identity(profile))
+        except ChokError:
+            return cls(None, _identity(profile))
+
+    def _memory(self) -> sqlite3.Connection:
+        db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        db.executescript(_SCHEMA)
+        return db
 
     @classmethod
     def existing(cls, profile: Profile) -> Store | None:
@@ -165,15 +176,15 @@ class Store:
 
     @staticmethod
     def _connect(path: Path) -> sqlite3.Connection:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_dir(path.parent)
         path.touch(mode=0o600, exist_ok=True)
         try:
             db = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise ConfigError(f"cannot open chok's local database {path} ({exc})") from exc
+        except (sqlite3.Error, OSError) as exc:
+            raise StorageError(f"cannot open chok's local database {path} ({exc})") from exc
         return db
 
     @contextmanager

@@ -66,12 +66,12 @@ def archive_group(ctx: click.Context, only: tuple[int, ...], follow: bool, as_js
                 break
     except KeyboardInterrupt:
         stop.set()
+    where = str(store.path.parent) if store.path is not None else None
     if as_json:
-        emit_json({**total, "where": str(store.path.parent)})
+        emit_json({**total, "where": where})
         return
     click.echo(
-        f"archived {total['archived']} recording(s), {total['bytes'] / 1000:.0f} KB "
-        f"in {store.path.parent}"
+        f"archived {total['archived']} recording(s), {total['bytes'] / 1000:.0f} KB in {where}"
     )
     if total["expired"]:
         click.echo(f"{total['expired']} older recording(s) had already expired on the broker")

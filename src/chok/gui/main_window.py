@@ -208,12 +208,16 @@ class MainWindow(QMainWindow):
         self.who_label.setToolTip(f"{text} (user name {self.profile.user})")
 
     def _fill_channels(self, channels: list[ChannelConfig]) -> None:
+        self._channels_shown = list(channels)
         self.channel_box.clear()
         for c in channels:
             self.channel_box.addItem(f"{c.number} \u00b7 {shown(c.name, 32)}", c.number)
 
     def _channels_changed(self, channels: list[ChannelConfig]) -> None:
         """The admin granted or took away a channel: the list follows at once."""
+        shown_now = [(c.number, c.name) for c in self._channels_shown]
+        if [(c.number, c.name) for c in channels] == shown_now:
+            return  # the first record read says what the bundle said: nothing to do
         current = self.vm.session.number
         before = {self.channel_box.itemData(i) for i in range(self.channel_box.count())}
         self._fill_channels(channels)

@@ -105,10 +105,13 @@ class FamilyAdmin:
         specs = [spec for user in users for spec in family_topics(user, self.replication)]
         return self.admin.create_topics(specs)
 
-    def write(self, records: Sequence[Record]) -> None:
+    def write(self, records: Sequence[Record], created: Iterable[str] = ()) -> None:
         """Write records to family topics; TopicMissingError at once for a topic that
-        is not there (a producer would wait half a minute for it to appear)."""
-        existing = self.admin.topics()
+        is not there (a producer would wait half a minute for it to appear).
+
+        ``created``: topics just made, which the brokers' metadata may not show
+        for a moment yet (the producer waits for them)."""
+        existing = {*self.admin.topics(), *created}
         missing = sorted({topic for topic, _, _ in records if topic not in existing})
         if missing:
             raise TopicMissingError(

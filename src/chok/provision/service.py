@@ -482,7 +482,7 @@ def set_up_family(
     created = family.ensure_topics(r.name for r in records)
     writes = [access_record(r.name, _channel_configs(reg, r)) for r in records]
     writes += [profile_record(r.name, r.display_name) for r in records if r.display_name]
-    family.write(writes)
+    family.write(writes, created=created)
     return created
 
 
