@@ -15,18 +15,21 @@ from pathlib import Path
 
 from chok import profiles
 from chok.audio.base import AudioOutput, FileInput, NullOutput
+from chok.channel.capture import Capture
 from chok.channel.live import Event, TalkEnded, TalkStarted
+from chok.channel.push_to_talk import talk_once
 from chok.channel.reactions import toggle_reaction
 from chok.channel.recorder import SaveDir
 from chok.channel.replay import replay_frames
 from chok.channel.service import ListenService
 from chok.channel.session import ChannelSession, open_session
-from chok.channel.talk import Talker
+from chok.channel.talk import Talker, TalkResult
 from chok.channel.timeline import Entry, load_timeline
 from chok.codec import OpusDecoder, sample_speech_path
 from chok.errors import ChokError
 from chok.home import subdir
 from chok.protocol.bundle import read_bundle
+from chok.protocol.display import safe_emoji, safe_text, seconds_text
 from chok.provision import local, registry
 
 Say = Callable[[str], None]
@@ -96,8 +99,10 @@ def run_demo(say: Say, speaker: AudioOutput | None = None) -> DemoResult:
     say("6. the timeline of channel 1 (newest first)")
     for entry in load_timeline(bob).entries[:5]:
         tx = entry.transmission
-        reactions = " ".join(f"{e}{len(n)}" for e, n in entry.reactions.items())
-        say(f"   {entry.id:>6}  {tx.user_id:<8} {tx.duration_ms / 1000:4.1f}s  {reactions}")
+        # Channel 1 is everyone's: what others wrote is shown safely.
+        reactions = " ".join(f"{safe_emoji(e)}{len(n)}" for e, n in entry.reactions.items())
+        who, length = safe_text(tx.user_id, 16), seconds_text(tx.duration_ms, "s")
+        say(f"   {entry.id:>6}  {who:<8} {length:>6}  {reactions}")
     result.entry = load_timeline(bob).find(tx_id)
     say(f"7. bob replays recording {tx_id}")
     result.first_frame_ms = _replay(bob, result.entry, speaker or NullOutput())
@@ -105,12 +110,10 @@ def run_demo(say: Say, speaker: AudioOutput | None = None) -> DemoResult:
     return result
 
 
-def _talk_sample(alice: ChannelSession):  # type: ignore[no-untyped-def]
-    talker = Talker(alice)
-    with FileInput(sample_speech_path(), realtime=True) as source:
-        while (frame := source.read_frame()) is not None:
-            talker.send_pcm(frame)
-    return talker.end()
+def _talk_sample(alice: ChannelSession) -> TalkResult:
+    """One press that lasts as long as the sample: chok talk --file's way."""
+    source = Capture(lambda: FileInput(sample_speech_path(), realtime=True))
+    return talk_once(source, lambda: Talker(alice))
 
 
 def _replay(session: ChannelSession, entry: Entry, speaker: AudioOutput) -> float:

@@ -1,8 +1,9 @@
 """Fixtures for driving the desktop app against the real broker.
 
-Qt runs offscreen; the microphone is speech from memory (paced like a real
-one) and the speaker a buffer, so no sound card is needed. The broker, users
-and channels are the real ones of tests/conftest.py.
+Qt runs offscreen; the microphone is speech from memory, live like a real
+one (tests/audio_fakes.py: paced, timed, looping; it can wake slowly) and the
+speaker a buffer, so no sound card is needed. The broker, users and channels
+are the real ones of tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import random
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,14 +20,21 @@ from dataclasses import dataclass, field
 from functools import cache
 
 import pytest
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QApplication, QWidget
 
 from chok.audio import ArrayInput, AudioInput, AudioOutput, BufferOutput
+from chok.channel.capture import Capture
+from chok.channel.press import PressTiming
+from chok.channel.push_to_talk import PressCallbacks, talk_once
 from chok.channel.session import ChannelSession
 from chok.channel.talk import Talker, TalkResult
-from chok.codec import Pcm, frames_of, sample_speech
+from chok.codec import Pcm, sample_speech
 from chok.errors import AudioDeviceError
 from chok.gui.audio_io import AudioDevices, AudioSettings
 from chok.profiles import Profile
+from tests.audio_fakes import FakeMicrophone
 
 SPEECH_S = 2.0
 
@@ -38,11 +47,13 @@ def speech() -> Pcm:
 
 @dataclass
 class FakeSound:
-    """Devices for the app: a paced speech "microphone", buffer "speakers"."""
+    """Devices for the app: a live speech "microphone", buffer "speakers"."""
 
     inputs_opened: int = 0
     outputs: list[BufferOutput] = field(default_factory=list)
     input_error: Exception | None = None
+    wake_s: float = 0.0  # the microphone delivers nothing for this long after it starts
+    microphones: list[FakeMicrophone] = field(default_factory=list)
 
     def open_input(self, spec: str | None) -> AudioInput:
         if spec == "none":
@@ -50,7 +61,8 @@ class FakeSound:
         if self.input_error is not None:
             raise self.input_error
         self.inputs_opened += 1
-        return ArrayInput(speech(), realtime=True)
+        self.microphones.append(FakeMicrophone(speech(), wake_s=self.wake_s))
+        return self.microphones[-1]
 
     def open_output(self, _spec: str | None) -> AudioOutput:
         out = BufferOutput()
@@ -77,8 +89,14 @@ def open_window(qtbot, sound: FakeSound) -> Iterator[Callable[..., object]]:  # 
 
     windows: list[MainWindow] = []
 
-    def make(profile: Profile, channel: int | None = None, connected: bool = True) -> MainWindow:
-        window = MainWindow(profile, sound.devices, AudioSettings(), channel=channel, probe_ms=500)
+    def make(
+        profile: Profile,
+        channel: int | None = None,
+        connected: bool = True,
+        audio: AudioSettings | None = None,
+    ) -> MainWindow:
+        settings = audio or AudioSettings()
+        window = MainWindow(profile, sound.devices, settings, channel=channel, probe_ms=500)
         qtbot.addWidget(window)
         window.show()
         windows.append(window)
@@ -111,17 +129,12 @@ class Speaker:
 
     def _run(self) -> None:
         try:
-            talker = Talker(self.session)
-            frames = list(frames_of(speech(), 60))
-            count = int(self.seconds * 1000 / 60)
-            began = time.monotonic()
-            for index in range(count):
-                delay = began + index * 0.06 - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)  # a person talks in real time
-                talker.send_pcm(frames[index % len(frames)])
-                self.started.set()
-            self.result = talker.end()
+            self.result = talk_once(
+                Capture(lambda: FakeMicrophone(speech())),
+                lambda: Talker(self.session),
+                PressCallbacks(audio=lambda _dbfs, _ms: self.started.set()),
+                timing=PressTiming(audio_limit_s=self.seconds),
+            )
         except BaseException as exc:  # surfaced by join()
             self.error = exc
             self.started.set()
@@ -136,12 +149,8 @@ class Speaker:
 
 def quick_talk(session: ChannelSession, frames: int = 10) -> TalkResult:
     """A short transmission sent at once (not paced)."""
-    talker = Talker(session)
-    for index, frame in enumerate(frames_of(speech(), 60)):
-        if index >= frames:
-            break
-        talker.send_pcm(frame)
-    return talker.end()
+    pcm = speech()[: frames * 2880]
+    return talk_once(Capture(lambda: ArrayInput(pcm)), lambda: Talker(session))
 
 
 @dataclass
@@ -221,3 +230,29 @@ def expire_audio(session: ChannelSession) -> int:
     for future in futures.values():
         future.result(30)
     return high
+
+
+def space_key(widget: QWidget, kind: QEvent.Type, auto_repeat: bool) -> float:
+    at = time.monotonic()
+    event = QKeyEvent(kind, Qt.Key.Key_Space, Qt.KeyboardModifier.NoModifier, " ", auto_repeat)
+    QApplication.sendEvent(widget, event)
+    return at
+
+
+def hold_space_with_auto_repeat(  # type: ignore[no-untyped-def]
+    qtbot, widget: QWidget, seconds: float, misflag: float = 0.45, seed: int = 8
+) -> tuple[float, float]:
+    """Space held as X11 delivers it: after a 500 ms delay, a release+press pair
+    (0-5 ms apart) every 33-40 ms. Qt flags a repeat as such except, as measured
+    (21 of 47), with probability ``misflag``: then both look like real key events.
+    Returns the times of the first press and the last release."""
+    rng = random.Random(seed)
+    pressed = space_key(widget, QEvent.Type.KeyPress, False)
+    qtbot.wait(500)
+    while time.monotonic() < pressed + seconds - 0.04:
+        misflagged = rng.random() < misflag
+        space_key(widget, QEvent.Type.KeyRelease, not misflagged)
+        qtbot.wait(rng.randint(0, 5))
+        space_key(widget, QEvent.Type.KeyPress, not misflagged)
+        qtbot.wait(rng.randint(33, 40))
+    return pressed, space_key(widget, QEvent.Type.KeyRelease, False)

@@ -77,5 +77,5 @@ def test_a_resend_is_heard_once_live_on_replay_in_export_and_catch_up(
     assert read_ogg_opus_packets(exported) == values
     entry = load_timeline(bob).find(tx.start_offset)
     saver = SaveDir(tmp_path / "caught-up")
-    [(_, saved)] = list(play_entries(bob, [entry], None, saver))
-    assert saved is not None and read_ogg_opus_packets(saved) == values
+    [replayed] = list(play_entries(bob, [entry], None, saver))
+    assert replayed.path is not None and read_ogg_opus_packets(replayed.path) == values

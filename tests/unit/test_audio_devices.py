@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import subprocess
 import sys
+import time
 import wave
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,6 +16,7 @@ import pytest
 
 from chok.audio import (
     ArrayInput,
+    AudioInput,
     BufferOutput,
     FileInput,
     FileOutput,
@@ -146,6 +148,7 @@ def no_device_check(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 OK = SimpleNamespace(input_overflow=False)
+TIMES = SimpleNamespace(currentTime=1.0, inputBufferAdcTime=0.94)
 
 
 @pytest.mark.usefixtures("no_device_check")
@@ -154,17 +157,59 @@ def test_input_callback_queues_copies_and_drops_the_oldest_when_full() -> None:
     block = np.zeros((2880, 1), dtype=np.int16)
     for value in (1, 2, 3):
         block[:] = value
-        mic._callback(block, 2880, None, OK)
+        mic._callback(block, 2880, TIMES, OK)
     assert mic.dropped == 1
     first, second = mic.read_frame(0), mic.read_frame(0)
     assert first is not None and second is not None
     assert (int(first[0]), int(second[0])) == (2, 3)
     assert first.shape == (2880,)
     assert mic.read_frame(0) is None
-    mic._callback(block, 2880, None, SimpleNamespace(input_overflow=True))
+    mic._callback(block, 2880, TIMES, SimpleNamespace(input_overflow=True))
     assert mic.overflows == 1
     mic.clear()
     assert mic.read_frame(0) is None
+
+
+@pytest.mark.usefixtures("no_device_check")
+def test_input_blocks_are_timed_by_the_adc_time_on_the_monotonic_clock() -> None:
+    mic = SoundDeviceInput()
+    block = np.zeros((2880, 1), dtype=np.int16)
+    before = time.monotonic()
+    # PortAudio's stream clock is unrelated to ours: only the difference counts.
+    mic._callback(block, 2880, SimpleNamespace(currentTime=500.25, inputBufferAdcTime=500.1), OK)
+    timed = mic.read_block(0)
+    assert timed is not None
+    assert before - 0.15 <= timed.start <= time.monotonic() - 0.15
+    assert timed.end == pytest.approx(timed.start + 0.06)
+    # A host that does not know the ADC time (0): the block ended when it came.
+    mic._callback(block, 2880, SimpleNamespace(currentTime=0.0, inputBufferAdcTime=0.0), OK)
+    unknown = mic.read_block(0)
+    assert unknown is not None and unknown.end == pytest.approx(time.monotonic(), abs=0.05)
+
+
+def test_array_blocks_end_when_they_are_handed_out_like_a_microphone_s() -> None:
+    fake = FakeTime()
+    source = ArrayInput(
+        np.zeros(2880 * 3, dtype=np.int16), realtime=True, clock=fake.clock, sleep=fake.sleep
+    )
+    starts = []
+    while (block := source.read_block()) is not None:
+        assert block.end == pytest.approx(fake.now)
+        starts.append(block.start)
+    assert starts == pytest.approx([9.94, 10.0, 10.06])
+
+
+def test_an_input_without_times_gets_them_from_the_moment_it_is_read() -> None:
+    class Bare(AudioInput):
+        frame_samples = 2880
+
+        def start(self) -> None: ...
+        def stop(self) -> None: ...
+        def read_frame(self, timeout: float | None = None) -> Any:
+            return np.zeros(2880, dtype=np.int16)
+
+    block = Bare().read_block()
+    assert block is not None and block.end == pytest.approx(time.monotonic(), abs=0.05)
 
 
 @pytest.mark.usefixtures("no_device_check")

@@ -106,7 +106,7 @@ def test_skip_family_vectors() -> None:
 
 
 @given(st.binary(max_size=40), st.binary(max_size=300))
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 def test_family_records_never_raise(key: bytes, value: bytes) -> None:
     for candidate in (key, b"presence", b"profile", b"heard-1-6", b"access"):
         parse_person_record("dan", candidate, value)
@@ -114,7 +114,7 @@ def test_family_records_never_raise(key: bytes, value: bytes) -> None:
 
 
 @given(st.text(max_size=80))
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 def test_a_valid_display_name_stays_valid(text: str) -> None:
     from chok.errors import UsageError
     from chok.protocol.people import is_display_name, shown

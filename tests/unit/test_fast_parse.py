@@ -88,7 +88,7 @@ def test_cases() -> None:
 
 
 @given(st.sampled_from(CASES), st.data())
-@settings(max_examples=500)
+@settings(max_examples=500, deadline=None)
 def test_fast_equals_general_on_mutations(case: tuple[bytes, bytes], data: st.DataObject) -> None:
     # Random byte edits of a canonical record keep most of its layout.
     key, value = case
@@ -108,7 +108,7 @@ def test_fast_equals_general_on_mutations(case: tuple[bytes, bytes], data: st.Da
     details=st.booleans(),
     name=st.one_of(st.none(), st.text(max_size=8)),
 )
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 def test_fast_equals_general_on_built_records(
     user: str,
     channel: int,

@@ -2,7 +2,7 @@
 
 The use cases call::
 
-    open_input(device) -> AudioInput      # start(), read_frame(timeout), clear(), stop()
+    open_input(device) -> AudioInput      # start(), read_frame/read_block(timeout), stop()
     open_output(device) -> AudioOutput    # start(), write(pcm), drain(timeout), close()
     Mixer().push(talker, packet, seq); Mixer().pop_due() -> [frame, ...]
     LevelMeter().update(frame); talk_permit_cue(), end_cue(), busy_cue()
@@ -19,6 +19,7 @@ from chok.audio.base import (
     FileInput,
     FileOutput,
     NullOutput,
+    TimedBlock,
 )
 from chok.audio.jitter import GAP, Gap, JitterBuffer, JitterStats
 from chok.audio.meter import FLOOR_DBFS, Level, LevelMeter, measure
@@ -53,6 +54,7 @@ __all__ = [
     "NullOutput",
     "SoundDeviceInput",
     "SoundDeviceOutput",
+    "TimedBlock",
     "busy_cue",
     "end_cue",
     "list_devices",

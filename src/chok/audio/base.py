@@ -1,8 +1,12 @@
 """The small device interface, and the devices that need no sound card.
 
-An input hands out frames of ``frame_samples`` 48 kHz mono int16 samples; an
-output takes PCM of any length. Sound-card devices live in ``sound.py``; the
-ones here make talk and listen work (and testable) without one.
+An input hands out frames of ``frame_samples`` 48 kHz mono int16 samples,
+either bare (``read_frame``) or as a ``TimedBlock`` that also says when its
+first sample was captured, by ``time.monotonic`` (``read_block``): a press
+keeps exactly the audio said between its press and its release by those
+times. An output takes PCM of any length. Sound-card devices live in
+``sound.py``; the ones here make talk and listen work (and testable) without
+one.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -22,6 +27,7 @@ import numpy as np
 from chok.codec import (
     DEFAULT_FRAME_MS,
     EXPORT_SUFFIXES,
+    SAMPLE_RATE,
     Pcm,
     as_pcm,
     export,
@@ -32,6 +38,19 @@ from chok.codec.files import AudioFileReader
 from chok.errors import CodecError, UsageError
 
 LOG = logging.getLogger("chok.audio")
+
+
+@dataclass(frozen=True)
+class TimedBlock:
+    """A frame of captured audio and when its first sample was captured."""
+
+    start: float  # time.monotonic() of the first sample
+    pcm: Pcm
+
+    @property
+    def end(self) -> float:
+        """When the sample after its last one was (or will be) captured."""
+        return self.start + self.pcm.size / SAMPLE_RATE
 
 
 class AudioInput(ABC):
@@ -46,6 +65,14 @@ class AudioInput(ABC):
     @abstractmethod
     def read_frame(self, timeout: float | None = None) -> Pcm | None:
         """The next frame, or None if none came within ``timeout`` or the input ended."""
+
+    def read_block(self, timeout: float | None = None) -> TimedBlock | None:
+        """The next frame with its capture time. An input that cannot tell says
+        the frame ended when it was read (right for a live source read promptly)."""
+        frame = self.read_frame(timeout)
+        if frame is None:
+            return None
+        return TimedBlock(time.monotonic() - frame.size / SAMPLE_RATE, frame)
 
     @abstractmethod
     def stop(self) -> None:
@@ -107,7 +134,9 @@ class ArrayInput(AudioInput):
     """Frames cut from a signal in memory, optionally paced like a live microphone.
 
     When ``realtime`` is set, frame i is not handed out before ``start + i * frame
-    duration`` by ``clock``, so a file talks at the speed a person would.
+    duration`` by ``clock``, so a file talks at the speed a person would. Its
+    blocks are timed as a microphone's would be: each one ends when it is
+    handed out (paced or not, on the same timeline).
     """
 
     def __init__(
@@ -158,6 +187,13 @@ class ArrayInput(AudioInput):
     def _frame(self, index: int) -> Pcm:
         begin = index * self.frame_samples
         return self._pcm[begin : begin + self.frame_samples].copy()
+
+    def read_block(self, timeout: float | None = None) -> TimedBlock | None:
+        index = self._next
+        frame = self.read_frame(timeout)
+        if frame is None or self._started_at is None:
+            return None
+        return TimedBlock(self._started_at + (index - 1) * self._frame_s, frame)
 
     def stop(self) -> None:
         self._started_at = None

@@ -15,13 +15,21 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Literal, cast
 
 import numpy as np
 
-from chok.audio.base import AudioInput, AudioOutput, FileInput, FileOutput, NullOutput
+from chok.audio.base import (
+    AudioInput,
+    AudioOutput,
+    FileInput,
+    FileOutput,
+    NullOutput,
+    TimedBlock,
+)
 from chok.codec import DEFAULT_FRAME_MS, SAMPLE_RATE, Pcm, as_pcm, frame_samples
 from chok.errors import AudioDeviceError
 
@@ -120,7 +128,12 @@ def _check(kind: Kind, device: str | int | None) -> None:
 
 
 class SoundDeviceInput(AudioInput):
-    """A microphone; frames wait in a bounded queue, the oldest dropped when it is full."""
+    """A microphone; frames wait in a bounded queue, the oldest dropped when it is full.
+
+    Each frame is timed by PortAudio's ``inputBufferAdcTime`` (when its first
+    sample was at the converter), moved from the stream's clock to
+    ``time.monotonic`` by the two clocks' difference at that callback.
+    """
 
     def __init__(
         self,
@@ -132,23 +145,27 @@ class SoundDeviceInput(AudioInput):
         self.frame_samples = frame_samples(frame_ms)
         self.device = _device_arg(device)
         _check("input", self.device)
-        self._queue: queue.Queue[Pcm] = queue.Queue(maxsize=queue_frames)
+        self._queue: queue.Queue[TimedBlock] = queue.Queue(maxsize=queue_frames)
         self._stream: Any = None
         self.dropped = 0  # frames lost because nobody read them in time
         self.overflows = 0  # blocks PortAudio itself reported as overflowed
 
     def _callback(self, indata: Any, frames: int, time_info: Any, status: Any) -> None:
+        now = time.monotonic()
         if status.input_overflow:
             self.overflows += 1
-        frame = np.array(indata[:, 0], dtype=np.int16)
+        adc, current = time_info.inputBufferAdcTime, time_info.currentTime
+        # A host that does not know (0) gets "the block just ended".
+        age = current - adc if adc > 0 and current >= adc else frames / SAMPLE_RATE
+        block = TimedBlock(now - age, np.array(indata[:, 0], dtype=np.int16))
         try:
-            self._queue.put_nowait(frame)
+            self._queue.put_nowait(block)
         except queue.Full:
             # Keep the newest audio: a late reader should catch up, not lag.
             self.dropped += 1
             try:
                 self._queue.get_nowait()
-                self._queue.put_nowait(frame)
+                self._queue.put_nowait(block)
             except (queue.Empty, queue.Full):
                 pass
 
@@ -169,11 +186,20 @@ class SoundDeviceInput(AudioInput):
             self._stream = None
             raise AudioDeviceError(f"cannot start recording: {exc}") from exc
 
-    def read_frame(self, timeout: float | None = None) -> Pcm | None:
+    def read_block(self, timeout: float | None = None) -> TimedBlock | None:
         try:
             return self._queue.get(timeout=timeout)
         except queue.Empty:
             return None
+
+    def read_frame(self, timeout: float | None = None) -> Pcm | None:
+        block = self.read_block(timeout)
+        return None if block is None else block.pcm
+
+    @property
+    def latency(self) -> float:
+        """Seconds from the microphone to the callback, as PortAudio reports it."""
+        return float(self._stream.latency) if self._stream is not None else 0.0
 
     def clear(self) -> None:
         while True:

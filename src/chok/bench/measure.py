@@ -12,12 +12,15 @@ from typing import Any
 
 import numpy as np
 
+from chok.audio.base import ArrayInput
 from chok.bench import original
+from chok.channel.capture import Capture
 from chok.channel.live import Event, FrameArrived, TalkEnded
+from chok.channel.push_to_talk import talk_once
 from chok.channel.replay import replay_frames
 from chok.channel.service import ListenService
 from chok.channel.session import ChannelSession
-from chok.channel.talk import Talker
+from chok.channel.talk import Talker, TalkResult
 from chok.channel.timeline import load_timeline
 from chok.codec import OpusDecoder, Pcm, encode_pcm, resample
 from chok.kafka.stream import RecordProducer
@@ -52,10 +55,33 @@ def _pace(index: int, began: float) -> None:
         time.sleep(delay)  # a talker produces one frame every 60 ms
 
 
-def chok_live(
-    talk: ChannelSession, listen: ChannelSession, packets: list[bytes]
-) -> tuple[Latency, float]:
-    """Latency sent->decoded, and bytes on the wire per second of speech."""
+class _TimedTalker:
+    """chok's Talker as the press runtime's sink, noting when each frame is handed
+    to it (Opus encoding included) and serving the producer's statistics."""
+
+    def __init__(self, talker: Talker, producer: RecordProducer, sent: dict[int, float]) -> None:
+        self._talker = talker
+        self._producer = producer
+        self._sent = sent
+        self.tx_id = talker.tx_id
+        self.frame_ms = talker.frame_ms
+
+    @property
+    def frames_sent(self) -> int:
+        return self._talker.frames_sent
+
+    def send_pcm(self, pcm: Pcm) -> None:
+        self._sent[self._talker.frames_sent] = time.perf_counter()
+        self._talker.send_pcm(pcm)
+        self._producer.poll(0)
+
+    def end(self, timeout: float = 15.0) -> TalkResult:
+        return self._talker.end(timeout)
+
+
+def chok_live(talk: ChannelSession, listen: ChannelSession, speech: Pcm) -> tuple[Latency, float]:
+    """Latency sent->decoded, and bytes on the wire per second of speech: one
+    press of the press runtime, the speech as its microphone (in real time)."""
     sent: dict[int, float] = {}
     got: dict[int, float] = {}
     decoders: dict[str, OpusDecoder] = {}
@@ -79,18 +105,12 @@ def chok_live(
     )
     producer.connect(talk.audio_topic)
     service = ListenService(listen, on_event=on_event).start()
-    talker = Talker(talk, producer=producer)
     _wait_stats(producer.poll, stats)
     tx_before = stats[-1]["tx_bytes"]
-    began = time.perf_counter()
-    for index, packet in enumerate(packets):
-        _pace(index, began)
-        sent[index] = time.perf_counter()
-        talker.send_packet(packet)
-        producer.poll(0)
-    talker.end()
+    microphone = Capture(lambda: ArrayInput(speech, realtime=True))
+    result = talk_once(microphone, lambda: _TimedTalker(Talker(talk, producer), producer, sent))
     _wait_stats(producer.poll, stats, after=len(stats))
-    wire = (stats[-1]["tx_bytes"] - tx_before) / (len(packets) * FRAME_S)
+    wire = (stats[-1]["tx_bytes"] - tx_before) / (result.frames * FRAME_S)
     _wait_for(ended.is_set)
     service.stop()
     return _latency(sent, got), wire

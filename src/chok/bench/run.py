@@ -6,7 +6,10 @@ import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from chok.profiles import Profile
 
 Say = Callable[[str], None]
 
@@ -26,47 +29,64 @@ class Row:
 
 
 def run_all(say: Say, frames: int, runs: int, timeline_size: int, isolated: bool) -> list[Row]:
+    return on_local_broker(isolated, lambda: _measure(say, frames, runs, timeline_size, isolated))
+
+
+T = TypeVar("T")
+
+
+def on_local_broker(isolated: bool, measure: Callable[[], T]) -> T:
+    """Run ``measure`` with a throwaway CHOK_HOME (and its broker, stopped after)."""
     if isolated:
         os.environ["CHOK_HOME"] = tempfile.mkdtemp(prefix="chok-bench-")
     from chok.broker import process
 
     started_here = not process.status().running
     try:
-        return _measure(say, frames, runs, timeline_size, isolated)
+        return measure()
     finally:
         if isolated and started_here:
             process.stop()
 
 
-def _measure(say: Say, frames: int, runs: int, timeline_size: int, isolated: bool) -> list[Row]:
+def family(say: Say, isolated: bool, names: tuple[str, ...], channels: int = 3) -> list[Profile]:
+    """Start the local broker, create the channels, provision and join ``names``."""
     from chok import profiles
-    from chok.bench import measure as m
     from chok.broker.process import free_port_pair, start
-    from chok.channel.session import open_session
-    from chok.codec import encode_pcm, make_speech
     from chok.protocol.bundle import read_bundle
     from chok.provision import local
 
     port = free_port_pair() if isolated else None
     say("starting the local broker...")
     start(port=port, progress=say)
-    local.init([], 3, say)
-    sessions = []
-    for name in ("ann", "ben"):  # family-sized names: the key is on every record
+    local.init([], channels, say)
+    joined = []
+    for name in names:  # family-sized names: the key is on every record
         bundle, _ = local.add_user(name, None, force=True)
-        sessions.append(profiles.install(read_bundle(bundle.to_zip()), name, force=True))
+        joined.append(profiles.install(read_bundle(bundle.to_zip()), name, force=True))
+    return joined
+
+
+def _measure(say: Say, frames: int, runs: int, timeline_size: int, isolated: bool) -> list[Row]:
+    import numpy as np
+
+    from chok.bench import measure as m
+    from chok.channel.session import open_session
+    from chok.codec import encode_pcm, make_speech
+
+    sessions = family(say, isolated, ("ann", "ben"))
     talk, listen = open_session(sessions[0], 1), open_session(sessions[1], 1)
     speech = make_speech(BENCH_TEXT)
-    packets = encode_pcm(speech, flush=False)
-    while len(packets) < frames:
-        packets += packets
-    packets = packets[:frames]
+    # The same speech for both: chok says it through its press runtime (and
+    # encodes it), the original-like client sends the very same Opus packets.
+    said = np.tile(speech, -(-frames * 2880 // speech.size))[: frames * 2880]
+    packets = encode_pcm(said, flush=False)
     rows: list[Row] = []
     say("warming up the broker's JVM with both clients (not measured)...")
-    m.chok_live(talk, listen, packets[:40])
+    m.chok_live(talk, listen, said[: 40 * 2880])
     m.original_live(talk, listen, packets[:40])
     say(f"live latency: {frames} frames ({frames * 0.06:.0f} s of speech) per client...")
-    chok_lat, chok_wire = m.chok_live(talk, listen, packets)
+    chok_lat, chok_wire = m.chok_live(talk, listen, said)
     orig_lat, orig_wire = m.original_live(talk, listen, packets)
     for name, attr in (("p50", "p50"), ("p95", "p95"), ("p99", "p99")):
         target = "<= 50" if name == "p99" else ""

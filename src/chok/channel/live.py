@@ -80,6 +80,7 @@ Event = TalkStarted | FrameArrived | TalkEnded
 @dataclass
 class _Active:
     talker: str
+    ident: tuple[str, str] | None  # (talker, transmission id) of a chok transmission
     frames: int = 0
     duration_ms: int = 0
     next_seq: int = 0
@@ -102,11 +103,17 @@ class LiveListener:
         session: ChannelSession,
         reader: PartitionReader | None = None,
         clock: Callable[[], float] = time.monotonic,
+        fill_silence: bool = True,
     ) -> None:
+        """``fill_silence``: give the frames a talker left out as silence (synthesized
+        FrameArrived events), which only a listener that saves needs."""
         self.session = session
+        self.fill_silence = fill_silence
         self._reader = reader or session.audio_reader("live")
         self._clock = clock
-        self._active: dict[str, _Active] = {}
+        self._active: dict[str, _Active] = {}  # event key -> transmission going on
+        self._keys: dict[tuple[str, str], str] = {}  # (talker, id) -> its event key
+        # (talker, id) of transmissions that ended, to drop frames sent again.
         self._ended: OrderedDict[tuple[str, str], _Ended] = OrderedDict()
         self._orig_key: str | None = None
         self._last_tick = clock()
@@ -182,59 +189,78 @@ class LiveListener:
         key, talker = self._transmission_of(parsed, offset)
         active = self._active.get(key)
         if active is None:
-            active = self._active[key] = self._begin(key, talker, parsed)
+            active = self._active[key] = self._begin(talker, parsed)
             yield TalkStarted(key, talker, offset)
         _, sent_ms = msg.timestamp()
-        gap = fill_gaps(active.next_seq, parsed)
+        gap = fill_gaps(active.next_seq, parsed) if self.fill_silence else ()
         if len(gap) <= MAX_FILLED_GAP:
             for silent in gap:
                 yield FrameArrived(key, talker, silent, offset, int(sent_ms), True)
         if parsed.seq is not None:
-            active.next_seq = parsed.seq + 1
+            # Never backwards: a hostile seq going down and up again must not
+            # make the same pause be filled again and again.
+            active.next_seq = max(active.next_seq, parsed.seq + 1)
         active.frames += 1
         active.duration_ms += parsed.frame_ms
         active.quiet_s, active.last_frame_at = 0.0, self._clock()
         yield FrameArrived(key, talker, parsed, offset, int(sent_ms))
 
-    def _begin(self, key: str, talker: str, frame: AudioFrame) -> _Active:
+    def _begin(self, talker: str, frame: AudioFrame) -> _Active:
         """A new transmission, or one that timed out and continues (its seq carries on)."""
-        ended = self._ended.pop((talker, key), None) if frame.tx_id is not None else None
-        next_seq = ended.next_seq if ended is not None else 0
-        return _Active(talker, next_seq=next_seq, original=frame.tx_id is None)
+        if frame.tx_id is None:
+            return _Active(talker, None, original=True)
+        ident = (talker, frame.tx_id)
+        ended = self._ended.pop(ident, None)
+        return _Active(talker, ident, next_seq=ended.next_seq if ended is not None else 0)
 
     def _heard_before(self, frame: AudioFrame) -> bool:
         """A frame sent again after a crash (same talker, transmission and seq)."""
         if frame.tx_id is None or frame.talker is None or frame.seq is None:
             return False
-        active = self._active.get(frame.tx_id)
-        if active is not None and active.talker == frame.talker:
+        ident = (frame.talker, frame.tx_id)
+        key = self._keys.get(ident)
+        active = self._active.get(key) if key is not None else None
+        if active is not None and active.ident == ident:
             return frame.seq < active.next_seq
-        ended = self._ended.get((frame.talker, frame.tx_id))
+        ended = self._ended.get(ident)
         return ended is not None and (ended.clean or frame.seq < ended.next_seq)
 
     def _end(self, end: EndOfTransmission, offset: int) -> Iterator[Event]:
-        active = self._active.get(end.tx_id)
-        if active is None or active.talker != end.talker:
+        ident = (end.talker, end.tx_id)
+        key = self._keys.pop(ident, None)
+        active = self._active.get(key) if key is not None else None
+        if key is None or active is None or active.ident != ident:
             return  # never heard it, or already ended (a marker sent again)
-        del self._active[end.tx_id]
-        self._remember(end.talker, end.tx_id, _Ended(max(active.next_seq, end.frames), True))
+        del self._active[key]
+        self._remember(ident, _Ended(max(active.next_seq, end.frames), True))
         # Frames the talker left out as silence after its last record.
-        last = min(end.frames, active.next_seq + MAX_FILLED_GAP)
+        last = min(end.frames, active.next_seq + MAX_FILLED_GAP) if self.fill_silence else 0
         trailing = SilenceRun(
             active.talker, end.tx_id, end.frame_ms, active.next_seq, max(active.next_seq, last)
         )
         for silent in trailing:
-            yield FrameArrived(end.tx_id, active.talker, silent, offset, 0, True)
-        yield TalkEnded(end.tx_id, active.talker, end.frames, end.duration_ms, True)
+            yield FrameArrived(key, active.talker, silent, offset, 0, True)
+        yield TalkEnded(key, active.talker, end.frames, end.duration_ms, True)
 
-    def _remember(self, talker: str, key: str, ended: _Ended) -> None:
-        self._ended[(talker, key)] = ended
+    def _remember(self, ident: tuple[str, str], ended: _Ended) -> None:
+        self._ended[ident] = ended
         while len(self._ended) > REMEMBERED_ENDS:
             self._ended.popitem(last=False)
 
+    def _chok_key(self, talker: str, tx_id: str) -> str:
+        """The event key of a chok transmission: its id, unless another talker's
+        transmission has that id (4 random bytes that everyone sees live: a
+        transmission is its talker and its id together, protocol.md 4.4)."""
+        ident = (talker, tx_id)
+        key = self._keys.get(ident)
+        if key is None or key not in self._active:
+            key = tx_id if tx_id not in self._active else f"{tx_id}-{talker}"
+            self._keys[ident] = key
+        return key
+
     def _transmission_of(self, frame: AudioFrame, offset: int) -> tuple[str, str]:
         if frame.tx_id is not None and frame.talker is not None:
-            return frame.tx_id, frame.talker
+            return self._chok_key(frame.talker, frame.tx_id), frame.talker
         if self._orig_key is None or self._orig_key not in self._active:
             self._orig_key = f"orig-{offset}"
         return self._orig_key, ORIGINAL_TALKER
@@ -248,8 +274,10 @@ class LiveListener:
             limit = ORIGINAL_GAP_S if active.original else TALK_TIMEOUT_S
             if active.quiet_s > limit:
                 del self._active[key]
-                if not active.original:
-                    self._remember(active.talker, key, _Ended(active.next_seq, False))
+                if active.ident is not None:
+                    if self._keys.get(active.ident) == key:
+                        del self._keys[active.ident]
+                    self._remember(active.ident, _Ended(active.next_seq, False))
                 yield TalkEnded(
                     key, active.talker, active.frames, active.duration_ms, active.original
                 )

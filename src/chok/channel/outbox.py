@@ -33,7 +33,7 @@ from pathlib import Path
 import filelock
 
 from chok.errors import EnvironmentError_
-from chok.home import subdir
+from chok.home import chok_home, subdir
 
 MAGIC = b"CHOKOUT1\n"
 SYNC_INTERVAL_S = 0.15
@@ -236,6 +236,13 @@ class Outbox:
     @classmethod
     def for_profile(cls, profile: str) -> Outbox:
         return cls(subdir("outbox", profile))
+
+    @classmethod
+    def left_for(cls, profile: str) -> Outbox | None:
+        """The profile's outbox if an earlier chok made one, without creating it
+        (a read-only home must not fail a command that only reads)."""
+        root = chok_home() / "outbox" / profile
+        return cls(root) if root.is_dir() else None
 
     def create(self, meta: OutboxMeta) -> OutboxEntry:
         """A new entry for a transmission that starts now, locked by this process."""

@@ -6,15 +6,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from chok.audio import AudioOutput, Mixer, open_output
+from chok.channel.cursor import RecordCursor
 from chok.channel.live import Event, FrameArrived, TalkEnded, TalkStarted
 from chok.channel.recorder import SaveDir
-from chok.channel.replay import replay_frames
+from chok.channel.replay import replay_frames, replay_reader
 from chok.channel.session import ChannelSession
 from chok.channel.timeline import Entry
 from chok.codec import OpusDecoder, Pcm
+from chok.errors import NotFoundError
 
 
 class LivePlayer:
@@ -67,25 +70,57 @@ class LivePlayer:
         self.output.close()
 
 
+@dataclass(frozen=True)
+class Replayed:
+    entry: Entry
+    path: Path | None  # where it was saved
+    skipped: str | None = None  # why it was not played (its audio is not on the broker)
+
+
 def play_entries(
     session: ChannelSession,
     entries: Iterable[Entry],
     player: LivePlayer | None,
     saver: SaveDir | None,
-) -> Iterator[tuple[Entry, Path | None]]:
-    """Replay recordings in order (catch-up): to the player and/or saved files."""
-    for entry in entries:
-        tx = entry.transmission
-        key = tx.tx_id or f"orig-{tx.start_offset}"
-        decoder = OpusDecoder(tx.frame_ms)
-        path = None
+    bounds: tuple[int, int] | None = None,
+) -> Iterator[Replayed]:
+    """Replay recordings in order (catch-up): to the player and/or saved files.
+
+    A recording whose audio is not on the broker (expired, or a record that
+    names offsets never written) is skipped, not the end of the catch-up.
+    ``bounds``: the audio watermarks the timeline was read with.
+    """
+    reader = replay_reader(session, "catch-up")  # one connection for all of them
+    cursor = RecordCursor(reader)  # and as few seeks as can be, in offset order
+    try:
+        for entry in sorted(entries, key=lambda e: e.id):
+            try:
+                path = _play_one(session, cursor, entry, player, saver, bounds)
+                yield Replayed(entry, path)
+            except NotFoundError as exc:
+                yield Replayed(entry, None, str(exc))
+    finally:
+        reader.close()
+
+
+def _play_one(
+    session: ChannelSession,
+    cursor: RecordCursor,
+    entry: Entry,
+    player: LivePlayer | None,
+    saver: SaveDir | None,
+    bounds: tuple[int, int] | None,
+) -> Path | None:
+    tx = entry.transmission
+    key = tx.tx_id or f"orig-{tx.start_offset}"
+    decoder = OpusDecoder(tx.frame_ms) if player is not None else None
+    if saver is not None:
+        saver.feed(TalkStarted(key, tx.user_id, tx.start_offset))
+    for frame in replay_frames(session, tx, bounds=bounds, cursor=cursor):
+        if player is not None and decoder is not None:
+            player.play_pcm(decoder.decode(frame.packet))
         if saver is not None:
-            saver.feed(TalkStarted(key, tx.user_id, tx.start_offset))
-        for frame in replay_frames(session, tx):
-            if player is not None:
-                player.play_pcm(decoder.decode(frame.packet))
-            if saver is not None:
-                saver.feed(FrameArrived(key, tx.user_id, frame, tx.start_offset, tx.timestamp_ms))
-        if saver is not None:
-            path = saver.feed(TalkEnded(key, tx.user_id, tx.frames, tx.duration_ms, True))
-        yield entry, path
+            saver.feed(FrameArrived(key, tx.user_id, frame, tx.start_offset, tx.timestamp_ms))
+    if saver is None:
+        return None
+    return saver.feed(TalkEnded(key, tx.user_id, tx.frames, tx.duration_ms, True))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from chok.channel.session import ChannelSession, now_ms
 from chok.channel.timeline import Timeline, load_timeline
+from chok.errors import AccessDeniedError, AuthenticationError, KafkaError
 from chok.kafka.stream import RecordProducer
 from chok.protocol.names import validate_emoji
 from chok.protocol.reactions import ReactionRecord, toggle_target_state
@@ -26,6 +27,9 @@ class ReactResult:
     on: bool
     reactions: dict[str, list[str]]
     map_rewrites: int
+    # Why the original app's map could not be brought up to date (the reaction
+    # itself is recorded all the same), or None.
+    map_problem: str | None = None
 
 
 def toggle_reaction(session: ChannelSession, tx_id: int, emoji: str) -> ReactResult:
@@ -40,7 +44,17 @@ def toggle_reaction(session: ChannelSession, tx_id: int, emoji: str) -> ReactRes
         partition=session.config.metadata_partition,
     )  # fmt: skip
     producer.flush()
-    reactions, rewrites = reconcile_map(session, tx_id, producer, timeline)
+    try:
+        reactions, rewrites = reconcile_map(session, tx_id, producer, timeline)
+    except (AccessDeniedError, AuthenticationError):
+        raise
+    except KafkaError as exc:
+        # The refresh rewrites a record anyone may have written: one as large
+        # as the broker takes cannot grow. The reaction record is written:
+        # chok clients see the reaction, the original app not yet.
+        now = load_timeline(session, from_offset=timeline.first_offsets.get(tx_id))
+        effective = now.find(tx_id).reactions
+        return ReactResult(on, effective, 0, f"the original app's copy was not updated: {exc}")
     return ReactResult(on, reactions, rewrites)
 
 

@@ -11,6 +11,7 @@ from chok.channel.live import Event, FrameArrived, TalkEnded
 from chok.codec import write_ogg_opus
 from chok.errors import ChokError, UsageError, storage_error
 from chok.home import writable_folder
+from chok.protocol.display import safe_file_part
 
 LOG = logging.getLogger("chok.recorder")
 
@@ -52,9 +53,7 @@ class SaveDir:
         frame_ms = self._frame_ms.pop(key, 60)
         if not packets:
             return None
-        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in talker)
-        path = self.root / f"{stamp}-{safe}-{key}.ogg"
+        path = self._free_path(talker, key)
         try:
             write_ogg_opus(path, packets, frame_ms)
         except ChokError as exc:
@@ -62,4 +61,16 @@ class SaveDir:
             LOG.warning(f"{exc} (listening goes on)")
             return None
         self.saved.append(path)
+        return path
+
+    def _free_path(self, talker: str, key: str) -> Path:
+        """A new file for this transmission. The talker's name comes from a record
+        that anyone may have written: only a bounded, harmless piece of it is used."""
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        stem = f"{stamp}-{safe_file_part(talker)}-{safe_file_part(key)}"
+        path = self.root / f"{stem}.ogg"
+        number = 1
+        while path.exists() or path in self.saved:  # the same id twice in one second
+            number += 1
+            path = self.root / f"{stem}-{number}.ogg"
         return path

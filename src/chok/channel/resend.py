@@ -94,8 +94,8 @@ class Resender:
 
 def resume_outbox(profile: str, creds: Credentials) -> Resender | None:
     """Start sending what an earlier chok left on this profile; None if nothing was left."""
-    outbox = Outbox.for_profile(profile)
-    if not outbox.pending():
+    outbox = Outbox.left_for(profile)
+    if outbox is None or not outbox.pending():
         return None
     with _registry_lock:
         running = _resenders.get(profile)

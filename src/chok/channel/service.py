@@ -75,8 +75,10 @@ class ListenService:
         on_watermarks: Callable[[Watermarks], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         probe_interval_s: float | None = None,
+        fill_silence: bool = True,
     ) -> None:
         self.session = session
+        self._fill_silence = fill_silence
         self._on_event = on_event
         self._on_error = on_error
         self._start_offset = start_offset
@@ -156,7 +158,7 @@ class ListenService:
     # -- the listen thread ---------------------------------------------------------
 
     def _run(self) -> None:
-        listener = LiveListener(self.session, clock=self._clock)
+        listener = LiveListener(self.session, clock=self._clock, fill_silence=self._fill_silence)
         try:
             while not self._stop.is_set():
                 if self.tuned_in.is_set():

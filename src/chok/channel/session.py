@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from chok.channel.resend import resume_outbox
 from chok.kafka.client import Credentials
@@ -33,9 +34,9 @@ class ChannelSession:
     def metadata_topic(self) -> str:
         return self.config.metadata_topic
 
-    def audio_reader(self, purpose: str) -> PartitionReader:
+    def audio_reader(self, purpose: str, extra: dict[str, Any] | None = None) -> PartitionReader:
         return PartitionReader(
-            self.creds, self.user, self.audio_topic, self.config.audio_partition, purpose
+            self.creds, self.user, self.audio_topic, self.config.audio_partition, purpose, extra
         )
 
     def metadata_reader(self, purpose: str) -> PartitionReader:

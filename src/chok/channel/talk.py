@@ -34,7 +34,14 @@ from chok.protocol.names import tx_id_from_bytes
 
 Pcm = npt.NDArray[np.int16]
 
-__all__ = ["TalkResult", "Talker", "finish_and_wait", "get_ready", "talk_frames"]
+__all__ = [
+    "TalkResult",
+    "Talker",
+    "finish_and_wait",
+    "get_ready",
+    "talk_frames",
+    "wait_delivery",
+]
 
 
 class Talker:
@@ -119,13 +126,19 @@ def get_ready(session: ChannelSession) -> None:
 
 
 def finish_and_wait(talker: Talker, say: Callable[[str], None], every_s: float = 5.0) -> TalkResult:
-    """Release, then wait until it is sent, saying what happens in plain words.
+    """Release, then wait until it is sent, saying what happens in plain words."""
+    return wait_delivery(talker.finish(), say, talker.session.profile_name, every_s)
+
+
+def wait_delivery(
+    delivery: Delivery, say: Callable[[str], None], profile: str, every_s: float = 5.0
+) -> TalkResult:
+    """Wait until a released transmission is sent, saying what happens in plain words.
 
     Used after `chok talk` releases: "queued 2.4 s: waiting for the broker at
     HOST:PORT…" while the broker is away, then "sent". On Ctrl-C what is not
     sent stays in the outbox, for the next chok started on this profile.
     """
-    delivery = talker.finish()
     shown: DeliveryState | None = None
     waited = False  # said "queued" at least once
     next_note = 0.0
@@ -139,7 +152,7 @@ def finish_and_wait(talker: Talker, say: Callable[[str], None], every_s: float =
                 shown, next_note = progress.state, time.monotonic() + every_s
     except KeyboardInterrupt:
         delivery.leave()
-        raise LeftInOutbox(talker.session.profile_name) from None
+        raise LeftInOutbox(profile) from None
     if waited and delivery.state is DeliveryState.SENT:
         say(f"sent, {delivery.progress().waiting_s:.1f} s after you let go")
     return delivery.result()

@@ -51,6 +51,14 @@ from chok.cli.output import emit_json, info
     metavar="S",
     help="Instead: kill a throwaway broker mid-talk for S seconds (frames lost, time to timeline).",
 )
+@click.option(
+    "--press",
+    "presses",
+    type=int,
+    metavar="N",
+    help="Instead: N holds per case through the virtual sound devices: audio lost at "
+    "press and release, press to permit cue, mouth to ear (chok talk and the app).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def bench_cmd(
     frames: int,
@@ -63,6 +71,7 @@ def bench_cmd(
     people: int,
     scan: bool,
     outage_s: float | None,
+    presses: int | None,
     as_json: bool,
 ) -> None:
     """Measure live latency, tune-in, timeline load, replay start and bytes on the wire.
@@ -106,6 +115,9 @@ def bench_cmd(
                 click.echo(f"{name}: {shown}")
         return
 
+    if presses is not None:
+        _press(presses, here, as_json)
+        return
     if family_bench:
         from chok.bench.family import run_family
 
@@ -114,5 +126,25 @@ def bench_cmd(
         rows = run_all(info, frames, runs, timeline_size, isolated=not here)
     if as_json:
         emit_json(rows_json(rows))
+    else:
+        click.echo(table(rows))
+
+
+def _press(trials: int, here: bool, as_json: bool) -> None:
+    from dataclasses import asdict
+
+    from chok.bench.press import AppDriver, run_press, table
+
+    app: AppDriver | None
+    try:
+        from chok.gui.press_bench import app_cases
+
+        app = app_cases
+    except ImportError:  # no PySide6: the app's cases are left out
+        info("PySide6 is not installed: measuring chok talk only")
+        app = None
+    rows = run_press(info, trials, isolated=not here, app=app)
+    if as_json:
+        emit_json([asdict(r) for r in rows])
     else:
         click.echo(table(rows))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import queue
 import time
 from collections.abc import Callable
@@ -26,9 +25,10 @@ from chok.channel.timeline import load_timeline
 from chok.cli.common import device_option, json_option, seconds
 from chok.cli.family_cmd import ListenFamily
 from chok.cli.listen_scan import listen_several
-from chok.cli.output import info, warn
+from chok.cli.output import info, json_dumps, warn
 from chok.errors import AudioDeviceError, ChokError, KafkaError, StorageError, UsageError
 from chok.kafka import handshake
+from chok.protocol.display import safe_text, seconds_text
 
 POSITION_KEY = "audio_position_{channel}"
 MAX_COUNT = 1_000_000
@@ -108,7 +108,11 @@ def listen_cmd(
     start_at = _catch_up(session, player, saver, as_json, people) if catch_up else None
     events: queue.Queue[Event | ConnStatus] = queue.Queue()
     service = ListenService(
-        session, on_event=events.put, start_offset=start_at, on_state=events.put
+        session,
+        on_event=events.put,
+        start_offset=start_at,
+        on_state=events.put,
+        fill_silence=saver is not None,
     ).start(timeout=2.0, require=False)  # then say why not, and keep trying
     shown = _Shown(as_json, bool(obj.get("verbose")))
     last = service.status
@@ -289,13 +293,13 @@ def _print_event(event: Event, as_json: bool, name: Callable[[str], str] = str) 
                 "frames": event.frames,
                 "duration_ms": event.duration_ms,
             },
-            f"{clock} {name(event.talker)}: {event.duration_ms / 1000:.1f} s "
+            f"{clock} {name(event.talker)}: {seconds_text(event.duration_ms)} "
             f"({event.frames} frames)",
         )
 
 
 def _say(as_json: bool, data: dict[str, Any], text: str) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False) if as_json else text)
+    click.echo(json_dumps(data) if as_json else text)
 
 
 def _catch_up(
@@ -319,8 +323,12 @@ def _catch_up(
         as_json, {"event": "catch_up", "missed": len(missed)}, f"{len(missed)} missed recording(s)"
     )
     try:
-        for entry, path in play_entries(session, missed, player, saver):
-            tx = entry.transmission
+        bounds = (timeline.audio_low, timeline.audio_high)
+        for replayed in play_entries(session, missed, player, saver, bounds):
+            entry, path, tx = replayed.entry, replayed.path, replayed.entry.transmission
+            if replayed.skipped is not None:
+                info(f"  skipped ID {entry.id}: {replayed.skipped}")
+                continue
             if people is not None and player is not None:
                 people.replayed(tx.start_offset, tx.end_offset)
             _say(
@@ -331,7 +339,7 @@ def _catch_up(
                     "talker": tx.user_id,
                     "duration_ms": tx.duration_ms,
                 },
-                f"  missed: {tx.user_id} {tx.duration_ms / 1000:.1f} s (ID {entry.id})",
+                f"  missed: {safe_text(tx.user_id)} {seconds_text(tx.duration_ms)} (ID {entry.id})",
             )
             if path is not None:
                 _say(as_json, {"event": "saved", "path": str(path)}, f"  saved {path}")

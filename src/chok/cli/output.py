@@ -8,9 +8,16 @@ from typing import Any
 
 import click
 
+from chok.protocol.display import json_text
+
+
+def json_dumps(data: Any, indent: int | None = None) -> str:
+    """JSON with the exact strings, unsafe characters (bidi, invisible) as escapes."""
+    return json_text(json.dumps(data, ensure_ascii=False, indent=indent, default=str))
+
 
 def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    click.echo(json_dumps(data, indent=2))
 
 
 def info(line: str) -> None:

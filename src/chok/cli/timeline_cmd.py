@@ -32,6 +32,13 @@ from chok.codec import EXPORT_SUFFIXES, OpusDecoder, decode_packets, export
 from chok.codec.tempo import Tempo, change_tempo, check_speed
 from chok.errors import NotFoundError, UsageError
 from chok.home import check_writable
+from chok.protocol.display import (
+    UNKNOWN,
+    iso_time,
+    moment_local,
+    safe_emoji,
+    seconds_text,
+)
 from chok.protocol.heard import HeardIndex
 from chok.protocol.names import validate_emoji
 from chok.protocol.people import shown
@@ -49,7 +56,7 @@ def entry_json(
         "user": tx.user_id,
         "display_name": names.display(tx.user_id) or tx.display_name,
         "timestamp_ms": tx.timestamp_ms,
-        "time": dt.datetime.fromtimestamp(tx.timestamp_ms / 1000, dt.UTC).isoformat(),
+        "time": iso_time(tx.timestamp_ms),  # null when the record's time is no date
         "duration_ms": tx.duration_ms,
         "frames": tx.frames,
         "reactions": entry.reactions,
@@ -62,13 +69,15 @@ def entry_json(
 
 
 def _when(timestamp_ms: int) -> str:
-    moment = dt.datetime.fromtimestamp(timestamp_ms / 1000)
+    moment = moment_local(timestamp_ms)
+    if moment is None:
+        return UNKNOWN
     today = dt.datetime.now().date()
     return moment.strftime("%H:%M:%S" if moment.date() == today else "%Y-%m-%d %H:%M")
 
 
 def _reactions_text(reactions: dict[str, list[str]]) -> str:
-    return " ".join(f"{emoji}{len(names)}" for emoji, names in reactions.items())
+    return " ".join(f"{safe_emoji(emoji)}{len(names)}" for emoji, names in reactions.items())
 
 
 @click.command("timeline")
@@ -120,7 +129,8 @@ def timeline_cmd(obj: dict[str, Any], channel: int | None, since: str, as_json: 
         who = shown(names.of(tx.user_id, tx.display_name), 16)
         click.echo(
             f"{entry.id:>8}  {who:<16} {_when(tx.timestamp_ms):<16} "
-            f"{tx.duration_ms / 1000:>6.1f}s  {_reactions_text(entry.reactions)}{heard_text}{audio}"
+            f"{seconds_text(tx.duration_ms, 's'):>7}  "
+            f"{_reactions_text(entry.reactions)}{heard_text}{audio}"
         )
     info(f"{len(timeline.entries)} recording(s), loaded in {took * 1000:.0f} ms")
 
@@ -257,8 +267,11 @@ def react_cmd(
     )
     session = session_from(obj, channel)
     result = toggle_reaction(session, tx_id, emoji)
+    if result.map_problem is not None:
+        info(result.map_problem)
     if as_json:
         emit_json({"id": tx_id, "emoji": emoji, "on": result.on, "reactions": result.reactions})
         return
     verb = "added" if result.on else "removed"
-    click.echo(f"{verb} {emoji} on {tx_id}: {_reactions_text(result.reactions) or 'no reactions'}")
+    now = _reactions_text(result.reactions) or "no reactions"
+    click.echo(f"{verb} {safe_emoji(emoji)} on {tx_id}: {now}")

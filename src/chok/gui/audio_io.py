@@ -51,7 +51,12 @@ class AudioSettings:
     input: str | None = None  # None: the system default; "none"; "file:PATH"; a name/number
     output: str | None = None  # None: the system default; "null"; a name/number
     volume: float = 1.0  # 0 .. 1.5
-    KEYS: ClassVar[tuple[str, str, str]] = ("gui_input", "gui_output", "gui_volume")
+    # The microphone stays open while the app is ready to talk: a press is heard
+    # at once, with the moment before it (no first word lost to a waking device).
+    keep_mic_open: bool = True
+    KEYS: ClassVar[tuple[str, str, str, str]] = (
+        "gui_input", "gui_output", "gui_volume", "gui_keep_mic_open",
+    )  # fmt: skip
 
     @classmethod
     def load(cls, profile: str) -> AudioSettings:
@@ -61,10 +66,12 @@ class AudioSettings:
             got[0] if isinstance(got[0], str) else None,
             got[1] if isinstance(got[1], str) else None,
             min(1.5, max(0.0, float(volume))),
+            got[3] if isinstance(got[3], bool) else True,
         )
 
     def save(self, profile: str) -> None:
-        for key, value in zip(self.KEYS, (self.input, self.output, self.volume), strict=True):
+        values = (self.input, self.output, self.volume, self.keep_mic_open)
+        for key, value in zip(self.KEYS, values, strict=True):
             profiles.remember(profile, key, value)
 
 

@@ -64,7 +64,9 @@ class HeardLog:
         missed: list[Entry] = []
         known_end = self.below
         for entry in entries:
-            known_end = max(known_end, entry.transmission.end_offset + 1)
+            # A record may claim any end offset: none lies beyond the audio written.
+            end = min(entry.transmission.end_offset + 1, audio_high)
+            known_end = max(known_end, end)
             if self.is_heard(entry):
                 if entry.id >= self.below:
                     self.ids.add(entry.id)

@@ -33,10 +33,11 @@ Conn = ConnState  # the connection states the app shows
 class Listening(QObject):
     stateChanged = Signal(str, str)  # Conn value, the words for people
     talkersChanged = Signal(list)  # others talking now, sorted
-    talkStarted = Signal(str, str, int)  # key, talker, first offset heard
-    talkEnded = Signal(str, str, int, bool)  # key, talker, duration ms, heard through a speaker
+    # object, not int: Qt's int has 32 bits; offsets and lengths may not fit.
+    talkStarted = Signal(str, str, object)  # key, talker, first offset heard
+    talkEnded = Signal(str, str, object, bool)  # key, talker, duration ms, heard through a speaker
     level = Signal(str, float)  # talker, RMS dBFS of their latest frame
-    watermarks = Signal(int, int, int)  # audio low, audio high, metadata high
+    watermarks = Signal(object, object, object)  # audio low, audio high, metadata high
     soundProblem = Signal(str)
 
     def __init__(
@@ -62,6 +63,7 @@ class Listening(QObject):
         self._closed = False
         self._talking: dict[str, str] = {}  # key -> talker (others), kept on the UI thread
         self._floor: list[str] = []  # who talked in the last seconds (the service's view)
+        self._said_talkers: list[str] = []  # what talkersChanged said last
         self._decoders: dict[str, OpusDecoder] = {}  # listener thread only
         self._service = ListenService(
             session,
@@ -71,6 +73,7 @@ class Listening(QObject):
             on_floor=self._on_floor,
             on_watermarks=self._on_watermarks,
             probe_interval_s=probe_ms / 1000,
+            fill_silence=False,  # live only: the pauses pass in real time
         )
         # "last try 3 s ago" grows while the broker is away: said again each second.
         self._refresh = QTimer(self)
@@ -158,7 +161,7 @@ class Listening(QObject):
         # that had the speaker while scanning must not keep it forever.
         if self._talking:
             self._talking.clear()
-            self.talkersChanged.emit([])
+            self._say_talkers()
         if self.gate is not None:
             self.gate.forget(self.session.number)
         self._show(status)
@@ -177,17 +180,25 @@ class Listening(QObject):
     def _started(self, key: str, talker: str, offset: int) -> None:
         self._talking[key] = talker
         self.talkStarted.emit(key, talker, offset)
-        self.talkersChanged.emit(self.talkers())
+        self._say_talkers()
 
     def _ended(self, key: str, talker: str, duration_ms: int, heard: bool = True) -> None:
         if self._talking.pop(key, None) is None:
             return
         self.talkEnded.emit(key, talker, duration_ms, self.has_speaker and heard)
-        self.talkersChanged.emit(self.talkers())
+        self._say_talkers()
 
     def _floor_changed(self, floor: list[str]) -> None:
         self._floor = floor
-        self.talkersChanged.emit(self.talkers())
+        self._say_talkers()
+
+    def _say_talkers(self) -> None:
+        """Tell who talks, once per change (a start, the floor and an end arrive
+        in bursts that would otherwise repeat the same list)."""
+        now = self.talkers()
+        if now != self._said_talkers:
+            self._said_talkers = now
+            self.talkersChanged.emit(now)
 
     def talkers(self) -> list[str]:
         """Who else is talking right now: a transmission going on whose frames

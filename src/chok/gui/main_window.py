@@ -332,15 +332,13 @@ class MainWindow(QMainWindow):
 
     def apply_audio(self, audio: AudioSettings) -> None:
         """New devices or volume: volume applies at once, devices on a fresh channel view."""
-        devices_changed = (audio.input, audio.output) != (self.audio.input, self.audio.output)
-        self.audio.input, self.audio.output, self.audio.volume = (
-            audio.input,
-            audio.output,
-            audio.volume,
-        )
+        before = (self.audio.input, self.audio.output, self.audio.keep_mic_open)
+        self.audio.input, self.audio.output = audio.input, audio.output
+        self.audio.volume, self.audio.keep_mic_open = audio.volume, audio.keep_mic_open
         self.audio.save(self.profile.name)
-        if devices_changed:
+        if (audio.input, audio.output) != before[:2]:
             self.scanning.new_output()
+        if (audio.input, audio.output, audio.keep_mic_open) != before:
             old = self.vm
             old.close(wait_ms=0)
             self._retired.append(old)
@@ -356,7 +354,13 @@ class MainWindow(QMainWindow):
         self.vm.release()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """Space held anywhere in this window talks (not while typing in a field)."""
+        """Space held anywhere in this window talks (not while typing in a field).
+
+        Every key-down is passed on as a press, auto-repeats included: the press
+        machine knows a repeat of a hold from a new press. A key-up Qt flags as
+        an auto-repeat is dropped; one it misflags as real (X11 does that) is
+        passed on, and the repeat's key-down a few ms later rejoins the hold.
+        """
         kind = event.type()
         if kind not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
             return False
@@ -366,11 +370,9 @@ class MainWindow(QMainWindow):
             return False
         if isinstance(watched, _TYPING) or QApplication.activeModalWidget() is not None:
             return False
-        if event.isAutoRepeat():
-            return True
         if kind == QEvent.Type.KeyPress:
             self.key_down("space")
-        else:
+        elif not event.isAutoRepeat():
             self.key_up("space")
         return True
 
@@ -394,10 +396,17 @@ class MainWindow(QMainWindow):
             self.vm.release()
 
     def changeEvent(self, event: QEvent) -> None:
-        """Leaving the window while holding Space sends: the key-up would go elsewhere."""
+        """Leaving the window during a hold: its key-up (or button-up) may go
+        elsewhere. The hold ends at this moment unless a press comes back soon
+        (the key still held when focus returns)."""
         left = event.type() == QEvent.Type.ActivationChange and not self.isActiveWindow()
-        if left and "space" in self._holding:
-            self.key_up("space")
+        # The global hotkey works without focus: only Space and the mouse let go.
+        window_hold = "space" in self._holding or (self.ptt.isDown() and not self._holding)
+        if left and window_hold:
+            self._holding.discard("space")
+            if not self._holding:
+                self.ptt.setDown(False)
+                self.vm.focus_lost()
         super().changeEvent(event)
 
     def apply_desktop(self, desktop: DesktopSettings) -> None:
@@ -419,6 +428,7 @@ class MainWindow(QMainWindow):
         self.ptt.set_state(state, detail)
         captions = {
             PttState.IDLE: "Hold the button (or Space) while you talk; release to send.",
+            PttState.ARMING: "Microphone starting\u2026 talk after the chirp.",
             PttState.TALKING: "Talking\u2026 release to send.",
             PttState.SENDING: "Sending\u2026",
             PttState.BUSY: f"{detail}: wait for the end of it.",

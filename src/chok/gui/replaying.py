@@ -41,10 +41,12 @@ def replay_speed(profile: str) -> float:
 
 
 class Replayer(QObject):
-    started = Signal(int, int)  # entry id, total ms
-    progress = Signal(int, int, int)  # entry id, played ms, total ms
-    finished = Signal(int, bool)  # entry id, played to the end
-    failed = Signal(int, str)  # entry id, why
+    # object, not int: Qt's int has 32 bits, and an entry's id (its start offset)
+    # and length come from a record that may say anything up to 2^63.
+    started = Signal(object, object)  # entry id, total ms
+    progress = Signal(object, object, object)  # entry id, played ms, total ms
+    finished = Signal(object, bool)  # entry id, played to the end
+    failed = Signal(object, str)  # entry id, why
     playingChanged = Signal(bool)
     pausedChanged = Signal(bool)
 

@@ -47,7 +47,7 @@ class SettingsDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("chok settings")
-        self.audio = AudioSettings(audio.input, audio.output, audio.volume)
+        self.audio = AudioSettings(audio.input, audio.output, audio.volume, audio.keep_mic_open)
         self.desktop = dataclasses.replace(desktop or DesktopSettings())
         self.profile = profile
         self.choice: str | None = None  # a profile name to switch to, or JOIN_ANOTHER
@@ -70,6 +70,14 @@ class SettingsDialog(QDialog):
         self._fill(self.input_box, [("System default", None), ("No microphone", NO_INPUT)])
         self._keep(self.input_box, audio.input)
         form.addRow("&Microphone:", self.input_box)
+        self.keep_open_box = QCheckBox("&Keep the microphone ready while chok is open")
+        self.keep_open_box.setToolTip(
+            "Your first word is never lost: the microphone does not have to wake up at the "
+            "press, and the moment just before it is kept. The system shows the microphone "
+            "as in use while chok is open."
+        )
+        self.keep_open_box.setChecked(audio.keep_mic_open)
+        form.addRow("", self.keep_open_box)
         self.output_box = QComboBox()
         self.output_box.setAccessibleName("Speaker")
         self._fill(self.output_box, [("System default", None), ("No sound", NO_OUTPUT)])
@@ -205,6 +213,7 @@ class SettingsDialog(QDialog):
             return
         self.desktop.hotkey_on = self.hotkey_check.isChecked()
         self.desktop.start_minimized = self.minimized_check.isChecked()
+        self.audio.keep_mic_open = self.keep_open_box.isChecked()
         chosen = self.profile_box.currentData()
         if self.choice is None and isinstance(chosen, str) and chosen != self.profile.name:
             self.choice = chosen

@@ -22,6 +22,8 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from chok.channel.family import Names
 from chok.channel.timeline import Entry
+from chok.protocol.display import UNKNOWN, moment_local, safe_emoji
+from chok.protocol.display import seconds_text as shown_seconds
 from chok.protocol.heard import HeardIndex
 from chok.protocol.people import shown
 
@@ -30,7 +32,9 @@ Index = QModelIndex | QPersistentModelIndex
 
 
 def when_text(timestamp_ms: int, now: dt.datetime | None = None) -> str:
-    moment = dt.datetime.fromtimestamp(timestamp_ms / 1000)
+    moment = moment_local(timestamp_ms)
+    if moment is None:
+        return UNKNOWN  # a record's time past the year 9999
     today = (now or dt.datetime.now()).date()
     if moment.date() == today:
         return moment.strftime("%H:%M")
@@ -40,7 +44,7 @@ def when_text(timestamp_ms: int, now: dt.datetime | None = None) -> str:
 
 
 def seconds_text(ms: int) -> str:
-    return f"{ms / 1000:.1f} s"
+    return shown_seconds(ms)
 
 
 class TimelineModel(QAbstractListModel):
@@ -85,7 +89,7 @@ class TimelineModel(QAbstractListModel):
         """One line a screen reader (or a test) can read."""
         tx = entry.transmission
         parts = [self.who(entry), when_text(tx.timestamp_ms), seconds_text(tx.duration_ms)]
-        parts += [f"{emoji} {len(names)}" for emoji, names in entry.reactions.items()]
+        parts += [f"{safe_emoji(emoji)} {len(names)}" for emoji, names in entry.reactions.items()]
         heard_by = self.heard_by(entry)
         if heard_by:
             parts.append("heard by " + ", ".join(heard_by))
@@ -259,7 +263,7 @@ class EntryDelegate(QStyledItemDelegate):
         """Draw the reactions as pills; return where the next thing may start."""
         metrics = QFontMetrics(font)
         for emoji, names in entry.reactions.items():
-            text = f"{emoji} {len(names)}"
+            text = f"{safe_emoji(emoji)} {len(names)}"
             width = metrics.horizontalAdvance(text) + line
             box = QRect(x, y, width, int(line * 1.3))
             mine = self.model.me in names

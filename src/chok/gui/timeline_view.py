@@ -3,7 +3,6 @@ with the selected recording (play/stop with progress, react, export)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
@@ -33,7 +32,9 @@ from chok.gui.timeline_model import (
     when_text,
 )
 from chok.gui.viewmodel import REACTIONS, SINCE, ChannelViewModel
+from chok.protocol.display import moment_local, safe_file_part
 
+QT_INT_MAX = 2**31 - 1
 EXPORT_FILTER = "Ogg Opus audio (*.ogg);;WAV audio (*.wav)"
 
 
@@ -236,8 +237,10 @@ class TimelinePane(QWidget):
         self._selection_changed()  # the button turns into Stop now, not at the next reload
 
     def _show_progress(self, played_ms: int, total_ms: int) -> None:
-        self.progress.setRange(0, max(1, total_ms))
-        self.progress.setValue(min(played_ms, max(1, total_ms)))
+        # A record may claim any length: the bar takes Qt's 32-bit ints.
+        top = min(max(1, total_ms), QT_INT_MAX)
+        self.progress.setRange(0, top)
+        self.progress.setValue(max(0, min(played_ms, top)))
         paused = "  (paused: live audio first)" if self.vm.replayer.paused else ""
         self.progress.setFormat(f"{seconds_text(played_ms)} / {seconds_text(total_ms)}{paused}")
 
@@ -333,8 +336,9 @@ class TimelinePane(QWidget):
 
 def ask_export_path(parent: QWidget, entry: Entry) -> Path | None:
     """The save dialog, with a name made of who and when."""
-    moment = dt.datetime.fromtimestamp(entry.transmission.timestamp_ms / 1000)
-    name = f"{entry.transmission.user_id}-{moment:%Y%m%d-%H%M%S}.ogg"
+    moment = moment_local(entry.transmission.timestamp_ms)
+    when = f"{moment:%Y%m%d-%H%M%S}" if moment is not None else str(entry.id)
+    name = f"{safe_file_part(entry.transmission.user_id)}-{when}.ogg"
     chosen, selected_filter = QFileDialog.getSaveFileName(
         parent, "Save the recording", str(Path.home() / name), EXPORT_FILTER
     )

@@ -29,7 +29,7 @@ from chok.gui.family import FamilyModel
 from chok.gui.heard import HeardLog
 from chok.gui.listening import Conn, Listening
 from chok.gui.replaying import SPEED_KEY, Replayer, export_entry, replay_speed
-from chok.gui.talking import Talking, TalkState
+from chok.gui.talking import RefusedHold, Talking, TalkState
 from chok.gui.tasks import TaskRunner, UiCaller
 from chok.profiles import Profile
 
@@ -42,6 +42,7 @@ SINCE = {"1 h": 3600, "6 h": 6 * 3600, "24 h": 24 * 3600, "All": None}
 
 class PttState:
     IDLE = "idle"  # ready: hold to talk
+    ARMING = "arming"  # pressed: the microphone is starting (no permit cue yet)
     TALKING = "talking"
     SENDING = "sending"
     BUSY = "busy"  # someone else is talking
@@ -63,12 +64,13 @@ class ChannelViewModel(QObject):
     timelineError = Signal(str)
     entryChanged = Signal(object)  # one Entry whose reactions changed
     unheardChanged = Signal(list)  # ids of unheard entries, oldest first
-    playStarted = Signal(int, int)
-    playProgress = Signal(int, int, int)
-    playEnded = Signal(int, bool)
+    # Entry ids and lengths as object: Qt's int has 32 bits, records say up to 2^63.
+    playStarted = Signal(object, object)
+    playProgress = Signal(object, object, object)
+    playEnded = Signal(object, bool)
     playingChanged = Signal(bool)
     playPaused = Signal(bool)  # a replay waits while live audio plays
-    reactionPending = Signal(int, str, bool)  # entry id, emoji, pending
+    reactionPending = Signal(object, str, bool)  # entry id, emoji, pending
 
     def __init__(
         self,
@@ -95,7 +97,9 @@ class ChannelViewModel(QObject):
         self.listening = Listening(
             self.session, devices, audio.output, self.volume, self.tasks, self.ui, probe_ms, gate
         )
-        self.talking = Talking(self.session, devices, lambda: self.audio.input, self.ui)
+        self.talking = Talking(
+            self.session, devices, lambda: self.audio.input, self.ui, keep_open=audio.keep_mic_open
+        )
         self.replayer = Replayer(self.session, self.sound, self.ui, self.family.store)
         self.replayer.speed = replay_speed(profile.name)
         self._live: set[str] = set()  # live transmissions playing now (a replay waits)
@@ -115,6 +119,9 @@ class ChannelViewModel(QObject):
         self._complete = False  # entries hold the whole timeline (not just the first screen)
         self._live_since: int | None = None  # where live hearing began (heard-by)
         self._closed = False
+        self._refused = RefusedHold()
+        self.queued_count = 0  # transmissions in the outbox waiting for the broker
+        self._said = False  # the current hold got to talking (the end cue is owed)
         self._wire()
 
     def _wire(self) -> None:
@@ -126,7 +133,10 @@ class ChannelViewModel(QObject):
         lst.level.connect(self.otherLevel)
         lst.watermarks.connect(self._watermarks)
         lst.soundProblem.connect(self._sound_problem)
-        talk.stateChanged.connect(lambda _state: self._update_ptt())
+        talk.stateChanged.connect(self._talk_state)
+        talk.queued.connect(self._queued)
+        talk.permitted.connect(lambda: self.sound.cue("permit"))
+        talk.noted.connect(lambda text: self.message.emit(text, False))
         talk.level.connect(self.ownLevel)
         talk.elapsed.connect(self.ownElapsed)
         talk.sent.connect(self._sent)
@@ -145,8 +155,10 @@ class ChannelViewModel(QObject):
 
     def start(self) -> None:
         self.listening.start()
+        # Connect the producer and open the microphone now (if kept open; else
+        # only probe it): a device that cannot open says so before anyone presses.
         self.tasks.run(self.talking.warm_up)
-        self.tasks.run(self._probe_mic, None, self._mic_missing)
+        self.tasks.run(self.talking.open_microphone, None, self._mic_missing)
         # The first screen comes from this machine's cache, before any network.
         self.entries = self.cache.cached(limit=FIRST_SCREEN)
         if self.entries:
@@ -165,37 +177,61 @@ class ChannelViewModel(QObject):
 
     # -- push to talk ---------------------------------------------------------
 
-    def _probe_mic(self) -> None:
-        self.devices.open_input(self.audio.input)
-
     def _mic_missing(self, message: str) -> None:
         self.mic_problem = message
         self._update_ptt()
 
     def press(self) -> None:
-        state = self.ptt_state
-        if state in (PttState.TALKING, PttState.SENDING):
+        """A press (mouse down, Space down, or a key auto-repeat of it)."""
+        if self.talking.holding:
+            self.talking.press()  # the same hold goes on (a repeat, a quick re-press)
             return
-        if state == PttState.OFFLINE:  # talk anyway: the outbox keeps it until connected
+        if self._refused.goes_on():
+            return  # a repeat of a press already refused: refused quietly
+        refusal = self._refusal()
+        if refusal is not None:
+            self._refused.refused()
+            self.message.emit(refusal, True)
+            return
+        if self.ptt_state == PttState.OFFLINE:  # talk anyway: the outbox keeps it
             self.message.emit("queued: will be sent when connected", False)
+        self.talking.press()
+        self.live_started("you")  # a replay waits while you talk
+
+    def _refusal(self) -> str | None:
+        state = self.ptt_state
         if state == PttState.NO_MIC:
-            self.message.emit(f"cannot talk: {self.mic_problem}", True)
-            return
+            return f"cannot talk: {self.mic_problem}"
         if state == PttState.BUSY:
             self.sound.cue("busy")
             who = " and ".join(self.listening.talkers())
-            self.message.emit(f"the channel is busy: {who} is talking; wait for the end", True)
-            return
-        self.sound.cue("permit")
-        self.talking.press()
-        self.live_started("you")
+            return f"the channel is busy: {who} is talking; wait for the end"
+        return None
 
     def release(self) -> None:
+        self._refused.released()
         self.talking.release()
 
+    def focus_lost(self) -> None:
+        """The window lost focus during a hold: its key-up may go elsewhere."""
+        self.talking.focus_lost()
+
+    def _talk_state(self, state: str) -> None:
+        if state == TalkState.TALKING:
+            self._said = True
+        elif state == TalkState.IDLE:
+            self.live_ended("you")  # the hold is over (sent, or in the outbox)
+            if self._said:
+                self.sound.cue("end")  # at the end of the hold, even if it waits for the broker
+            self._said = False
+        self._update_ptt()
+
+    def _queued(self, waiting: int) -> None:
+        self.queued_count = waiting
+        if waiting:
+            self.message.emit(f"queued ({waiting}): will be sent when connected", False)
+
     def _sent(self, result: TalkResult) -> None:
-        self.live_ended("you")
-        self.sound.cue("end")
         tx = result.transmission
         if tx is None:
             self.message.emit("nothing was sent: hold the button while you talk", True)
@@ -216,7 +252,9 @@ class ChannelViewModel(QObject):
 
     def _update_ptt(self) -> None:
         talk = self.talking.state
-        if talk is TalkState.TALKING:
+        if talk is TalkState.ARMING:
+            state = PttState.ARMING
+        elif talk is TalkState.TALKING:
             state = PttState.TALKING
         elif talk is TalkState.SENDING:
             state = PttState.SENDING
@@ -427,6 +465,8 @@ class ChannelViewModel(QObject):
         def done(result: ReactResult) -> None:
             self.reactionPending.emit(entry_id, emoji, False)
             self._update_entry(entry_id, result.reactions)
+            if result.map_problem is not None:
+                self.message.emit(f"reacted; {result.map_problem}", False)
             # Others may have reacted meanwhile: a fresh read settles it.
             self._debounce.start()
 

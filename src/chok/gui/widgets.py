@@ -19,6 +19,7 @@ FLOOR_DB = -60.0
 # state -> (fill colour, main text, small text)
 PTT_LOOK: dict[str, tuple[str, str, str]] = {
     PttState.IDLE: ("#2e7d32", "Hold to talk", "or hold Space"),
+    PttState.ARMING: ("#ad1457", "Wait", "microphone starting\u2026"),
     PttState.TALKING: ("#c62828", "Talking", "release to send"),
     PttState.SENDING: ("#ef6c00", "Sending", "one moment"),
     PttState.BUSY: ("#6d4c41", "Channel busy", "wait for the end"),

@@ -302,8 +302,15 @@ class PartitionReader:
 
 
 def headers_of(msg: Message) -> list[tuple[str, bytes | None]] | None:
-    """A record's headers as (name, bytes) pairs, whatever form librdkafka gave."""
-    raw = msg.headers()
+    """A record's headers as (name, bytes) pairs, whatever form librdkafka gave.
+
+    None when there are none, or when they cannot be read (a header name that is
+    not UTF-8, written by some other client): the record reads as one without.
+    """
+    try:
+        raw = msg.headers()
+    except (ValueError, TypeError):  # UnicodeDecodeError is a ValueError
+        return None
     if raw is None:
         return None
     pairs = raw.items() if isinstance(raw, dict) else raw

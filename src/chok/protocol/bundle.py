@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 from chok.errors import BadBundleError
@@ -16,6 +17,10 @@ from chok.protocol.client_config import ClientConfig, parse_client_config
 CONFIG_NAME = "kafka_config.json"
 MEMBERS = (CONFIG_NAME, "ca.pem", "client.pem", "client.key")
 MAX_MEMBER_BYTES = 1 << 20
+# Besides BadZipFile: bad offsets (ValueError), bad deflate data (zlib.error),
+# cut data (EOFError), encryption (RuntimeError), other methods or versions
+# (NotImplementedError), member names that are not UTF-8 (UnicodeDecodeError).
+_DAMAGED_ZIP = (ValueError, zlib.error, EOFError, RuntimeError, NotImplementedError, OSError)
 # A fixed timestamp keeps a bundle's bytes a function of its contents.
 _ZIP_TIME = (2024, 1, 1, 0, 0, 0)
 
@@ -53,6 +58,8 @@ def read_bundle(data: bytes, source: str = "bundle") -> Bundle:
             parts = {name: _member(zf, name, source) for name in MEMBERS}
     except zipfile.BadZipFile as exc:
         raise BadBundleError(f"{source} is not a chok bundle (not a zip file)") from exc
+    except _DAMAGED_ZIP as exc:  # what zipfile raises for broken or unusual members
+        raise BadBundleError(f"{source} is damaged: a file inside it cannot be read") from exc
     for name in ("ca.pem", "client.pem"):
         if b"-----BEGIN CERTIFICATE-----" not in parts[name]:
             raise BadBundleError(f"{source}: {name} is not a PEM certificate")

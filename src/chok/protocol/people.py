@@ -20,6 +20,7 @@ from chok.errors import BadBundleError, UsageError
 
 from ._util import INT64_MAX, dumps_compact, int_in, is_clean_str, loads_object
 from .client_config import ChannelConfig
+from .display import safe_text
 from .heard import HeardRecord, parse_heard
 from .names import is_user_name
 
@@ -102,13 +103,9 @@ def validate_display_name(name: object) -> str:
 
 
 def shown(text: object, limit: int = MAX_DISPLAY_NAME) -> str:
-    """A name as chok shows it: invisible and control characters escaped
-    visibly, at most ``limit`` characters (cut with "…"); "?" for no text.
-    (protocol.display.safe_text does the same for every record text.)"""
-    if not isinstance(text, str) or not text:
-        return "?"
-    out = "".join(f"\\u{ord(c):04x}" if _forbidden(c) else c for c in text)
-    return out if len(out) <= limit else out[: limit - 1] + "\u2026"
+    """A name as chok shows it (protocol.display.safe_text): invisible and control
+    characters escaped visibly, at most ``limit`` characters (cut with "…")."""
+    return safe_text(text, limit)
 
 
 def is_display_name(name: object) -> bool:
