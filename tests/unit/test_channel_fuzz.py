@@ -84,9 +84,7 @@ def test_the_fold_keeps_what_compaction_keeps_and_never_raises(log: list[Any]) -
     # deletion marker, protocol.md 5.6, removes its transmission like a tombstone).
     newest = {k: parse_metadata_record(k, v, channel=CHANNEL) for k, v in _compacted(log)}
     assert fold.latest == {
-        r.start_offset: r
-        for r in newest.values()
-        if isinstance(r, Transmission) and not r.deleted
+        r.start_offset: r for r in newest.values() if isinstance(r, Transmission) and not r.deleted
     }
     assert fold.reactions == {k: r for k, r in newest.items() if isinstance(r, ReactionRecord)}
     # The entries load_timeline makes of it, and how they are shown.
