@@ -25,7 +25,7 @@ from tests.integration.talk_helpers import on_wire, speech_packets
 from tests.integration.test_talk import _talk
 
 pytestmark = pytest.mark.broker
-_private = itertools.count(8000)
+_private = itertools.count(7000)  # hostile_helpers: 8000 on; gui conftest: 9000 on
 
 
 def private_channel(*people: profiles.Profile) -> list[profiles.Profile]:

@@ -349,11 +349,13 @@ class ChannelViewModel(QObject):
         current, complete = list(self.entries), self._complete
         self.timelineLoading.emit(True)
 
-        def load() -> tuple[list[Entry], int]:
+        def load() -> tuple[list[Entry], int, int | None]:
             refresh: Refresh = cache.refresh()  # the tail only, when the cache is warm
             entries = cache.apply(current, refresh) if complete else cache.cached()
             position = cache.store.position(cache.channel)
-            return entries, position.audio_high if position is not None else 0
+            if position is None:
+                return entries, 0, None
+            return entries, position.audio_high, position.next_offset
 
         self.tasks.run(
             load,
@@ -361,9 +363,15 @@ class ChannelViewModel(QObject):
             lambda message: self._load_failed(generation, message),
         )
 
-    def _loaded(self, generation: int, entries: list[Entry], audio_high: int) -> None:
+    def _loaded(
+        self, generation: int, entries: list[Entry], audio_high: int, meta_read: int | None
+    ) -> None:
         if generation != self._load_gen:
             return
+        if meta_read is not None:
+            # What the probe reports next is compared with what this load read,
+            # so a record written meanwhile is never taken for known.
+            self._meta_high = meta_read
         self._finish_load()
         self.entries, self._complete = entries, True
         self.unheard = self.heard.settle(self.entries, audio_high)
