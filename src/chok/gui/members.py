@@ -153,7 +153,8 @@ class MembersPane(QWidget):
         self.list.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout.addWidget(self.list)
         line = self.fontMetrics().height()
-        self.list.setMaximumHeight(line * 9)
+        # Five people without scrolling (a row is 1.6 lines); the button keeps its room.
+        self.list.setMaximumHeight(int(line * 1.6 * 5) + line // 2)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
     def set_members(self, members: list[Member]) -> None:
