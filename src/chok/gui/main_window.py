@@ -243,19 +243,23 @@ class MainWindow(QMainWindow):
         if layout is not None:
             layout.replaceWidget(old, self.scan_panel)
         old.deleteLater()
-        self.scanning.activity.connect(self.scan_panel.set_activity)
+        self.scanning.activity.connect(self._scan_activity)
         self.scan_panel.settingsChanged.connect(self.set_scan)
         self.scan_panel.channelChosen.connect(self.set_channel)
         current = self.vm.session.number
         if any(c.number == current for c in channels):
             self.set_scan(load_scan(mine, current))
 
+    def _scan_activity(self, number: int, talkers: list[str]) -> None:
+        """Who talks on a channel not on screen, by the names the family chose."""
+        self.scan_panel.set_activity(number, [html.escape(self.name_of(t)) for t in talkers])
+
     def name_of(self, user: str) -> str:
         return shown(self.family.name(user), 32)
 
     def _wire_scan(self) -> None:
         scan, panel = self.scanning, self.scan_panel
-        scan.activity.connect(self.scan_panel.set_activity)
+        scan.activity.connect(self._scan_activity)
         scan.someoneTalking.connect(self._scan_talking)
         scan.missedChanged.connect(self._scan_missed)
         scan.liveStarted.connect(lambda key: self.vm.live_started(key))
