@@ -7,12 +7,14 @@ with the real `chok admin` commands, and drive it with signals.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,15 +53,17 @@ class SeparateBroker:
         assert result.code == 0, result
         return time.monotonic() - began
 
-    def init(self) -> None:
+    def init(self, channels: int = 1) -> None:
         self.start()
-        result = self.chok("admin", "init", "--channels", "1")
+        result = self.chok("admin", "init", "--channels", str(channels))
         assert result.code == 0, result
 
-    def add_user(self, prefix: str) -> str:
+    def add_user(self, prefix: str, channels: str | None = None) -> str:
+        """A new member (of ``channels``, "1,2", else of all) joined on this home."""
         name = f"{prefix}{uuid.uuid4().hex[:6]}"
         bundle = self.home / f"{name}.chok"
-        made = self.chok("admin", "add-user", name, "--out", str(bundle))
+        chosen = ("--channels", channels) if channels else ()
+        made = self.chok("admin", "add-user", name, "--out", str(bundle), *chosen)
         assert made.code == 0, made
         joined = self.chok("join", str(bundle), "--name", name)
         assert joined.code == 0, joined
@@ -125,3 +129,33 @@ def audio_records(
         assert position >= high, f"read the audio topic up to {position} of {high}"
     finally:
         consumer.close()
+
+
+class Lines:
+    """A process's output lines, read on a thread (so waiting never blocks on a pipe)."""
+
+    def __init__(self, stream: object) -> None:
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: object) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, predicate: Callable[[str], bool], timeout: float, what: str) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if predicate(line):
+                    return line
+            time.sleep(0.05)  # polling the lines read so far for the condition
+        raise AssertionError(f"{what}: not seen in {timeout:.0f} s; lines: {self.lines[-8:]}")
+
+    def join(self) -> list[str]:
+        self._thread.join(30)
+        return self.lines
+
+
+def json_lines(lines: list[str]) -> list[dict[str, object]]:
+    return [json.loads(line) for line in lines if line.startswith("{")]

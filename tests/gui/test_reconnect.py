@@ -17,12 +17,19 @@ pytestmark = [pytest.mark.gui, pytest.mark.broker]
 def test_reconnecting_is_shown_and_done_by_itself(qtbot, cluster, new_user, open_window) -> None:  # type: ignore[no-untyped-def]
     from chok.broker import process
 
-    alice, bob = new_user("alice"), new_user("bob")
+    alice, bob = new_user("alice", [1, 2]), new_user("bob")
     window = open_window(alice)
     assert "Connected" in window.conn_label.text()
+    window.scan_panel.rows[2].hear.setChecked(True)  # channel 2 heard by scan's monitor
+    qtbot.waitUntil(lambda: window.scanning.listening, timeout=20_000)
+    scan_line = window.scan_panel.connection
+    assert not scan_line.isVisibleTo(window)
     assert process.stop()
     try:
         qtbot.waitUntil(lambda: "Reconnecting" in window.conn_label.text(), timeout=30_000)
+        # The other channels say it too, in the same words.
+        qtbot.waitUntil(lambda: scan_line.isVisibleTo(window), timeout=30_000)
+        assert "Can't reach the family's Kafka at" in scan_line.text()
         # Plain words; Kafka's own text only behind the details.
         assert "Can't reach the family's Kafka at" in window.conn_label.text()
         assert window.vm.listening.kafka_detail, "Kafka's text is kept as a detail"
@@ -35,6 +42,7 @@ def test_reconnecting_is_shown_and_done_by_itself(qtbot, cluster, new_user, open
     finally:
         process.start(port=cluster.port)
     qtbot.waitUntil(lambda: "Connected" in window.conn_label.text(), timeout=90_000)
+    qtbot.waitUntil(lambda: not scan_line.isVisibleTo(window), timeout=60_000)
     qtbot.waitUntil(lambda: window.vm.ptt_state == "idle", timeout=60_000)
     # What alice said while the broker was away reaches the timeline.
     qtbot.waitUntil(

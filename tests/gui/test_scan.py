@@ -46,7 +46,7 @@ def test_hear_two_channels_see_activity_mute_and_switch(qtbot, new_user, open_wi
     assert not panel.rows[1].hear.isEnabled()  # the channel on screen is always heard
     panel.rows[2].hear.setChecked(True)  # hear channel 2 too
     assert load_scan(mum, 1).channels == (1, 2)  # remembered
-    qtbot.waitUntil(lambda: window.scanning._service is not None, timeout=20_000)
+    qtbot.waitUntil(lambda: window.scanning.listening, timeout=20_000)
 
     # bob talks on channel 2 while mum looks at channel 1: shown, and played.
     quick_talk(open_session(bob, 2), frames=1)  # a fresh broker's producer id comes first
@@ -86,7 +86,7 @@ def test_the_priority_channel_interrupts_the_channel_on_screen(
     qtbot.mouseClick(panel.rows[2].priority, Qt.MouseButton.LeftButton)
     settings = window.scan_gate.settings
     assert settings.priority == 2 and settings.channels == (1, 2)
-    qtbot.waitUntil(lambda: window.scanning._service is not None, timeout=20_000)
+    qtbot.waitUntil(lambda: window.scanning.listening, timeout=20_000)
 
     ended: list[tuple[str, bool]] = []
     window.vm.listening.talkEnded.connect(
@@ -106,7 +106,7 @@ def test_talk_on_another_channel_notifies_while_hidden(qtbot, new_user, open_win
     mum, bob = new_user("mum", [1, 2]), new_user("bob", [2])
     window = open_window(mum)
     window.scan_panel.rows[2].hear.setChecked(True)
-    qtbot.waitUntil(lambda: window.scanning._service is not None, timeout=20_000)
+    qtbot.waitUntil(lambda: window.scanning.listening, timeout=20_000)
     window.hide()
     quick_talk(open_session(bob, 2), frames=5)
     qtbot.waitUntil(lambda: bool(window.notifier.sent), timeout=15_000)
@@ -129,7 +129,7 @@ def test_without_a_speaker_activity_still_shows(qtbot, new_user, sound) -> None:
     window.show()
     try:
         window.scan_panel.rows[2].hear.setChecked(True)
-        qtbot.waitUntil(lambda: window.scanning._service is not None, timeout=20_000)
+        qtbot.waitUntil(lambda: window.scanning.listening, timeout=20_000)
         assert any("no sound for the other channels" in text for text, _ in window.messages)
         speaker = talk_in_thread(open_session(bob, 2), seconds=1.0)
         qtbot.waitUntil(
@@ -140,3 +140,32 @@ def test_without_a_speaker_activity_still_shows(qtbot, new_user, sound) -> None:
         assert not any("trying again" in text for text, _ in window.messages)
     finally:
         window.close()
+
+
+def test_the_panel_shows_names_safely_and_the_other_channels_connection(qapp) -> None:  # type: ignore[no-untyped-def]
+    """Names come from bundles and records: escaped (and never taken for rich text);
+    the monitor's connection shows in the main line's words only while it is not there."""
+    from chok.gui.scan_panel import ScanPanel
+    from chok.protocol.client_config import ChannelConfig
+    from chok.protocol.display import is_unsafe_char
+
+    channels = [ChannelConfig.standard(1, "home"), ChannelConfig.standard(2, "kids\n\u202eevil")]
+    panel = ScanPanel(channels)
+    panel.set_activity(2, ["\u202emallory\n", "<img src='x'>", "bob"])
+    shown = [panel.rows[2].name.text(), panel.rows[2].activity.text()]
+    assert not [c for text in shown for c in text if is_unsafe_char(c)], shown
+    assert "kids\\n\\u202eevil" in shown[0]
+    assert "\\u202emallory\\n" in shown[1] and "&lt;img src=&#x27;x&#x27;&gt;" in shown[1]
+
+    assert not panel.connection.isVisibleTo(panel)
+    words = "Can't reach the family's Kafka at localhost:9093 — retrying (last try 3 s ago)"
+    panel.set_connection("reconnecting", words)
+    assert panel.connection.isVisibleTo(panel)
+    assert panel.connection.text() == f"Reconnecting\u2026 {words}"
+    before = panel.minimumSizeHint().width()
+    panel.set_connection("offline", words * 20)  # long: elided, never wider
+    assert panel.minimumSizeHint().width() == before
+    panel.set_connection("connected", "Connected to the family's Kafka at localhost:9093")
+    assert not panel.connection.isVisibleTo(panel)
+    panel.set_connection("", "")  # no other channel heard
+    assert not panel.connection.isVisibleTo(panel)

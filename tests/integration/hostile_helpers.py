@@ -21,7 +21,7 @@ _numbers = itertools.count(8000)  # tests/gui/conftest.py's private channels use
 @dataclass
 class Channel:
     number: int
-    member: Callable[[str], profiles.Profile]
+    member: Callable[..., profiles.Profile]
 
 
 def own_channel() -> Channel:
@@ -34,14 +34,15 @@ def own_channel() -> Channel:
     admin, _ = local.admin_client()
     admin.create_topics(channel_topics(number))
 
-    def member(prefix: str) -> profiles.Profile:
+    def member(prefix: str, channel_name: str | None = None) -> profiles.Profile:
+        """A member whose bundle calls the channel ``channel_name`` (any text a
+        bundle may hold), else "hostile N"."""
         name = f"{prefix}{next(_names)}h"
         bundle, _ = local.add_user(name, [1], force=False)
         principal = access.principal_for(pki.common_name(bundle.cert_pem))
         admin.grant(access.channel_grants(principal, number))
-        config = replace(
-            bundle.config, channels=[ChannelConfig.standard(number, f"hostile {number}")]
-        )
+        shown = channel_name or f"hostile {number}"
+        config = replace(bundle.config, channels=[ChannelConfig.standard(number, shown)])
         return profiles.install(replace(bundle, config=config), name, force=True)
 
     return Channel(number, member)

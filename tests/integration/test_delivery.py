@@ -7,9 +7,8 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from chok.audio.base import FileInput
 from chok.codec import make_speech, read_ogg_opus_packets
 from chok.codec.opus import DEFAULT_BITRATE, OpusEncoder
 from chok.protocol.audio import AudioFrame, build_audio_frame, may_omit
-from tests.outage_helpers import SeparateBroker, audio_records
+from tests.outage_helpers import Lines, SeparateBroker, audio_records, json_lines
 
 pytestmark = pytest.mark.broker
 
@@ -77,36 +76,6 @@ def expected_frames(path: Path, frame_ms: int = 60) -> dict[int, bytes]:
                 sent[seq] = build_audio_frame("x", "00000000", seq, packet, frame_ms).value
             previous, seq = packet, seq + 1
     return sent
-
-
-class Lines:
-    """A process's output lines, read on a thread (so waiting never blocks on a pipe)."""
-
-    def __init__(self, stream: object) -> None:
-        self.lines: list[str] = []
-        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _read(self, stream: object) -> None:
-        for line in stream:  # type: ignore[attr-defined]
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_for(self, predicate: Callable[[str], bool], timeout: float, what: str) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                if predicate(line):
-                    return line
-            time.sleep(0.05)  # polling the lines read so far for the condition
-        raise AssertionError(f"{what}: not seen in {timeout:.0f} s; lines: {self.lines[-8:]}")
-
-    def join(self) -> list[str]:
-        self._thread.join(30)
-        return self.lines
-
-
-def _json_lines(lines: list[str]) -> list[dict[str, object]]:
-    return [json.loads(line) for line in lines if line.startswith("{")]
 
 
 def _frames_of(
@@ -174,7 +143,7 @@ def test_broker_killed_for_30_s_mid_talk(
     assert any(e["id"] == sent["id"] for e in _timeline(broker, alice)), "not on the timeline"
 
     listener.wait(timeout=120)  # type: ignore[attr-defined]
-    events = _json_lines(heard.join())
+    events = json_lines(heard.join())
     states = [e["state"] for e in events if e["event"] == "connection"]
     assert "reconnecting" in states and states[-1] == "connected", f"listen said: {states}"
     ended = [e for e in events if e["event"] == "talk_ended"]
@@ -205,7 +174,7 @@ def test_broker_paused_10_s_listener_keeps_one_transmission(
     assert talker.returncode == 0, err
     sent = json.loads(out)
     listener.wait(timeout=120)  # type: ignore[attr-defined]
-    events = _json_lines(heard.join())
+    events = json_lines(heard.join())
     ended = [e for e in events if e["event"] == "talk_ended"]
     assert ended and ended[0]["frames"] == sent["frames"], f"split transmission: {ended}"
     saved = [Path(str(e["path"])) for e in events if e["event"] == "saved"]

@@ -4,12 +4,19 @@ every member's commands keep working (protocol.md sections 1, 5 and 7)."""
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 
+from chok import profiles
+from chok.channel.live import ORIGINAL_TALKER
 from chok.channel.session import ChannelSession, open_session
-from tests.conftest import LocalCluster, run_chok
+from chok.protocol.audio import build_audio_frame
+from tests.conftest import CHOK, LocalCluster, run_chok
 from tests.integration.hostile_helpers import Channel, own_channel, shown_raw
+from tests.outage_helpers import Lines
+
+PACKET = bytes(range(1, 40))
 
 pytestmark = pytest.mark.broker
 
@@ -126,3 +133,81 @@ def test_reacting_to_a_record_too_large_to_rewrite_still_records_the_reaction(
     listed = run_chok("--profile", bob.name, "timeline", "--since", "all", "--json")
     entry = next(e for e in json.loads(listed.out) if e["id"] == start)
     assert entry["reactions"] == {"\U0001f44d": [bob.user]}
+
+
+HOSTILE_NAMES = [
+    "eve\n   9001  alice            12:00:00            1.0s  ",
+    "\u202emallory",
+    "bob\x1b]0;owned\x07\x1b[2J",
+    "\u2066x\u2069\u200e\u200f\u061c\u200b\ufeff\U000e0041",
+]
+
+
+def _several(profile: str, channel: int, *args: str) -> list[str]:
+    """`chok listen` of several channels: --mute takes that path for one channel too."""
+    return [
+        "--profile", profile, "listen", "-c", str(channel), "--mute", str(channel),
+        "--no-play", *args,
+    ]  # fmt: skip
+
+
+def test_listening_to_several_channels_shows_hostile_names_safely(channel: Channel) -> None:
+    """`listen --channel ...` (scan) printed names as they came: the channel's name
+    (a bundle's text) raw on every line. Catching up shows transmission records'
+    userIds (anyone's text); live, an audio record whose key is not a user name is
+    heard as the Android app's. Nothing unsafe is printed, human or JSON, and JSON
+    keeps the exact strings."""
+    mallory = channel.member("mallory")
+    reader = channel.member("reader", channel_name="kids\n12:00:00 [1 \u00b7 x] \u202e")
+    first = run_chok(*_several(reader.name, channel.number, "--timeout", "1"))
+    assert first.code == 0, first.err  # where reader stopped: catching up starts there
+    session = open_session(mallory)
+    with session.audio_reader("test") as audio:
+        _, audio_high = audio.watermarks(10)
+    producer = session.producer()
+    for index in range(len(HOSTILE_NAMES)):
+        producer.produce(
+            session.audio_topic, *build_audio_frame("mallory", "00c0ffee", index, PACKET)
+        )
+    producer.flush()
+    records = [
+        (
+            f"msg-{channel.number}-{audio_high + index}".encode(),
+            _transmission_value(
+                channel.number, audio_high + index, userId=name, timestamp=1704825600000 + index
+            ),
+        )
+        for index, name in enumerate(HOSTILE_NAMES)
+    ]
+    _write_metadata(session, records)
+
+    caught = run_chok(
+        *_several(reader.name, channel.number, "--catch-up", "--json", "--timeout", "1")
+    )
+    assert caught.code == 0, caught.err
+    assert shown_raw(caught.out) == [] and shown_raw(caught.err) == []
+    replayed = [e for e in map(json.loads, caught.out.splitlines()) if e["event"] == "replayed"]
+    assert [e["talker"] for e in replayed] == HOSTILE_NAMES  # the exact strings, escaped
+    # (--catch-up moved the position on: go back for the human run.)
+    profiles.remember(reader.name, f"audio_position_{channel.number}", audio_high)
+    human = run_chok(*_several(reader.name, channel.number, "--catch-up", "--timeout", "1"))
+    assert human.code == 0, human.err
+    assert shown_raw(human.out) == [] and shown_raw(human.err) == []
+    assert "missed: eve\\n" in human.out and "missed: \\u202emallory" in human.out
+
+    live = subprocess.Popen(
+        [*CHOK, *_several(reader.name, channel.number, "--count", "1", "--timeout", "60")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    heard = Lines(live.stdout)
+    heard.wait_for(lambda line: line.startswith("listening on channels"), 60, "tuned in")
+    headers = build_audio_frame("mallory", "0badf00d", 0, PACKET).headers
+    for name in HOSTILE_NAMES:  # a chok frame's header under a key that is no user name
+        producer.produce(session.audio_topic, name.encode(), PACKET, headers)
+    producer.flush()
+    out, err = live.communicate(timeout=60)
+    lines = [*heard.join(), *out.splitlines()]
+    assert live.returncode == 0, err
+    assert shown_raw("\n".join(lines)) == [] and shown_raw(err) == []
+    assert any(f"{ORIGINAL_TALKER}: " in line for line in lines), lines
+    assert all("kids\\n12:00:00" in line for line in lines if ORIGINAL_TALKER in line), lines

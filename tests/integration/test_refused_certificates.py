@@ -32,6 +32,7 @@ pytestmark = pytest.mark.broker
 COMMANDS = {
     "timeline": ["timeline"],
     "listen": ["listen", "--no-play", "--timeout", "5"],
+    "listen-several": ["listen", "--channel", "all", "--no-play", "--timeout", "5"],
     "talk": ["talk", "--file", "{wav}", "--fast"],
 }
 

@@ -18,6 +18,7 @@ from chok.codec import Pcm, decode_packets, encode_pcm, frames_of, sample_speech
 from chok.errors import AudioDeviceError
 
 pytestmark = [pytest.mark.sound, pytest.mark.usefixtures("virtual_sound")]
+LEAD_FRAMES = 5  # 300 ms queued for the speaker before pacing by the microphone
 
 
 def best_alignment(played: Pcm, recorded: Pcm) -> tuple[int, float]:
@@ -42,11 +43,17 @@ def play_and_record(pcm: Pcm, extra_frames: int = 20) -> Pcm:
         first = mic.read_frame(timeout=5.0)
         assert first is not None, "recording never started"
         frames = [first]
+        chunks = [*frames_of(pcm), *([silence(2880)] * extra_frames)]
         with speaker:
-            # One frame out, one frame in: the microphone paces the loop, and
-            # neither queue fills up.
-            for chunk in [*frames_of(pcm), *([silence(2880)] * extra_frames)]:
+            # A few frames ahead first (a busy machine must not starve the
+            # speaker: a gap would be recorded as silence inside the speech),
+            # then one frame out, one frame in: the microphone paces the loop,
+            # and neither queue fills up.
+            for chunk in chunks[:LEAD_FRAMES]:
                 speaker.write(chunk)
+            for chunk in [*chunks[LEAD_FRAMES:], *([None] * LEAD_FRAMES)]:
+                if chunk is not None:
+                    speaker.write(chunk)
                 frame = mic.read_frame(timeout=3.0)
                 assert frame is not None, f"recording stalled after {len(frames)} frames"
                 assert frame.shape == (mic.frame_samples,)
@@ -66,21 +73,49 @@ def test_the_virtual_device_is_listed_for_input_and_output() -> None:
     assert any(d.is_default_output and d.max_output_channels > 0 for d in devices)
 
 
+def frames_found(played: Pcm, recorded: Pcm, window: int = 24_000) -> float:
+    """The share of the played speech's loud 60 ms frames found, each on its own,
+    in the recording (normalised correlation above 0.9 within half a second of
+    where the whole speech lines up). A machine starved for CPU may insert a gap
+    (an underrun) into the recording: the frames after it are still there, only
+    shifted, so each frame is looked for by itself."""
+    lag, _ = best_alignment(played, recorded)
+    r = recorded.astype(np.float64)
+    frames = list(frames_of(played))
+    loud = [(i, f) for i, f in enumerate(frames) if measure(f).rms_dbfs > -35]
+    found = 0
+    for index, frame in loud:
+        start = max(0, lag + index * frame.size - window)
+        area = r[start : lag + (index + 1) * frame.size + window]
+        if area.size < frame.size:
+            continue
+        f = frame.astype(np.float64)
+        n = area.size + f.size
+        valid = area.size - f.size + 1
+        dots = np.fft.irfft(np.fft.rfft(area, n) * np.conj(np.fft.rfft(f, n)), n)[:valid]
+        sums = np.concatenate([[0.0], np.cumsum(area * area)])
+        energy = np.sqrt(np.maximum(sums[f.size :] - sums[:valid], 0.0))
+        score = np.max(dots / (np.linalg.norm(f) * energy + 1e-9))
+        found += score > 0.9
+    return found / max(1, len(loud))
+
+
 def test_recording_the_monitor_gets_the_speech_that_was_played() -> None:
     played = speech()
     recorded = play_and_record(played)
     loud = [f for f in recorded.reshape(-1, 2880) if measure(f).rms_dbfs > -40]
     assert len(loud) > 20, "the recording is silent"
-    lag, score = best_alignment(played, recorded)
-    assert score > 0.9, f"recorded audio does not match what was played (r={score:.2f})"
+    lag, _ = best_alignment(played, recorded)
     assert lag < 48_000, f"{lag / 48:.0f} ms between playing and recording"
+    share = frames_found(played, recorded)
+    assert share > 0.9, f"only {share:.0%} of the speech played is in the recording"
 
 
 def test_opus_packets_played_through_the_device_survive() -> None:
     decoded = decode_packets(encode_pcm(speech()))
     recorded = play_and_record(decoded)
-    _, score = best_alignment(decoded, recorded)
-    assert score > 0.9
+    share = frames_found(decoded, recorded)
+    assert share > 0.9, f"only {share:.0%} of the decoded speech is in the recording"
 
 
 def test_cues_play_and_close_without_hanging() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
+import pytest
 from confluent_kafka import Message
 
 from chok.channel.live import (
@@ -17,6 +18,7 @@ from chok.channel.live import (
     TalkEnded,
     TalkStarted,
 )
+from chok.errors import ChokError, KafkaError
 from chok.protocol.audio import AudioRecord, build_audio_frame, build_end_of_transmission
 from tests.unit.test_connection_machine import FakeClock
 
@@ -42,7 +44,11 @@ class FakeReader:
         self.queue.append(message)
         self.offset += 1
 
+    failing: ChokError | None = None  # what every poll raises (the broker is away)
+
     def poll(self, _timeout: float) -> Message | None:
+        if self.failing is not None:
+            raise self.failing
         return self.queue.popleft() if self.queue else None
 
     def assign(self, offset: int) -> None:
@@ -127,6 +133,23 @@ def test_time_while_disconnected_never_ends_a_transmission() -> None:
     clock.advance(2)
     ended = [e for e in _drain(listener) if isinstance(e, TalkEnded)]
     assert len(ended) == 1 and not ended[0].clean
+
+
+def test_time_while_the_reader_fails_is_not_connected_time() -> None:
+    """The broker away and the reader raising on every poll: that time must not
+    count towards ending a transmission once a probe says the broker is back."""
+    clock, reader = FakeClock(), FakeReader()
+    listener = _listener(clock, reader)
+    reader.add(_frame(0))
+    _drain(listener)
+    reader.failing = KafkaError("cannot reach the broker")
+    with pytest.raises(KafkaError):
+        _drain(listener, connected=False)
+    clock.advance(TALK_TIMEOUT_S * 2)
+    with pytest.raises(KafkaError):
+        _drain(listener, connected=False)  # still failing, the outage went on
+    reader.failing = None  # back (a probe said so first: "connected")
+    assert not [e for e in _drain(listener) if isinstance(e, TalkEnded)]
 
 
 def test_a_transmission_that_timed_out_continues_where_it_stopped() -> None:

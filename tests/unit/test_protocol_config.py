@@ -150,3 +150,22 @@ def test_security_protocol_extra() -> None:
     )
     assert config.security_protocol == "SSL" and config.channel(3).audio_topic == "chok-audio-3"
     assert parse_client_config(config.to_json().decode()) == config
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(240, 240), (0, 0), (2000, 2000), (2001, 0), (-1, 0), (True, 0), ("240", 0), (None, 0)],
+)
+def test_the_live_batch_extra_is_a_small_whole_number_or_off(value: object, expected: int) -> None:
+    extra = {} if value is None else {"chokLiveBatchMs": value}
+    assert parse_client_config(_config(**extra)).live_batch_ms == expected
+
+
+def test_a_live_batch_asks_the_broker_to_wait_for_a_few_frames() -> None:
+    from chok.kafka.stream import READER_SETTINGS, live_batch_settings
+
+    assert live_batch_settings(0) == {}
+    batch = live_batch_settings(240)
+    assert batch["fetch.min.bytes"] == 4 * 200
+    assert batch["fetch.wait.max.ms"] == READER_SETTINGS["fetch.wait.max.ms"]
+    assert live_batch_settings(960)["fetch.wait.max.ms"] == 960

@@ -8,13 +8,16 @@ import tempfile
 from collections.abc import Callable
 
 
-def measure_starts(runs: int, say: Callable[[str], None]) -> dict[str, float]:
-    """First start (formats storage) once, then ``runs`` restarts; seconds."""
+def measure_starts(runs: int, say: Callable[[str], None], nodes: int = 1) -> dict[str, float]:
+    """First start (formats storage) once, then ``runs`` restarts; seconds.
+
+    With ``nodes`` > 1 all nodes start together and count as started once
+    every one serves clients and holds its partitions."""
     os.environ["CHOK_HOME"] = tempfile.mkdtemp(prefix="chok-bench-start-")
     from chok.broker import process
 
-    port = process.free_port_pair()
-    _, first, _ = process.start(port=port)
+    port = process.free_port_pair(nodes)
+    _, first, _ = process.start(port=port, nodes=nodes)
     process.stop()
     say(f"first start (formats storage): {first:.1f} s")
     restarts = []

@@ -208,8 +208,8 @@ def run_scan_bench(say: Say, runs: int) -> list[dict[str, Any]]:
 def scan_table(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| listener | channels | idle CPU % | idle RSS MB | talking CPU % | talking RSS MB"
-        " | connections |",
-        "|---|---|---|---|---|---|---|",
+        " | idle connections | talking connections |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         if "mode" in row:
@@ -217,7 +217,7 @@ def scan_table(rows: list[dict[str, Any]]) -> str:
             lines.append(
                 f"| {row['mode']} | {row['channels']} | {idle['cpu_percent']:.1f} | "
                 f"{idle['rss_mb']:.0f} | {busy['cpu_percent']:.1f} | {busy['rss_mb']:.0f} | "
-                f"{busy['connections']} |"
+                f"{idle['connections']} | {busy['connections']} |"
             )
     lines += ["", "| replay speed | asked -> first audio (median ms) |", "|---|---|"]
     lines += [

@@ -1,5 +1,10 @@
 """The local broker's settings, persisted in ``<CHOK_HOME>/broker/broker.json``,
 and the Kafka ``server.properties`` and log4j2 configuration rendered from them.
+
+One node (the default) keeps everything in ``broker/``. A replicated cluster
+(``nodes`` > 1, all on this machine) gives node N its own ``broker/node-N/``
+(data, logs, pid) and its own two ports: clients on ``port + 2(N-1)``, the
+controller quorum on the next one.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from chok.home import subdir, write_atomic
 from chok.pki.cluster import ADMIN_PRINCIPAL, BROKER_PRINCIPAL, ClusterFiles
 
 DEFAULT_PORT = 29093
+PORT_STRIDE = 2  # a node's client port, then its controller port
+MAX_NODES = 9
 
 
 @dataclass
@@ -24,6 +31,26 @@ class BrokerSettings:
     hosts: list[str] = field(default_factory=list)
     cluster_id: str = field(default_factory=lambda: new_cluster_id())
     heap_mb: int = 512
+    nodes: int = 1
+
+    def node_ids(self) -> list[int]:
+        return list(range(1, self.nodes + 1))
+
+    def client_port(self, node: int) -> int:
+        return self.port + PORT_STRIDE * (node - 1)
+
+    def quorum_port(self, node: int) -> int:
+        return self.controller_port + PORT_STRIDE * (node - 1)
+
+    @property
+    def replication(self) -> int:
+        """Copies of every partition: three when there are three nodes or more."""
+        return min(3, self.nodes)
+
+    @property
+    def min_insync(self) -> int:
+        """Copies a write must reach before it is acknowledged (acks=all)."""
+        return min_insync_for(self.replication)
 
     @property
     def advertised_host(self) -> str:
@@ -36,7 +63,56 @@ class BrokerSettings:
 
     @property
     def bootstrap(self) -> str:
-        return f"{self.advertised_host}:{self.port}"
+        """What clients connect to: every node, so any one of them is enough."""
+        return ",".join(f"{self.advertised_host}:{self.client_port(n)}" for n in self.node_ids())
+
+    @property
+    def loopback_bootstrap(self) -> str:
+        return ",".join(f"127.0.0.1:{self.client_port(n)}" for n in self.node_ids())
+
+
+def min_insync_for(replication: int) -> int:
+    """Two copies of every acknowledged write when there are three or more, so
+    one node may die (or restart) while people keep talking."""
+    return min(2, max(1, replication - 1))
+
+
+@dataclass(frozen=True)
+class NodePaths:
+    """Where one node keeps its data, logs, pid and configuration."""
+
+    id: int
+    root: Path
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.root / "broker.pid"
+
+    @property
+    def started_at(self) -> Path:
+        return self.root / "started_at"
+
+    @property
+    def cds_marker(self) -> Path:
+        return self.root / "cds-pending"
+
+    @property
+    def props(self) -> Path:
+        return self.root / "server.properties"
+
+
+def node_paths(settings: BrokerSettings, node: int) -> NodePaths:
+    if settings.nodes == 1:
+        return NodePaths(node, broker_dir())  # the layout of a single broker, unchanged
+    return NodePaths(node, subdir("broker", f"node-{node}"))
 
 
 def new_cluster_id() -> str:
@@ -45,14 +121,6 @@ def new_cluster_id() -> str:
 
 def broker_dir() -> Path:
     return subdir("broker")
-
-
-def data_dir() -> Path:
-    return broker_dir() / "data"
-
-
-def log_dir() -> Path:
-    return broker_dir() / "logs"
 
 
 def settings_path() -> Path:
@@ -74,17 +142,17 @@ def save_settings(settings: BrokerSettings) -> None:
     write_atomic(settings_path(), json.dumps(asdict(settings), indent=2).encode())
 
 
-def server_properties(settings: BrokerSettings, files: ClusterFiles) -> str:
+def server_properties(settings: BrokerSettings, files: ClusterFiles, node: int = 1) -> str:
     """Kafka's configuration: mTLS only, KRaft combined mode, ACLs enforced."""
+    port, quorum_port = settings.client_port(node), settings.quorum_port(node)
     props = {
         "process.roles": "broker,controller",
-        "node.id": "1",
-        "controller.quorum.bootstrap.servers": f"127.0.0.1:{settings.controller_port}",
+        "node.id": str(node),
+        **_quorum(settings),
         "listeners": (
-            f"CLIENT://{settings.bind_address}:{settings.port},"
-            f"CONTROLLER://127.0.0.1:{settings.controller_port}"
+            f"CLIENT://{settings.bind_address}:{port},CONTROLLER://127.0.0.1:{quorum_port}"
         ),
-        "advertised.listeners": f"CLIENT://{settings.bootstrap}",
+        "advertised.listeners": f"CLIENT://{settings.advertised_host}:{port}",
         # Both listeners are TLS with client certificates: no plaintext anywhere,
         # and the controller authenticates as the broker's own principal.
         "listener.security.protocol.map": "CLIENT:SSL,CONTROLLER:SSL",
@@ -102,19 +170,52 @@ def server_properties(settings: BrokerSettings, files: ClusterFiles) -> str:
         "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
         "allow.everyone.if.no.acl.found": "false",
         "super.users": f"User:{BROKER_PRINCIPAL};User:{ADMIN_PRINCIPAL}",
-        "log.dirs": str(data_dir()),
+        "log.dirs": str(node_paths(settings, node).data),
         "auto.create.topics.enable": "false",
         "num.partitions": "1",
-        "offsets.topic.replication.factor": "1",
+        "offsets.topic.replication.factor": str(settings.replication),
         "offsets.topic.num.partitions": "1",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
+        "transaction.state.log.replication.factor": str(settings.replication),
+        "transaction.state.log.min.isr": str(settings.min_insync),
+        "share.coordinator.state.topic.replication.factor": str(settings.replication),
+        "share.coordinator.state.topic.min.isr": str(settings.min_insync),
         "group.initial.rebalance.delay.ms": "0",
         "log.cleaner.backoff.ms": "15000",
+        **(_replicated(settings) if settings.nodes > 1 else {}),
     }
     return "".join(f"{key}={value}\n" for key, value in props.items())
+
+
+def _quorum(settings: BrokerSettings) -> dict[str, str]:
+    if settings.nodes == 1:  # a dynamic quorum of one, formatted --standalone
+        return {"controller.quorum.bootstrap.servers": f"127.0.0.1:{settings.controller_port}"}
+    voters = (f"{n}@127.0.0.1:{settings.quorum_port(n)}" for n in settings.node_ids())
+    return {"controller.quorum.voters": ",".join(voters)}
+
+
+# How fast a replicated cluster notices a node that died without a word
+# (kill -9, power cut): its partitions get a new leader only once the active
+# controller fences it, broker.session.timeout.ms after its last heartbeat
+# (Kafka's 9 s default would be 9 s of silence on the channel). If the dead
+# node was the active controller, the others first elect a new one after
+# controller.quorum.fetch.timeout.ms (2 s by default). These nodes share one
+# machine's loopback, where a heartbeat takes well under a millisecond.
+FAILOVER = {
+    "broker.heartbeat.interval.ms": "100",
+    "broker.session.timeout.ms": "500",
+    "controller.quorum.fetch.timeout.ms": "800",
+    "controller.quorum.election.timeout.ms": "500",
+    "controller.quorum.election.backoff.max.ms": "300",
+}
+
+
+def _replicated(settings: BrokerSettings) -> dict[str, str]:
+    return {
+        "default.replication.factor": str(settings.replication),
+        "min.insync.replicas": str(settings.min_insync),
+        "unclean.leader.election.enable": "false",  # never lose acknowledged frames
+        **FAILOVER,
+    }
 
 
 LOG4J2 = """\
@@ -139,10 +240,12 @@ logger.authorizer.level = warn
 """
 
 
-def write_configs(settings: BrokerSettings, files: ClusterFiles) -> tuple[Path, Path]:
-    props = broker_dir() / "server.properties"
-    log4j = broker_dir() / "log4j2.properties"
-    log_dir().mkdir(parents=True, exist_ok=True)
-    write_atomic(props, server_properties(settings, files).encode(), mode=0o600)
-    write_atomic(log4j, LOG4J2.format(log_dir=log_dir()).encode(), mode=0o600)
-    return props, log4j
+def write_configs(
+    settings: BrokerSettings, files: ClusterFiles, node: int = 1
+) -> tuple[Path, Path]:
+    paths = node_paths(settings, node)
+    log4j = paths.root / "log4j2.properties"
+    paths.logs.mkdir(parents=True, exist_ok=True)
+    write_atomic(paths.props, server_properties(settings, files, node).encode(), mode=0o600)
+    write_atomic(log4j, LOG4J2.format(log_dir=paths.logs).encode(), mode=0o600)
+    return paths.props, log4j

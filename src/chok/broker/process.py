@@ -1,71 +1,59 @@
-"""Start, stop and inspect the local Kafka broker process."""
+"""Start, stop and inspect the local Kafka broker: one node, or a replicated
+cluster of several nodes on this machine (``chok broker start --nodes 3``)."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
+import json
 import socket
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
-from chok.broker import KAFKA_VERSION
+from chok.broker import KAFKA_VERSION, jvm
 from chok.broker import config as cfg
 from chok.broker.jars import ensure_kafka_jars
 from chok.broker.java import find_java
-from chok.errors import BrokerError, ChokError, CorruptDataError, PortInUseError
+from chok.errors import BrokerError, ChokError, PortInUseError, UsageError
 from chok.kafka.admin import Admin
 from chok.kafka.client import Credentials
 from chok.pki.cluster import ClusterFiles, cluster_files, ensure_credentials
 
 Progress = Callable[[str], None]
 READY_TIMEOUT = 90.0
-STOP_TIMEOUT = 30.0
+STOP_TIMEOUT = jvm.STOP_TIMEOUT
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    id: int
+    state: str  # "running" | "stopped"
+    port: int
+    pid: int | None
+    uptime_s: float | None
+    data_dir: str
+    log_file: str
+    controller: bool  # the active controller of the KRaft quorum
 
 
 @dataclass(frozen=True)
 class Status:
-    running: bool
-    pid: int | None
+    running: bool  # at least one node runs
+    pid: int | None  # the first running node's
     address: str | None
     kafka_version: str
     data_dir: str
     uptime_s: float | None
     log_file: str
+    nodes: list[NodeStatus] = field(default_factory=list)
 
 
 def admin_credentials(settings: cfg.BrokerSettings, files: ClusterFiles) -> Credentials:
     # chok's own admin work goes over loopback: the advertised name may be
     # a LAN address that this machine reaches only through its router.
     return Credentials(
-        f"127.0.0.1:{settings.port}", files.ca_cert, files.admin_cert, files.admin_key
+        settings.loopback_bootstrap, files.ca_cert, files.admin_cert, files.admin_key
     )
-
-
-def _pid_file() -> Path:
-    return cfg.broker_dir() / "broker.pid"
-
-
-def _running_pid() -> int | None:
-    try:
-        pid = int(_pid_file().read_text().strip())
-    except (FileNotFoundError, ValueError):
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        return pid
-    # A pid may be reused by an unrelated program after a reboot.
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return pid
-    return pid if b"kafka.Kafka" in cmdline else None
 
 
 def _port_free(port: int, address: str) -> bool:
@@ -78,95 +66,17 @@ def _port_free(port: int, address: str) -> bool:
     return True
 
 
-def _check_ports(settings: cfg.BrokerSettings) -> None:
-    for port, addr in (
-        (settings.port, settings.bind_address),
-        (settings.controller_port, "127.0.0.1"),
-    ):
-        if not _port_free(port, addr):
-            raise PortInUseError(
-                f"port {port} is already in use by another program",
-                hint="stop it, or pick other ports with `chok broker start --port N`",
-            )
-
-
-def _check_data_dir(settings: cfg.BrokerSettings) -> bool:
-    """Return True when the data dir is formatted; raise when it is damaged."""
-    data = cfg.data_dir()
-    meta = data / "meta.properties"
-    if not data.exists() or not any(data.iterdir()):
-        return False
-    if not meta.exists():
-        raise CorruptDataError(
-            f"the broker data in {data} is damaged (meta.properties is missing)",
-            hint="move that directory away to start with an empty broker",
-        )
-    text = meta.read_text(errors="replace")
-    if f"cluster.id={settings.cluster_id}" not in text:
-        raise CorruptDataError(
-            f"the broker data in {data} belongs to another cluster",
-            hint="move that directory away, or restore its broker.json",
-        )
-    return True
-
-
-def _format_storage(java: Path, libs: Path, props: Path, settings: cfg.BrokerSettings) -> None:
-    cmd = [str(java), "-cp", f"{libs}/*", "kafka.tools.StorageTool", "format",
-           "--standalone", "-t", settings.cluster_id, "-c", str(props)]  # fmt: skip
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-    if out.returncode != 0:
-        lines = (out.stderr or out.stdout).strip().splitlines() or ["unknown error"]
-        raise BrokerError(f"could not format the broker's storage: {lines[-1]}")
-
-
-def _class_archive_options(libs: Path) -> list[str]:
-    """Start faster from a class-data archive (AppCDS) of Kafka's classes.
-
-    The first start writes the archive when the broker exits (to a private
-    name, moved into place by ``stop``); later starts map it instead of loading
-    and verifying thousands of classes. A stale or foreign archive is ignored
-    by the JVM (-Xshare:auto), never fatal.
-    """
-    archive = libs.parent / "kafka.jsa"
-    if archive.exists():
-        return [f"-XX:SharedArchiveFile={archive}", "-Xshare:auto"]
-    pending = libs.parent / f"kafka.jsa.{os.getpid()}"
-    (cfg.broker_dir() / "cds-pending").write_text(f"{pending}\n{archive}")
-    return [f"-XX:ArchiveClassesAtExit={pending}"]
-
-
-def _finish_class_archive(keep: bool) -> None:
-    marker = cfg.broker_dir() / "cds-pending"
-    try:
-        pending, archive = marker.read_text().splitlines()
-    except (OSError, ValueError):
-        return
-    marker.unlink(missing_ok=True)
-    if keep and Path(pending).exists():
-        os.replace(pending, archive)
-    else:
-        Path(pending).unlink(missing_ok=True)
-
-
-def _java_command(java: Path, libs: Path, props: Path, log4j: Path, heap_mb: int) -> list[str]:
-    return [
-        str(java),
-        *_class_archive_options(libs),
-        f"-Xmx{heap_mb}m",
-        f"-Xms{min(heap_mb, 256)}m",
-        "-XX:+UseG1GC",
-        "-XX:MaxGCPauseMillis=20",
-        # C1 only: a family's broker handles tens of records a second, where
-        # the full JIT's peak speed buys nothing and its start-up costs seconds.
-        "-XX:TieredStopAtLevel=1",
-        "-Djava.awt.headless=true",
-        f"-Dlog4j2.configurationFile={log4j}",
-        f"-Dkafka.logs.dir={cfg.log_dir()}",
-        "-cp",
-        f"{libs}/*",
-        "kafka.Kafka",
-        str(props),
-    ]
+def _check_ports(settings: cfg.BrokerSettings, nodes: list[int]) -> None:
+    for node in nodes:
+        for port, addr in (
+            (settings.client_port(node), settings.bind_address),
+            (settings.quorum_port(node), "127.0.0.1"),
+        ):
+            if not _port_free(port, addr):
+                raise PortInUseError(
+                    f"port {port} is already in use by another program",
+                    hint="stop it, or pick other ports with `chok broker start --port N`",
+                )
 
 
 def start(
@@ -174,150 +84,199 @@ def start(
     port: int | None = None,
     hosts: list[str] | None = None,
     progress: Progress | None = None,
+    nodes: int | None = None,
+    node: int | None = None,
 ) -> tuple[Status, float, bool]:
-    """Start the broker (idempotent). Return its status, seconds taken, and whether it started."""
+    """Start the broker's nodes that are not running (idempotent), or only ``node``.
+
+    Return the status, seconds taken, and whether anything was started.
+    """
     began = time.monotonic()
     say = progress or (lambda _line: None)
     settings = cfg.load_settings() or cfg.BrokerSettings()
-    settings = _apply_options(settings, port, hosts)
-    if _running_pid() is not None:
+    settings = _apply_options(settings, port, hosts, nodes)
+    wanted = _wanted_nodes(settings, node)
+    to_start = [n for n in wanted if jvm.running_pid(cfg.node_paths(settings, n)) is None]
+    if not to_start:
         return status(), time.monotonic() - began, False
     java = find_java()
     libs = ensure_kafka_jars(say)
     files = cluster_files()
     ensure_credentials(files, settings.hosts)
-    _check_ports(settings)
-    formatted = _check_data_dir(settings)
-    props, log4j = cfg.write_configs(settings, files)
+    _check_ports(settings, to_start)
+    paths = {n: cfg.node_paths(settings, n) for n in to_start}
+    unformatted = [n for n in to_start if not jvm.check_data_dir(paths[n], settings.cluster_id)]
+    configs = {n: cfg.write_configs(settings, files, n) for n in to_start}
     cfg.save_settings(settings)
-    if not formatted:
+    if unformatted:
         say("formatting the broker's storage (first start)...")
-        _format_storage(java, libs, props, settings)
-    proc = _spawn(_java_command(java, libs, props, log4j, settings.heap_mb))
-    _wait_ready(proc, settings, files, say)
+        jvm.format_storage(
+            java, libs, [configs[n][0] for n in unformatted], settings.cluster_id,
+            standalone=settings.nodes == 1,
+        )  # fmt: skip
+    if settings.nodes > 1:
+        say(f"starting node(s) {', '.join(map(str, to_start))} of {settings.nodes}...")
+    procs = {
+        n: jvm.spawn(
+            jvm.java_command(
+                java,
+                libs,
+                paths[n],
+                configs[n][1],
+                settings.heap_mb,
+                write_archive=n == to_start[0],
+            ),
+            paths[n],
+        )
+        for n in to_start
+    }
+    _wait_ready(procs, settings, files, say)
     return status(), time.monotonic() - began, True
 
 
 def _apply_options(
-    settings: cfg.BrokerSettings, port: int | None, hosts: list[str] | None
+    settings: cfg.BrokerSettings, port: int | None, hosts: list[str] | None, nodes: int | None
 ) -> cfg.BrokerSettings:
     if port is not None:
-        if not 1024 <= port <= 65534:
+        if not 1024 <= port <= 65534 - cfg.PORT_STRIDE * (max(settings.nodes, nodes or 1) - 1):
             raise BrokerError(f"port {port} is out of range: use 1024 to 65534")
         settings.port, settings.controller_port = port, port + 1
     for host in hosts or []:
         if host not in settings.hosts:
             settings.hosts.append(host)
+    if nodes is not None and nodes != settings.nodes:
+        if not 1 <= nodes <= cfg.MAX_NODES:
+            raise UsageError(f"--nodes must be between 1 and {cfg.MAX_NODES}, not {nodes}")
+        if _has_data(settings):
+            raise UsageError(
+                f"this broker was set up with {settings.nodes} node(s) and keeps data",
+                hint="use another CHOK_HOME for a cluster of another size",
+            )
+        settings.nodes = nodes
     return settings
 
 
-def _spawn(cmd: list[str]) -> subprocess.Popen[bytes]:
-    console = cfg.log_dir() / "console.log"
-    console.parent.mkdir(parents=True, exist_ok=True)
-    with open(console, "ab") as out:
-        proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # survives the terminal that started it
-            cwd=cfg.broker_dir(),
-        )
-    _pid_file().write_text(str(proc.pid))
-    (cfg.broker_dir() / "started_at").write_text(str(time.time()))
-    return proc
+def _has_data(settings: cfg.BrokerSettings) -> bool:
+    for n in settings.node_ids():
+        data = cfg.node_paths(settings, n).data
+        if data.exists() and any(data.iterdir()):
+            return True
+    return False
+
+
+def _wanted_nodes(settings: cfg.BrokerSettings, node: int | None) -> list[int]:
+    if node is None:
+        return settings.node_ids()
+    if node not in settings.node_ids():
+        have = ", ".join(map(str, settings.node_ids()))
+        raise UsageError(f"there is no node {node}: this broker's nodes are {have}")
+    return [node]
 
 
 def _wait_ready(
-    proc: subprocess.Popen[bytes],
+    procs: dict[int, subprocess.Popen[bytes]],
     settings: cfg.BrokerSettings,
     files: ClusterFiles,
     say: Progress,
 ) -> None:
-    """Return once an mTLS client can use the broker; fail if the process dies."""
+    """Return once mTLS clients can use every started node (and, in a cluster,
+    once each holds a full copy of its partitions again); fail if one dies."""
     admin = Admin(admin_credentials(settings, files))
     deadline = time.monotonic() + READY_TIMEOUT
     last_error: ChokError | None = None
     say("waiting for the broker to accept mTLS clients...")
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise _explain_exit()
+        for node, proc in procs.items():
+            if proc.poll() is not None:
+                raise jvm.explain_exit(cfg.node_paths(settings, node))
         try:
-            if admin.ping(timeout=1.0) >= 1:
+            if _serving(admin, settings, set(procs)):
                 return
         except ChokError as exc:
             last_error = exc
         time.sleep(0.2)  # poll interval between readiness probes, not a fixed wait
-    stop()
+    jvm.stop_nodes([cfg.node_paths(settings, n) for n in procs])
     detail = f": {last_error}" if last_error else ""
     raise BrokerError(f"the broker did not become ready in {READY_TIMEOUT:.0f} s{detail}")
 
 
-def _explain_exit() -> ChokError:
-    _pid_file().unlink(missing_ok=True)
-    text = ""
-    for name in ("server.log", "console.log"):
-        with contextlib.suppress(OSError):
-            text += (cfg.log_dir() / name).read_text(errors="replace")[-20000:]
-    if "Address already in use" in text:
-        return PortInUseError(
-            "the broker's port is already in use by another program",
-            hint="pick other ports with `chok broker start --port N`",
-        )
-    if "meta.properties" in text or "Invalid cluster.id" in text:
-        return CorruptDataError(
-            f"the broker data in {cfg.data_dir()} is damaged",
-            hint="see `chok broker logs`; move that directory away to start empty",
-        )
-    errors = [ln for ln in text.splitlines() if " ERROR " in ln or "Exception" in ln]
-    detail = errors[-1][:200] if errors else "see `chok broker logs`"
-    return BrokerError(f"the broker stopped during start-up: {detail}")
-
-
-def stop(timeout: float = STOP_TIMEOUT) -> bool:
-    """Stop the broker; return False when it was not running."""
-    pid = _running_pid()
-    if pid is None:
-        _pid_file().unlink(missing_ok=True)
+def _serving(admin: Admin, settings: cfg.BrokerSettings, started: set[int]) -> bool:
+    if settings.nodes == 1:
+        return admin.ping(timeout=1.0) >= 1
+    view = admin.cluster_view(timeout=1.0)
+    if not started <= view.brokers:
         return False
-    os.kill(pid, signal.SIGTERM)  # Kafka shuts down cleanly on SIGTERM
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _running_pid() is not None:
-        time.sleep(0.1)
-    killed = _running_pid() is not None
-    if killed:
-        os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
-    _pid_file().unlink(missing_ok=True)
-    _finish_class_archive(keep=not killed)  # a killed JVM left half an archive
-    return True
+    # A restarted node is back once it caught up: then the next one may go
+    # down (a rolling restart) without any partition losing its second copy.
+    return not any(started & (set(p.replicas) - set(p.isr)) for p in view.partitions)
+
+
+def stop(timeout: float = STOP_TIMEOUT, node: int | None = None) -> bool:
+    """Stop every node (or only ``node``); return False when none was running."""
+    settings = cfg.load_settings() or cfg.BrokerSettings()
+    nodes = _wanted_nodes(settings, node)
+    return bool(jvm.stop_nodes([cfg.node_paths(settings, n) for n in nodes], timeout))
 
 
 def status() -> Status:
     settings = cfg.load_settings()
-    pid = _running_pid()
-    uptime = None
-    if pid is not None:
-        with contextlib.suppress(OSError, ValueError):
-            uptime = time.time() - float((cfg.broker_dir() / "started_at").read_text())
+    current = settings or cfg.BrokerSettings()
+    leader = _quorum_leader(current)
+    nodes = []
+    for n in current.node_ids():
+        paths = cfg.node_paths(current, n)
+        pid = jvm.running_pid(paths)
+        nodes.append(
+            NodeStatus(
+                id=n,
+                state="running" if pid is not None else "stopped",
+                port=current.client_port(n),
+                pid=pid,
+                uptime_s=jvm.uptime(paths) if pid is not None else None,
+                data_dir=str(paths.data),
+                log_file=str(paths.logs / "server.log"),
+                controller=pid is not None and n == leader,
+            )
+        )
+    first = next((s for s in nodes if s.pid is not None), nodes[0])
     return Status(
-        running=pid is not None,
-        pid=pid,
+        running=first.pid is not None,
+        pid=first.pid,
         address=settings.bootstrap if settings else None,
         kafka_version=KAFKA_VERSION,
-        data_dir=str(cfg.data_dir()),
-        uptime_s=uptime,
-        log_file=str(cfg.log_dir() / "server.log"),
+        data_dir=first.data_dir if current.nodes == 1 else str(cfg.broker_dir()),
+        uptime_s=first.uptime_s,
+        log_file=first.log_file,
+        nodes=nodes,
     )
 
 
-def free_port_pair() -> int:
-    """A port p such that p (clients) and p+1 (controller) are free on loopback."""
+def _quorum_leader(settings: cfg.BrokerSettings) -> int | None:
+    """The active controller, as the nodes' KRaft quorum-state files say
+    (the newest election epoch wins)."""
+    best: tuple[int, int] | None = None
+    for n in settings.node_ids():
+        path = cfg.node_paths(settings, n).data / "__cluster_metadata-0" / "quorum-state"
+        try:
+            state = json.loads(path.read_text())
+            epoch, leader = int(state["leaderEpoch"]), int(state["leaderId"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if leader >= 0 and (best is None or epoch > best[0]):
+            best = (epoch, leader)
+    return best[1] if best else None
+
+
+def free_port_pair(nodes: int = 1) -> int:
+    """A port p such that p .. p + 2*nodes - 1 are free on loopback (for each
+    node a client port and a controller port)."""
     for _ in range(200):
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = int(sock.getsockname()[1])
-        if port < 65535 and _port_free(port + 1, "127.0.0.1"):
+        span = range(port + 1, port + cfg.PORT_STRIDE * nodes)
+        if port + cfg.PORT_STRIDE * nodes <= 65535 and all(
+            _port_free(p, "127.0.0.1") for p in span
+        ):
             return port
-    raise BrokerError("no free pair of ports on this machine")
+    raise BrokerError("no free ports on this machine")

@@ -1,9 +1,9 @@
 """Listening live: frames grouped into transmissions, as they arrive.
 
 Tuning in assigns the audio partition at its high watermark (an explicit
-offset, no group join) and is ready once the broker answered the first fetch
-(librdkafka's end-of-partition event). Original-app frames (no chok headers)
-form one transmission per burst: they end after ORIGINAL_GAP_S of silence.
+offset, no group join) as soon as the partition's leader told where that is.
+Original-app frames (no chok headers) form one transmission per burst: they
+end after ORIGINAL_GAP_S of silence.
 
 A chok transmission ends with its end-of-transmission record. Frames that stop
 (a paused broker, a talker's outbox waiting for it) make the floor look free
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from confluent_kafka import Message
 
 from chok.channel.session import ChannelSession
-from chok.errors import KafkaTimeoutError
+from chok.errors import ChokError
 from chok.kafka.stream import PartitionReader, headers_of
 from chok.protocol.audio import (
     AudioFrame,
@@ -44,6 +44,9 @@ ORIGINAL_TALKER = "someone (Android app)"
 MAX_FILLED_GAP = 1000
 #: Transmissions remembered after their end, to drop frames sent again.
 REMEMBERED_ENDS = 512
+# How long tuning in listens for a transmission already on the air: a frame
+# (60 ms) and a fetch round trip.
+ON_AIR_LOOK_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -121,23 +124,25 @@ class LiveListener:
         self.received = 0  # records read (an answer from the broker)
 
     def tune_in(self, offset: int | None = None, timeout: float = 10.0) -> int:
-        """Start at ``offset`` (default: the live end) and wait until fetching.
+        """Start at ``offset`` (default: the live end); return the offset.
 
-        Returns the offset the listener starts from.
+        The partition's leader answering the end-offset query proves the
+        connection and the access; then up to ON_AIR_LOOK_S for a frame already
+        on the air, so whoever is talking is known on return (talk's floor
+        control asks at once). The first fetch is not awaited: at the live end
+        the broker holds it for fetch.wait.max.ms.
         """
-        if offset is None:
-            _, offset = self._reader.watermarks(timeout)
-        self._reader.assign(offset)
-        self.position = offset
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            msg = self._reader.poll(0.05)
+        _, end = self._reader.watermarks(timeout)
+        start = end if offset is None else offset
+        self._reader.assign(start)
+        self.position = start
+        deadline = time.monotonic() + ON_AIR_LOOK_S
+        while time.monotonic() < deadline and not self._reader.at_end:
+            msg = self._reader.poll(0.02)
             if msg is not None:
                 self._pending = msg  # a frame arrived while tuning in: keep it
-                return offset
-            if self._reader.at_end:
-                return offset
-        raise KafkaTimeoutError(f"tuning in to channel {self.session.number}: no answer in time")
+                break
+        return start
 
     _pending: Message | None = None
 
@@ -168,7 +173,13 @@ class LiveListener:
         ``connected``: whether the broker answers. Quiet time counts towards
         ending a transmission only while it does.
         """
-        msg = self._pending or self._reader.poll(poll_s)
+        try:
+            msg = self._pending or self._reader.poll(poll_s)
+        except ChokError:
+            # The broker is away: that time is not connected time, even if a
+            # probe says it is back before this reader reads again.
+            yield from self._expire(connected=False)
+            raise
         self._pending = None
         if msg is not None:
             self.received += 1

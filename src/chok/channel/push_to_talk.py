@@ -124,6 +124,7 @@ class PushToTalk:
         self._unhandled = 0  # commands queued but not handled yet
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
+        self._show_lock = threading.Lock()
         self.phase = Phase.IDLE
         self._thread = threading.Thread(target=self._run, name="chok-press", daemon=True)
         self._started = False
@@ -315,6 +316,13 @@ class PushToTalk:
             self._cb.note(message)
 
     def _show(self) -> None:
+        # One at a time from compute to callback: the runtime's thread and an
+        # ending thread both call this, and a phase said late must not overwrite
+        # a newer one (the app stayed on "sending" after the press was over).
+        with self._show_lock:
+            self._show_now()
+
+    def _show_now(self) -> None:
         state = self.machine.state
         with self._lock:
             if state is PressState.ARMING:

@@ -8,7 +8,13 @@ from typing import Any
 
 from chok.channel.resend import resume_outbox
 from chok.kafka.client import Credentials
-from chok.kafka.stream import OUTBOX_PRODUCER_SETTINGS, PartitionReader, RecordProducer
+from chok.kafka.stream import (
+    OUTBOX_PRODUCER_SETTINGS,
+    REPLAY_READER_SETTINGS,
+    PartitionReader,
+    RecordProducer,
+    live_batch_settings,
+)
 from chok.profiles import Profile
 from chok.protocol.client_config import ChannelConfig
 
@@ -19,6 +25,7 @@ class ChannelSession:
     profile_name: str
     creds: Credentials
     config: ChannelConfig
+    live_batch_ms: int = 0  # live frames fetched in batches (hosted plans); 0: at once
     # The talker's display name, written into transmission records (chokName).
     display_name: str | None = None
 
@@ -35,6 +42,11 @@ class ChannelSession:
         return self.config.metadata_topic
 
     def audio_reader(self, purpose: str, extra: dict[str, Any] | None = None) -> PartitionReader:
+        settings = {
+            "live": live_batch_settings(self.live_batch_ms),
+            "replay": REPLAY_READER_SETTINGS,
+        }.get(purpose)
+        extra = {**(settings or {}), **(extra or {})}
         return PartitionReader(
             self.creds, self.user, self.audio_topic, self.config.audio_partition, purpose, extra
         )
@@ -54,13 +66,20 @@ class ChannelSession:
 
 
 def open_session(
-    profile: Profile, channel: int | None = None, display_name: str | None = None
+    profile: Profile,
+    channel: int | None = None,
+    live_batch_ms: int | None = None,
+    display_name: str | None = None,
 ) -> ChannelSession:
-    """A session on one of the profile's channels; what an earlier chok left in
-    this profile's outbox starts going out in the background (channel/resend.py)."""
+    """A session on one of the profile's channels, live batching as the bundle says
+    unless given; what an earlier chok left in this profile's outbox starts going
+    out in the background (channel/resend.py). ``display_name``: the talker's,
+    written into transmission records (chokName)."""
+    batch = profile.config.live_batch_ms if live_batch_ms is None else live_batch_ms
     session = ChannelSession(
-        profile.user, profile.name, profile.credentials, profile.channel(channel), display_name
-    )
+        profile.user, profile.name, profile.credentials, profile.channel(channel), batch,
+        display_name,
+    )  # fmt: skip
     resume_outbox(profile.name, profile.credentials)
     return session
 

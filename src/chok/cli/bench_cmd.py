@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from chok.cli.output import emit_json, info
+from chok.errors import UsageError
 
 
 @click.command("bench")
@@ -59,6 +62,36 @@ from chok.cli.output import emit_json, info
     help="Instead: N holds per case through the virtual sound devices: audio lost at "
     "press and release, press to permit cue, mouth to ear (chok talk and the app).",
 )
+@click.option(
+    "--nodes",
+    type=click.IntRange(1, 9),
+    default=1,
+    show_default=True,
+    help="With --broker-start: nodes of the cluster started.",
+)
+@click.option(
+    "--egress", is_flag=True, help="Instead: broker bytes out per listener, idle and talking."
+)
+@click.option("--idle-seconds", default=30.0, show_default=True, help="With --egress: idle window.")
+@click.option(
+    "--listeners",
+    "listener_sizes",
+    metavar="N,N,...",
+    help="Instead: that many `chok listen` processes at once (e.g. 1,10,50).",
+)
+@click.option(
+    "--talkers",
+    "talker_sizes",
+    metavar="N,N,...",
+    help="Instead: that many people talking at once on one channel (e.g. 1,5,20).",
+)
+@click.option(
+    "--failover",
+    "failover_runs",
+    type=int,
+    metavar="RUNS",
+    help="Instead: kill the leader mid-talk on a three-node cluster RUNS times.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def bench_cmd(
     frames: int,
@@ -72,12 +105,20 @@ def bench_cmd(
     scan: bool,
     outage_s: float | None,
     presses: int | None,
+    nodes: int,
+    egress: bool,
+    idle_seconds: float,
+    listener_sizes: str | None,
+    talker_sizes: str | None,
+    failover_runs: int | None,
     as_json: bool,
 ) -> None:
     """Measure live latency, tune-in, timeline load, replay start and bytes on the wire.
 
     Runs on a throwaway local mTLS broker (unless --here), chok and an
-    original-app-like client side by side, and prints a table.
+    original-app-like client side by side, and prints a table. The other
+    measurements (--broker-start, --egress, --listeners, --talkers,
+    --failover) run one at a time, each on a throwaway broker or cluster.
     """
     from chok.bench.run import as_json as rows_json
     from chok.bench.run import run_all, table
@@ -85,12 +126,15 @@ def bench_cmd(
     if broker_starts is not None:
         from chok.bench.broker_start import measure_starts
 
-        result = measure_starts(broker_starts, info)
+        result = measure_starts(broker_starts, info, nodes)
         if as_json:
             emit_json(result)
         else:
             for name, value in result.items():
                 click.echo(f"{name}: {value:.2f}")
+        return
+    if egress or listener_sizes or talker_sizes or failover_runs:
+        _cost(egress, idle_seconds, listener_sizes, talker_sizes, failover_runs, as_json)
         return
 
     if scan:
@@ -148,3 +192,50 @@ def _press(trials: int, here: bool, as_json: bool) -> None:
         emit_json([asdict(r) for r in rows])
     else:
         click.echo(table(rows))
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError as exc:
+        raise UsageError(f"expected sizes like 1,10,50, not {text!r}") from exc
+    if not sizes or min(sizes) < 1:
+        raise UsageError(f"sizes must be 1 or more, not {text!r}")
+    return sizes
+
+
+def _cost(
+    egress: bool,
+    idle_s: float,
+    listener_sizes: str | None,
+    talker_sizes: str | None,
+    failover_runs: int | None,
+    as_json: bool,
+) -> None:
+    from dataclasses import asdict
+
+    from chok.bench import cost, failover, scale
+    from chok.bench import egress as egress_bench
+
+    rows: list[Any]
+    if egress:
+        rows = cost.egress_rows(info, idle_s)
+        batches = cost.batch_latency_rows(info)
+        text = egress_bench.table(rows) + "\n\n" + cost.batch_table(batches)
+        rows = [*rows, *batches]
+    elif listener_sizes:
+        rows = cost.listener_rows(info, _sizes(listener_sizes))
+        text = scale.table(rows)
+    elif talker_sizes:
+        rows = cost.talker_rows(info, _sizes(talker_sizes))
+        text = scale.table(rows)
+    else:
+        assert failover_runs is not None
+        if failover_runs < 1:
+            raise UsageError("--failover takes 1 run or more")
+        rows = failover.run_all(failover_runs, info)
+        text = failover.summary(rows)
+    if as_json:
+        emit_json([asdict(r) for r in rows])
+    else:
+        click.echo(text)

@@ -88,7 +88,11 @@ def profile_and_store(ctx_obj: dict[str, Any]) -> tuple[profiles.Profile, Store]
 
 
 def session_from(
-    ctx_obj: dict[str, Any], channel: int | None, *, offline_ok: bool = False
+    ctx_obj: dict[str, Any],
+    channel: int | None,
+    live_batch_ms: int | None = None,
+    *,
+    offline_ok: bool = False,
 ) -> ChannelSession:
     """The channel session of the active profile, once the broker has accepted
     its certificate: a refused one is exit 7 in milliseconds, not a 10 s wait
@@ -104,7 +108,8 @@ def session_from(
     profile = access.effective(bundle_profile, store)
     if channel is not None and all(c.number != channel for c in profile.config.channels):
         profile = _granted_since(bundle_profile, channel) or profile
-    session = open_session(profile, channel, family.display_name_of(profile, store))
+    name = family.display_name_of(profile, store)
+    session = open_session(profile, channel, live_batch_ms, display_name=name)
     handshake.check(profile.credentials, unreachable_ok=offline_ok)
     return session
 

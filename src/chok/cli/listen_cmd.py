@@ -13,8 +13,8 @@ import click
 
 from chok import profiles
 from chok.channel import access
-from chok.channel.connection import ConnState, ConnStatus
-from chok.channel.live import Event, TalkEnded, TalkStarted
+from chok.channel.connection import ConnStatus
+from chok.channel.live import Event, FrameArrived, TalkEnded, TalkStarted
 from chok.channel.player import LivePlayer, play_entries
 from chok.channel.recorder import SaveDir
 from chok.channel.scan import ScanSettings, parse_channels
@@ -24,13 +24,22 @@ from chok.channel.store import Store
 from chok.channel.timeline import load_timeline
 from chok.cli.common import device_option, json_option, seconds
 from chok.cli.family_cmd import ListenFamily
+from chok.cli.listen_output import (
+    FIRST_WAIT_S,
+    POSITION_KEY,
+    Shown,
+    listen_loop,
+    never_tuned_in,
+    remember_position,
+    say,
+)
 from chok.cli.listen_scan import listen_several
-from chok.cli.output import info, json_dumps, warn
-from chok.errors import AudioDeviceError, ChokError, KafkaError, StorageError, UsageError
+from chok.cli.output import info, json_dumps
+from chok.errors import AudioDeviceError, ChokError, StorageError, UsageError
 from chok.kafka import handshake
+from chok.protocol.client_config import MAX_LIVE_BATCH_MS
 from chok.protocol.display import safe_text, seconds_text
 
-POSITION_KEY = "audio_position_{channel}"
 MAX_COUNT = 1_000_000
 MAX_TIMEOUT_S = 30 * 86400.0  # a month: more is a typo (without --timeout: until Ctrl-C)
 
@@ -58,6 +67,20 @@ MAX_TIMEOUT_S = 30 * 86400.0  # a month: more is a typo (without --timeout: unti
 @click.option(
     "--catch-up", is_flag=True, help="First play what you missed since you last listened."
 )
+@click.option(
+    "--batch-ms",
+    "batch_ms",
+    type=click.IntRange(0, MAX_LIVE_BATCH_MS),
+    metavar="MS",
+    help="Hosted plans: fetch live frames in batches of about MS ms of speech "
+    "(less egress, up to MS ms later). Default: your bundle's; 0: every frame at once.",
+)
+@click.option(
+    "--frame-times",
+    is_flag=True,
+    hidden=True,  # a measurement hook for `chok bench` (with --json)
+    help="With --json: one line per frame heard, with how late it is (ms).",
+)
 @json_option
 @click.pass_obj
 def listen_cmd(
@@ -71,6 +94,8 @@ def listen_cmd(
     count: int | None,
     timeout: float | None,
     catch_up: bool,
+    batch_ms: int | None,
+    frame_times: bool,
     as_json: bool,
 ) -> None:
     """Listen to a channel live: who talks, when, how long.
@@ -92,17 +117,18 @@ def listen_cmd(
     # A refused certificate is exit 7 at once; an unreachable broker is waited for.
     handshake.check(profile.credentials, unreachable_ok=True)
     if len(settings.channels) > 1 or settings.muted:
-        sessions = [open_session(profile, n) for n in settings.channels]
+        sessions = [open_session(profile, n, batch_ms) for n in settings.channels]
         player = None if no_play else _speaker(device)
         offsets = _catch_up_all(sessions, player, save_dir, as_json) if catch_up else {}
+        shown = Shown(as_json, bool(obj.get("verbose")))
         online = ListenFamily(obj, sessions[0].number, playing=False)  # "online" only
         try:
-            listen_several(sessions, settings, player, save_dir, count, timeout, as_json, offsets)
+            listen_several(sessions, settings, player, save_dir, count, timeout, shown, offsets)
         finally:
             online.stop()
         return
     saver = SaveDir(save_dir) if save_dir is not None else None
-    session = open_session(profile, settings.channels[0])
+    session = open_session(profile, settings.channels[0], batch_ms)
     player = None if no_play else _speaker(device)
     people = ListenFamily(obj, session.number, playing=player is not None)
     start_at = _catch_up(session, player, saver, as_json, people) if catch_up else None
@@ -113,11 +139,23 @@ def listen_cmd(
         start_offset=start_at,
         on_state=events.put,
         fill_silence=saver is not None,
-    ).start(timeout=2.0, require=False)  # then say why not, and keep trying
-    shown = _Shown(as_json, bool(obj.get("verbose")))
-    last = service.status
+    ).start(timeout=FIRST_WAIT_S, require=False)  # then say why not, and keep trying
+    shown = Shown(as_json, bool(obj.get("verbose")))
+
+    def handle(event: Event) -> bool:
+        if isinstance(event, TalkStarted):
+            people.talk_started(event.offset)
+        elif isinstance(event, TalkEnded):
+            people.talk_ended(service.position)
+        return _heard(event, player, saver, as_json, as_json and frame_times, people.name)
+
+    def tuned() -> None:
+        ms = round((service.tune_in_s or 0) * 1000)
+        data = {"event": "tuned_in", "channel": session.number, "ms": ms}
+        shown.tuned(service, data, f"listening on channel {session.number} (tuned in in {ms} ms)")
+
     try:
-        _loop(service, events, player, saver, count, timeout, shown, people)
+        listen_loop(service, events, handle, shown, tuned, count, timeout)
     except KeyboardInterrupt:
         pass
     finally:
@@ -127,8 +165,8 @@ def listen_cmd(
         if player is not None:
             player.close()
         for path in saver.flush() if saver else []:
-            _say(as_json, {"event": "saved", "path": str(path)}, f"saved {path}")
-        _remember_position(session, service.position)
+            say(as_json, {"event": "saved", "path": str(path)}, f"saved {path}")
+        remember_position(session.profile_name, session.number, service.position)
     if service.error is not None:
         raise service.error
     if saver is not None and saver.failed:
@@ -136,22 +174,7 @@ def listen_cmd(
             f"{len(saver.failed)} recording(s) could not be saved: {saver.failed[0].message}"
         )
     if not service.tuned_in.is_set():  # the broker never answered: a script must know
-        raise KafkaError(
-            f"never tuned in to channel {session.number}: {last.text}",
-            hint=last.detail if shown.verbose else None,
-        )
-
-
-def _remember_position(session: ChannelSession, position: int | None) -> None:
-    """For --catch-up next time; a home that cannot be written only costs that."""
-    if position is None:
-        return
-    try:
-        profiles.remember(
-            session.profile_name, POSITION_KEY.format(channel=session.number), position
-        )
-    except StorageError as exc:
-        warn(f"where you stopped listening is not remembered: {exc}")
+        raise never_tuned_in(service.what, last, shown.verbose)
 
 
 def _scan_settings(
@@ -197,83 +220,31 @@ def _speaker(device: str | None) -> LivePlayer | None:
         return None
 
 
-class _Shown:
-    """What `listen` has said so far about tuning in and the connection."""
-
-    def __init__(self, as_json: bool, verbose: bool) -> None:
-        self.as_json, self.verbose = as_json, verbose
-        self.tuned_in = False
-        self.last: ConnState | None = None
-
-    def tuned(self, service: ListenService) -> None:
-        if self.tuned_in or not service.tuned_in.is_set():
-            return
-        self.tuned_in = True
-        ms = round((service.tune_in_s or 0) * 1000)
-        channel = service.session.number
-        _say(
-            self.as_json,
-            {"event": "tuned_in", "channel": channel, "ms": ms},
-            f"listening on channel {channel} (tuned in in {ms} ms)",
-        )
-
-    def connection(self, status: ConnStatus) -> None:
-        """Changes after tuning in, and any trouble before it (never silent)."""
-        quiet_start = self.last is None and status.state is ConnState.CONNECTED
-        if status.state is self.last or quiet_start:
-            self.last = status.state
-            return
-        self.last = status.state
-        data: dict[str, Any] = {"event": "connection", "state": status.state.value}
-        data.update(text=status.text, detail=status.detail)
-        text = f"{dt.datetime.now():%H:%M:%S} {status.text}"
-        if self.verbose and status.detail:
-            text += f" [{status.detail}]"
-        _say(self.as_json, data, text)
-
-
-def _loop(
-    service: ListenService,
-    events: queue.Queue[Event | ConnStatus],
+def _heard(
+    event: Event,
     player: LivePlayer | None,
     saver: SaveDir | None,
-    count: int | None,
-    timeout: float | None,
-    shown: _Shown,
-    people: ListenFamily,
-) -> None:
-    as_json = shown.as_json
-    deadline = time.monotonic() + timeout if timeout is not None else None
-    ended = 0
-    while (count is None or ended < count) and (deadline is None or time.monotonic() < deadline):
-        if service.error is not None:
-            return
-        shown.tuned(service)
-        try:
-            event = events.get(timeout=0.1)
-        except queue.Empty:
-            continue
-        if isinstance(event, ConnStatus):
-            shown.connection(event)
-            continue
-        if player is not None:
-            player.feed(event)
-        path = saver.feed(event) if saver else None
-        if isinstance(event, TalkStarted):
-            people.talk_started(event.offset)
-        elif isinstance(event, TalkEnded):
-            people.talk_ended(service.position)
-        _print_event(event, as_json, people.name)
-        if path is not None:
-            _say(as_json, {"event": "saved", "path": str(path)}, f"  saved {path}")
-        if isinstance(event, TalkEnded):
-            ended += 1
+    as_json: bool,
+    frame_times: bool = False,
+    name: Callable[[str], str] = safe_text,
+) -> bool:
+    """Play, save and print one event; True when a transmission ended."""
+    if player is not None:
+        player.feed(event)
+    path = saver.feed(event) if saver else None
+    _print_event(event, as_json, name)
+    if frame_times and isinstance(event, FrameArrived) and not event.synthesized:
+        late = time.time() * 1000 - event.sent_ms  # same machine, same clock
+        click.echo(json_dumps({"event": "frame", "tx": event.key, "late_ms": round(late, 1)}))
+    if path is not None:
+        say(as_json, {"event": "saved", "path": str(path)}, f"  saved {path}")
+    return isinstance(event, TalkEnded)
 
 
-def _print_event(event: Event, as_json: bool, name: Callable[[str], str] = str) -> None:
+def _print_event(event: Event, as_json: bool, name: Callable[[str], str] = safe_text) -> None:
     clock = dt.datetime.now().strftime("%H:%M:%S")
     if isinstance(event, TalkStarted):
-        _say(
+        say(
             as_json,
             {
                 "event": "talk_started",
@@ -284,7 +255,7 @@ def _print_event(event: Event, as_json: bool, name: Callable[[str], str] = str) 
             f"{clock} {name(event.talker)} is talking...",
         )
     elif isinstance(event, TalkEnded):
-        _say(
+        say(
             as_json,
             {
                 "event": "talk_ended",
@@ -296,10 +267,6 @@ def _print_event(event: Event, as_json: bool, name: Callable[[str], str] = str) 
             f"{clock} {name(event.talker)}: {seconds_text(event.duration_ms)} "
             f"({event.frames} frames)",
         )
-
-
-def _say(as_json: bool, data: dict[str, Any], text: str) -> None:
-    click.echo(json_dumps(data) if as_json else text)
 
 
 def _catch_up(
@@ -319,9 +286,7 @@ def _catch_up(
     missed = sorted(
         (e for e in timeline.entries if e.id >= stored and e.audio_available), key=lambda e: e.id
     )
-    _say(
-        as_json, {"event": "catch_up", "missed": len(missed)}, f"{len(missed)} missed recording(s)"
-    )
+    say(as_json, {"event": "catch_up", "missed": len(missed)}, f"{len(missed)} missed recording(s)")
     try:
         bounds = (timeline.audio_low, timeline.audio_high)
         for replayed in play_entries(session, missed, player, saver, bounds):
@@ -331,7 +296,7 @@ def _catch_up(
                 continue
             if people is not None and player is not None:
                 people.replayed(tx.start_offset, tx.end_offset)
-            _say(
+            say(
                 as_json,
                 {
                     "event": "replayed",
@@ -342,7 +307,7 @@ def _catch_up(
                 f"  missed: {safe_text(tx.user_id)} {seconds_text(tx.duration_ms)} (ID {entry.id})",
             )
             if path is not None:
-                _say(as_json, {"event": "saved", "path": str(path)}, f"  saved {path}")
+                say(as_json, {"event": "saved", "path": str(path)}, f"  saved {path}")
     except ChokError as exc:
         info(f"catching up stopped: {exc}")
     return timeline.audio_high

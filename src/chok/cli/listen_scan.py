@@ -3,29 +3,37 @@
 One connection for every channel (``MonitorService``); a ``ScanGate`` gives
 the speaker to one channel at a time (first come, or the ``--priority``
 channel, which interrupts); ``--mute N`` shows a channel's activity without
-playing it. Every printed line and JSON object names its channel.
+playing it. Every printed line and JSON object names its channel. The
+connection is said as for one channel: `listen` starts while the broker is
+away, says each change, and exits 6 if --timeout ends before it ever tuned in.
+Names come from records anyone may write: shown through chok.protocol.display.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import queue
 import time
 from pathlib import Path
 from typing import Any
 
-import click
-
-from chok import profiles
+from chok.channel.connection import ConnStatus
 from chok.channel.live import TalkEnded, TalkStarted
 from chok.channel.monitor import ChannelEvent, MonitorService
 from chok.channel.player import LivePlayer
 from chok.channel.recorder import SaveDir
 from chok.channel.scan import ScanGate, ScanSettings
 from chok.channel.session import ChannelSession
-
-POSITION_KEY = "audio_position_{channel}"  # as single-channel `chok listen`
+from chok.cli.listen_output import (
+    FIRST_WAIT_S,
+    Shown,
+    listen_loop,
+    never_tuned_in,
+    remember_position,
+    say,
+)
+from chok.errors import StorageError
+from chok.protocol.display import safe_text, seconds_text
 
 
 def listen_several(
@@ -35,100 +43,98 @@ def listen_several(
     save_dir: Path | None,
     count: int | None,
     timeout: float | None,
-    as_json: bool,
+    shown: Shown,
     start_offsets: dict[int, int] | None = None,
 ) -> None:
+    as_json = shown.as_json
     names = {s.number: s.config.name for s in sessions}
     savers = (
         {s.number: SaveDir(save_dir / f"channel-{s.number}") for s in sessions} if save_dir else {}
     )
-    events: queue.Queue[ChannelEvent] = queue.Queue()
-    gate = ScanGate(settings, time.monotonic)
-    service = MonitorService(sessions, gate, on_event=events.put, start_offsets=start_offsets)
-    service.start()
-    tuned_ms = round((service.tune_in_s or 0) * 1000)
-    described = ", ".join(_label(n, names[n], settings) for n in settings.channels)
-    _say(
-        as_json,
-        {
+    events: queue.Queue[ChannelEvent | ConnStatus] = queue.Queue()
+    service = MonitorService(
+        sessions,
+        ScanGate(settings, time.monotonic),
+        on_event=events.put,
+        start_offsets=start_offsets,
+        on_state=events.put,
+        fill_silence=bool(savers),
+    ).start(timeout=FIRST_WAIT_S, require=False)  # then say why not, and keep trying
+
+    def handle(item: ChannelEvent) -> bool:
+        return _heard(item, player, savers, names[item.channel], as_json)
+
+    def tuned() -> None:
+        ms = round((service.tune_in_s or 0) * 1000)
+        described = ", ".join(_label(n, names[n], settings) for n in settings.channels)
+        data = {
             "event": "tuned_in",
             "channels": list(settings.channels),
             "muted": sorted(settings.muted),
             "priority": settings.priority,
-            "ms": tuned_ms,
-        },
-        f"listening on channels {described} (tuned in in {tuned_ms} ms)",
-    )
+            "ms": ms,
+        }
+        shown.tuned(service, data, f"listening on channels {described} (tuned in in {ms} ms)")
+
     try:
-        _loop(service, events, player, savers, names, count, timeout, as_json)
+        listen_loop(service, events, handle, shown, tuned, count, timeout)
     except KeyboardInterrupt:
         pass
     finally:
+        last = service.status
         service.stop()
         if player is not None:
             player.close()
         for number, saver in savers.items():
             for path in saver.flush():
-                _say(
-                    as_json,
-                    {"event": "saved", "channel": number, "path": str(path)},
-                    f"saved {path}",
-                )
-        profile = sessions[0].profile_name
+                data = {"event": "saved", "channel": number, "path": str(path)}
+                say(as_json, data, f"saved {path}")
         for number, position in service.positions.items():
-            profiles.remember(profile, POSITION_KEY.format(channel=number), position)
+            remember_position(sessions[0].profile_name, number, position)
     if service.error is not None:
         raise service.error
+    failed = [f for saver in savers.values() for f in saver.failed]
+    if failed:
+        raise StorageError(f"{len(failed)} recording(s) could not be saved: {failed[0].message}")
+    if not service.tuned_in.is_set():  # the broker never answered: a script must know
+        raise never_tuned_in(service.what, last, shown.verbose)
 
 
 def _label(number: int, name: str, settings: ScanSettings) -> str:
     marks = (" (priority)" if number == settings.priority else "") + (
         " (muted)" if number in settings.muted else ""
     )
-    return f"{number} \u00b7 {name}{marks}"
+    return f"{number} \u00b7 {safe_text(name)}{marks}"
 
 
-def _loop(
-    service: MonitorService,
-    events: queue.Queue[ChannelEvent],
+def _heard(
+    item: ChannelEvent,
     player: LivePlayer | None,
     savers: dict[int, SaveDir],
-    names: dict[int, str],
-    count: int | None,
-    timeout: float | None,
+    name: str,
     as_json: bool,
-) -> None:
-    deadline = time.monotonic() + timeout if timeout is not None else None
-    ended = 0
-    while (count is None or ended < count) and (deadline is None or time.monotonic() < deadline):
-        if service.error is not None:
-            return
-        try:
-            item = events.get(timeout=0.1)
-        except queue.Empty:
-            continue
-        if player is not None and item.audible:
-            player.feed(item.event)
-        saver = savers.get(item.channel)
-        path = saver.feed(item.event) if saver else None
-        _print(item, names[item.channel], as_json)
-        if path is not None:
-            _say(
-                as_json,
-                {"event": "saved", "channel": item.channel, "path": str(path)},
-                f"  saved {path}",
-            )
-        if isinstance(item.event, TalkEnded):
-            ended += 1
+) -> bool:
+    """Play (if it has the speaker), save and print one event; True at a transmission's end."""
+    if player is not None and item.audible:
+        player.feed(item.event)
+    saver = savers.get(item.channel)
+    path = saver.feed(item.event) if saver else None
+    _print(item, name, as_json)
+    if path is not None:
+        data = {"event": "saved", "channel": item.channel, "path": str(path)}
+        say(as_json, data, f"  saved {path}")
+    return isinstance(item.event, TalkEnded)
 
 
 def _print(item: ChannelEvent, name: str, as_json: bool) -> None:
     event, clock = item.event, dt.datetime.now().strftime("%H:%M:%S")
-    where = f"[{item.channel} \u00b7 {name}]"
+    where = f"[{item.channel} \u00b7 {safe_text(name)}]"
+    talker = safe_text(event.talker)
+    data: dict[str, Any]
     if isinstance(event, TalkStarted):
         note = "" if item.audible else " (not played)"
         data = {"event": "talk_started", "played": item.audible}
-        text = f"{clock} {where} {event.talker} is talking...{note}"
+        text = f"{clock} {where} {talker} is talking...{note}"
     elif isinstance(event, TalkEnded):
         note = "" if item.audible else " (unheard)"
         data = {
@@ -137,12 +143,8 @@ def _print(item: ChannelEvent, name: str, as_json: bool) -> None:
             "duration_ms": event.duration_ms,
             "heard": item.audible,
         }
-        length = f"{event.duration_ms / 1000:.1f} s ({event.frames} frames)"
-        text = f"{clock} {where} {event.talker}: {length}{note}"
+        length = f"{seconds_text(event.duration_ms)} ({event.frames} frames)"
+        text = f"{clock} {where} {talker}: {length}{note}"
     else:
         return
-    _say(as_json, {**data, "channel": item.channel, "talker": event.talker, "tx": event.key}, text)
-
-
-def _say(as_json: bool, data: dict[str, Any], text: str) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False) if as_json else text)
+    say(as_json, {**data, "channel": item.channel, "talker": event.talker, "tx": event.key}, text)

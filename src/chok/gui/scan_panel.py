@@ -1,11 +1,14 @@
 """The channel list of scan: which channels you hear, muted ones, the priority
-channel, and what happens on the ones you are not looking at."""
+channel, what happens on the ones you are not looking at, and whether the
+broker can be reached for them. Names come from records anyone may write:
+shown through chok.protocol.display, and escaped in the rich text."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QGridLayout,
@@ -17,7 +20,9 @@ from PySide6.QtWidgets import (
 )
 
 from chok.channel.scan import ScanSettings
+from chok.gui.widgets import CONN_LOOK, StatusLine
 from chok.protocol.client_config import ChannelConfig
+from chok.protocol.display import safe_text
 
 MUTE, PRIORITY = "\U0001f507", "\u2605"
 
@@ -28,7 +33,7 @@ class _Row:
         self.hear = QCheckBox()
         self.hear.setToolTip(f"Hear channel {channel.number} while you look at another one")
         self.hear.setAccessibleName(f"Hear channel {channel.number}")
-        self.name = QPushButton(f"{channel.number} \u00b7 {channel.name}")
+        self.name = QPushButton(f"{channel.number} \u00b7 {safe_text(channel.name)}")
         self.name.setFlat(True)
         self.name.setToolTip("Look at this channel (and talk on it)")
         self.mute = QToolButton()
@@ -42,6 +47,7 @@ class _Row:
         self.priority.setToolTip("Priority: this channel interrupts the others")
         self.priority.setAccessibleName(f"Priority channel {channel.number}")
         self.activity = QLabel("")
+        self.activity.setTextFormat(Qt.TextFormat.RichText)  # names in it are escaped
         self.activity.setAccessibleName(f"Activity on channel {channel.number}")
         self.talkers: list[str] = []
         self.missed = 0
@@ -71,6 +77,11 @@ class ScanPanel(QGroupBox):
             row.priority.toggled.connect(lambda on, n=channel.number: self._priority(n, on))
             row.name.clicked.connect(lambda _c=False, n=channel.number: self.channelChosen.emit(n))
         grid.setColumnStretch(4, 1)
+        # The other channels' connection, while it is not there (elided: never widens).
+        self.connection = StatusLine()
+        self.connection.setAccessibleName("Connection for the other channels")
+        self.connection.setVisible(False)
+        grid.addWidget(self.connection, len(channels), 0, 1, 5)
         self.setVisible(len(channels) > 1)
 
     # -- from the window -------------------------------------------------------------
@@ -103,6 +114,16 @@ class ScanPanel(QGroupBox):
             row.missed = count
             self._show_activity(row)
 
+    def set_connection(self, state: str, text: str) -> None:
+        """The other channels' connection (a ConnState value, "" with none heard), in
+        the main connection line's words; shown only while it is not there."""
+        colour, words = CONN_LOOK.get(state, ("#757575", state))
+        shown = state not in ("", "connected", "connecting")  # connecting: for a moment
+        line = f"{words} {text}" if shown else ""
+        self.connection.set_status(colour, line)
+        self.connection.setToolTip(f"The channels you hear but do not look at: {line}")
+        self.connection.setVisible(shown)
+
     @property
     def missed_total(self) -> int:
         return sum(r.missed for n, r in self.rows.items() if n != self.selected)
@@ -110,7 +131,8 @@ class ScanPanel(QGroupBox):
     def _show_activity(self, row: _Row) -> None:
         parts = []
         if row.talkers:
-            parts.append(f"<b style='color:#c62828'>\u25cf {', '.join(row.talkers)}</b>")
+            names = ", ".join(html.escape(safe_text(t)) for t in row.talkers)
+            parts.append(f"<b style='color:#c62828'>\u25cf {names}</b>")
         if row.missed and row.number != self.selected:
             parts.append(f"{row.missed} new")
         row.activity.setText(" ".join(parts))

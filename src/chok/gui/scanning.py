@@ -5,7 +5,9 @@ monitored channels by one ``MonitorService`` here (one connection for all of
 them). Both ask the same ``ScanGate`` who has the speaker, so the priority
 channel interrupts and one channel is played at a time (chok.channel.scan).
 What the views get: who talks where, how many transmissions each channel had
-that you did not hear, and when live audio starts and stops (a replay waits).
+that you did not hear, when live audio starts and stops (a replay waits), and
+the monitor's connection (it starts while the broker is away, keeps trying
+and says so, like the channel on screen: chok.channel.runtime).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from chok import profiles
+from chok.channel.connection import ConnState, ConnStatus
 from chok.channel.live import TalkEnded, TalkStarted
 from chok.channel.monitor import ChannelEvent, MonitorService
 from chok.channel.player import LivePlayer
@@ -68,6 +71,9 @@ class Scanning(QObject):
     liveStarted = Signal(str)  # a played transmission's key (a replay waits)
     liveEnded = Signal(str)
     problem = Signal(str)
+    # The monitor's connection: a ConnState value ("" with no other channel heard)
+    # and the words for people.
+    connectionChanged = Signal(str, str)
 
     def __init__(
         self,
@@ -92,9 +98,14 @@ class Scanning(QObject):
         self._closed = False
         self._no_sound = False
         self._starts: dict[tuple[int, str], int] = {}
+        self.connection: ConnStatus | None = None  # the monitor's, as last said
         self._retry = QTimer(self)
         self._retry.setSingleShot(True)
         self._retry.timeout.connect(self._restart)
+        # "last try 3 s ago" grows while the broker is away: said again each second.
+        self._refresh = QTimer(self)
+        self._refresh.setInterval(1000)
+        self._refresh.timeout.connect(self._refresh_words)
 
     def configure(self, settings: ScanSettings, selected: int) -> None:
         """New monitored channels, mutes, priority or channel on screen."""
@@ -123,18 +134,29 @@ class Scanning(QObject):
         for number in self.channels:
             self.activity.emit(number, [])
         if not self.channels:
+            self._show(None)
             return
         generation = self._generation
         sessions = [open_session(self.profile, n) for n in self.channels]
 
+        def on_state(status: ConnStatus) -> None:
+            self._ui.post(lambda: self._state(generation, status))
+
         def start() -> MonitorService:
             self._open_player()
             service = MonitorService(
-                sessions, self.gate, on_event=self._on_event, on_error=self._on_error
-            )
-            return service.start()
+                sessions, self.gate, on_event=self._on_event, on_error=self._on_error,
+                on_state=on_state, fill_silence=False,  # live only: pauses pass in real time
+            )  # fmt: skip
+            return service.start(timeout=0, require=False)  # tunes in (and retries) on its thread
 
         self._tasks.run(start, lambda s: self._started(generation, s), self._failed)
+
+    @property
+    def listening(self) -> bool:
+        """The monitor is tuned in: what is said on the other channels is heard."""
+        service = self._service
+        return service is not None and service.tuned_in.is_set()
 
     def _open_player(self) -> None:
         """(Worker) the speaker for the other channels; without one, activity still shows."""
@@ -166,8 +188,32 @@ class Scanning(QObject):
         for number in self.channels:
             self.gate.forget(number)
         if not self._closed:
+            self._show(ConnStatus(ConnState.CLOSED, message))
             self.problem.emit(f"scan: {message}; trying again in {RETRY_S} s")
             self._retry.start(RETRY_S * 1000)
+
+    def _state(self, generation: int, status: ConnStatus) -> None:
+        if generation == self._generation:
+            self._show(status)
+
+    def _show(self, status: ConnStatus | None) -> None:
+        if self._closed:
+            return
+        self.connection = status
+        if status is None:
+            self._refresh.stop()
+            self.connectionChanged.emit("", "")
+            return
+        if status.up or status.state is ConnState.CLOSED:
+            self._refresh.stop()
+        elif not self._refresh.isActive():
+            self._refresh.start()
+        self.connectionChanged.emit(status.state.value, status.text)
+
+    def _refresh_words(self) -> None:
+        service, status = self._service, self.connection
+        if service is not None and status is not None and not status.up:
+            self._show(service.status)
 
     def _on_error(self, exc: Exception) -> None:
         message = str(exc)
@@ -207,6 +253,7 @@ class Scanning(QObject):
     def close(self) -> None:
         self._closed = True
         self._retry.stop()
+        self._refresh.stop()
         service, player = self._service, self._player
         self._service = self._player = None
 

@@ -86,7 +86,7 @@ class ChannelViewModel(QObject):
         self.profile = profile
         self._own_family = family is None
         self.family = family or FamilyModel(profile, announce=False)
-        self.session = open_session(profile, channel, self.family.my_name)
+        self.session = open_session(profile, channel, display_name=self.family.my_name)
         self.cache = TimelineCache(self.session, self.family.store)
         self.me = self.session.user
         self.devices = devices

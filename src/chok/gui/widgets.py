@@ -14,6 +14,15 @@ from PySide6.QtWidgets import QAbstractButton, QSizePolicy, QWidget
 
 from chok.gui.viewmodel import PttState
 
+# A connection state's colour and first words (the main line and scan's line).
+CONN_LOOK = {
+    "connected": ("#2e7d32", "Connected"),
+    "connecting": ("#757575", "Connecting\u2026"),
+    "reconnecting": ("#ef6c00", "Reconnecting\u2026"),
+    "offline": ("#c62828", "Offline\u2026"),
+    "closed": ("#c62828", "Stopped:"),
+}
+
 FLOOR_DB = -60.0
 
 # state -> (fill colour, main text, small text)

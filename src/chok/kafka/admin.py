@@ -74,6 +74,29 @@ class Grant:
 TopicAccess = str  # "ok" | "denied" | "missing"
 
 
+@dataclass(frozen=True)
+class PartitionView:
+    topic: str
+    partition: int
+    leader: int  # -1 while it has none
+    replicas: list[int]
+    isr: list[int]
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    """The brokers that serve clients now, and where every partition lives."""
+
+    brokers: set[int]
+    partitions: list[PartitionView]
+
+    def partition(self, topic: str, partition: int = 0) -> PartitionView:
+        for p in self.partitions:
+            if p.topic == topic and p.partition == partition:
+                return p
+        raise KeyError(f"{topic}/{partition}")
+
+
 class Admin:
     def __init__(
         self,
@@ -108,6 +131,20 @@ class Admin:
             raise_pending(self._errors)
             raise convert(exc, "cluster metadata") from exc
         return len(meta.brokers)
+
+    def cluster_view(self, timeout: float | None = None) -> ClusterView:
+        """Live brokers (registered, not fenced) and every partition's replicas."""
+        try:
+            meta = self._client.list_topics(timeout=timeout or self._timeout)
+        except KafkaException as exc:
+            raise_pending(self._errors)
+            raise convert(exc, "cluster metadata") from exc
+        partitions = [
+            PartitionView(name, p.id, p.leader, list(p.replicas), list(p.isrs))
+            for name, t in meta.topics.items()
+            for p in t.partitions.values()
+        ]
+        return ClusterView(set(meta.brokers), partitions)
 
     def topics(self) -> dict[str, int]:
         """Topic name -> partition count."""
@@ -250,6 +287,12 @@ class Admin:
         broker = str(min(meta.brokers))
         resource = ConfigResource(ResourceType.BROKER, broker)
         entries = self._wait(self._client.describe_configs([resource])[resource], "broker settings")
+        return {n: str(entries[n].value or "") for n in names if n in entries}
+
+    def topic_settings(self, topic: str, names: Iterable[str]) -> dict[str, str]:
+        """Some settings of a topic (e.g. min.insync.replicas), as the cluster reports them."""
+        resource = ConfigResource(ResourceType.TOPIC, topic)
+        entries = self._wait(self._client.describe_configs([resource])[resource], "topic settings")
         return {n: str(entries[n].value or "") for n in names if n in entries}
 
     def acls_of(self, principal: str) -> list[AclBinding]:

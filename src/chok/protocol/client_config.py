@@ -21,6 +21,9 @@ DEFAULT_CLIENT_CERT_ASSET = "client.pem"
 EXTRA_USER = "chokUser"
 EXTRA_VERSION = "chokVersion"
 EXTRA_SECURITY_PROTOCOL = "chokSecurityProtocol"
+#: Live frames fetched in batches of about this many ms of speech (hosted plans).
+EXTRA_LIVE_BATCH_MS = "chokLiveBatchMs"
+MAX_LIVE_BATCH_MS = 2000
 DEFAULT_SECURITY_PROTOCOL = "SSL"
 
 _ORIGINAL_KEYS = frozenset({"brokerUrl", "channels", "certificates"})
@@ -170,6 +173,14 @@ class ClientConfig:
     def security_protocol(self) -> str:
         protocol = self.extras.get(EXTRA_SECURITY_PROTOCOL)
         return protocol if isinstance(protocol, str) else DEFAULT_SECURITY_PROTOCOL
+
+    @property
+    def live_batch_ms(self) -> int:
+        """``chokLiveBatchMs``: 0 (every frame at once) unless a whole number up to 2000."""
+        value = self.extras.get(EXTRA_LIVE_BATCH_MS)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value if 0 <= value <= MAX_LIVE_BATCH_MS else 0
+        return 0
 
     def channel(self, number: int) -> ChannelConfig:
         for channel in self.channels:

@@ -78,12 +78,15 @@ class KafkaAclBackend:
 
 
 def open_local(reg: registry.Registry) -> KafkaAclBackend:
-    # Imported here: the broker package imports provision.cluster at load time.
+    # Imported here: provision.local imports this module.
     from chok.provision.local import admin_client
 
     admin, settings = admin_client()
     files = cluster_files()
-    return KafkaAclBackend("local", admin, settings.bootstrap, (files.ca_cert, files.ca_key))
+    return KafkaAclBackend(
+        "local", admin, settings.bootstrap, (files.ca_cert, files.ca_key),
+        replication=settings.replication,
+    )  # fmt: skip
 
 
 def open_kafka(reg: registry.Registry) -> KafkaAclBackend:

@@ -36,7 +36,10 @@ def init(hosts: list[str], channel_count: int, progress: Progress) -> InitResult
     _, _, started = process.start(hosts=hosts, progress=progress)
     admin, settings = admin_client()
     files = cluster_files()
-    backend = KafkaAclBackend("local", admin, settings.bootstrap, (files.ca_cert, files.ca_key))
+    backend = KafkaAclBackend(
+        "local", admin, settings.bootstrap, (files.ca_cert, files.ca_key),
+        replication=settings.replication,
+    )  # fmt: skip
     reg.settings["server_ca"] = str(files.ca_cert)
     reg.backend, reg.bootstrap = "local", settings.bootstrap
     result = service.create_channels(reg, backend, channel_count)

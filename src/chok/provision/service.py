@@ -30,7 +30,7 @@ from chok.home import locked
 from chok.kafka.client import Credentials
 from chok.pki.cluster import ADMIN_PRINCIPAL, BROKER_PRINCIPAL, cluster_files
 from chok.protocol.bundle import Bundle
-from chok.protocol.client_config import ChannelConfig, ClientConfig
+from chok.protocol.client_config import EXTRA_LIVE_BATCH_MS, ChannelConfig, ClientConfig
 from chok.protocol.names import validate_user_name
 from chok.protocol.people import validate_display_name
 from chok.provision import access, registry, userkeys
@@ -40,6 +40,7 @@ from chok.provision.family import access_record, profile_record, removed_record
 RESERVED_NAMES = {ADMIN_PRINCIPAL, BROKER_PRINCIPAL, "ANONYMOUS", "user1", "avnadmin"}
 MAX_CHANNELS = 50
 MAX_CHANNEL_NAME = 64
+LIVE_BATCH_SETTING = "live_batch_ms"
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -419,7 +420,17 @@ def client_config(reg: registry.Registry, record: registry.UserRecord, chok: boo
     extras: dict[str, object] = {"chokUser": record.name, "chokVersion": 1} if chok else {}
     if chok and record.display_name:
         extras["chokDisplayName"] = record.display_name
+    batch = int(reg.settings.get(LIVE_BATCH_SETTING) or 0)
+    if chok and batch > 0:
+        extras[EXTRA_LIVE_BATCH_MS] = batch
     return ClientConfig(broker_url=reg.bootstrap, channels=channels, extras=extras)
+
+
+def set_live_batch(batch_ms: int) -> None:
+    """Bundles made from now on fetch live frames in batches (0: at once)."""
+    reg = registry.load()
+    reg.settings[LIVE_BATCH_SETTING] = batch_ms
+    registry.save(reg)
 
 
 def bundle_ca_pem(reg: registry.Registry) -> bytes:

@@ -6,10 +6,14 @@ MB), in 1-day segments so expired audio really goes within 8 days.
 Metadata: compacted, so transmission and reaction records live as long as
 the channel (only the newest record per key is kept).
 Two partitions as the original provisioning made (both apps use partition 0).
+On a replicated cluster each topic keeps ``replication`` copies and takes a
+write only once two of them hold it (``min.insync.replicas``; producers ask
+``acks=all``), so one node may die without losing an acknowledged frame.
 """
 
 from __future__ import annotations
 
+from chok.broker.config import min_insync_for
 from chok.kafka.admin import TopicSpec
 from chok.protocol.topics import audio_topic, metadata_topic
 
@@ -31,6 +35,7 @@ METADATA_CONFIG = {
 
 
 def channel_topics(channel: int, replication: int = 1) -> list[TopicSpec]:
+    durable = {"min.insync.replicas": str(min_insync_for(replication))} if replication > 1 else {}
     return [
         TopicSpec(
             audio_topic(channel),
@@ -40,12 +45,13 @@ def channel_topics(channel: int, replication: int = 1) -> list[TopicSpec]:
                 "cleanup.policy": "delete",
                 "retention.ms": str(AUDIO_RETENTION_MS),
                 "segment.ms": str(SEGMENT_MS),
+                **durable,
             },
         ),
         TopicSpec(
             metadata_topic(channel),
             PARTITIONS,
             replication,
-            dict(METADATA_CONFIG),
+            {**METADATA_CONFIG, **durable},
         ),
     ]

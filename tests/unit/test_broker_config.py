@@ -1,0 +1,73 @@
+"""The broker's configuration: one node as before, or a replicated cluster."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from chok.broker import config as cfg
+from chok.pki.cluster import ClusterFiles
+
+
+def _props(settings: cfg.BrokerSettings, node: int = 1) -> dict[str, str]:
+    text = cfg.server_properties(settings, ClusterFiles(Path("/c")), node)
+    return dict(line.split("=", 1) for line in text.splitlines())
+
+
+def test_a_single_node_keeps_its_dynamic_quorum_and_one_copy() -> None:
+    props = _props(cfg.BrokerSettings(port=29093, controller_port=29094, cluster_id="x"))
+    assert props["node.id"] == "1"
+    assert props["controller.quorum.bootstrap.servers"] == "127.0.0.1:29094"
+    assert "controller.quorum.voters" not in props
+    assert props["listeners"] == "CLIENT://127.0.0.1:29093,CONTROLLER://127.0.0.1:29094"
+    assert props["advertised.listeners"] == "CLIENT://localhost:29093"
+    assert props["offsets.topic.replication.factor"] == "1"
+    assert "min.insync.replicas" not in props
+    assert "broker.session.timeout.ms" not in props  # Kafka's defaults, as before
+    assert props["log.dirs"].endswith("/broker/data")
+
+
+def test_three_nodes_each_have_ports_data_and_the_same_voters() -> None:
+    settings = cfg.BrokerSettings(port=40000, controller_port=40001, cluster_id="x", nodes=3)
+    voters = "1@127.0.0.1:40001,2@127.0.0.1:40003,3@127.0.0.1:40005"
+    seen_dirs = set()
+    for node, port in ((1, 40000), (2, 40002), (3, 40004)):
+        props = _props(settings, node)
+        assert props["node.id"] == str(node)
+        assert props["controller.quorum.voters"] == voters
+        assert "controller.quorum.bootstrap.servers" not in props
+        assert props["listeners"] == f"CLIENT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{port + 1}"
+        assert props["advertised.listeners"] == f"CLIENT://localhost:{port}"
+        assert props["default.replication.factor"] == "3"
+        assert props["min.insync.replicas"] == "2"
+        assert props["offsets.topic.replication.factor"] == "3"
+        assert props["unclean.leader.election.enable"] == "false"
+        # Same mTLS and authorizer set-up as the single node.
+        assert props["ssl.client.auth"] == "required"
+        assert props["authorizer.class.name"].endswith("StandardAuthorizer")
+        assert props["listener.security.protocol.map"] == "CLIENT:SSL,CONTROLLER:SSL"
+        seen_dirs.add(props["log.dirs"])
+        assert props["log.dirs"].endswith(f"/broker/node-{node}/data")
+    assert len(seen_dirs) == 3
+    assert settings.bootstrap == "localhost:40000,localhost:40002,localhost:40004"
+    assert settings.loopback_bootstrap == "127.0.0.1:40000,127.0.0.1:40002,127.0.0.1:40004"
+
+
+@pytest.mark.parametrize(("replication", "min_insync"), [(1, 1), (2, 1), (3, 2), (5, 2)])
+def test_an_acknowledged_write_is_on_two_copies_when_three_exist(
+    replication: int, min_insync: int
+) -> None:
+    assert cfg.min_insync_for(replication) == min_insync
+
+
+def test_settings_saved_before_clusters_existed_still_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHOK_HOME", str(tmp_path))
+    old = {"port": 29093, "controller_port": 29094, "hosts": [], "cluster_id": "x", "heap_mb": 512}
+    cfg.settings_path().write_text(json.dumps(old))
+    loaded = cfg.load_settings()
+    assert loaded is not None and loaded.nodes == 1
+    assert cfg.node_paths(loaded, 1).root == cfg.broker_dir()
