@@ -98,12 +98,15 @@ def case(cid: str, *args: str, code: int, words: str, **kw: object) -> Case:
 
 def snapshot(roots: Iterable[Path]) -> dict[str, str]:
     """Every file below the roots and a hash of its contents (lock files aside:
-    they are empty and stay by design, see chok.home.locked)."""
+    they are empty and stay by design, see chok.home.locked; and the timeline
+    cache, chok.sqlite*: a copy of the broker that any read may bring up to date)."""
     found: dict[str, str] = {}
     for root in roots:
         if not root.exists():
             continue
         for path in root.rglob("*"):
+            if path.name.startswith("chok.sqlite") and path.parent.parent.name == "archive":
+                continue
             if path.is_file() and not path.name.endswith(".lock"):
                 found[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
     return found

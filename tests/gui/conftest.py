@@ -191,6 +191,7 @@ def private_channel(cluster) -> Callable[..., tuple[int, list[Profile]]]:  # typ
     from chok import pki
     from chok.protocol.client_config import ChannelConfig
     from chok.provision import access, local
+    from chok.provision.family import FamilyAdmin, access_record
     from chok.provision.topics import channel_topics
 
     def make(*people: Profile) -> tuple[int, list[Profile]]:
@@ -198,15 +199,16 @@ def private_channel(cluster) -> Callable[..., tuple[int, list[Profile]]]:  # typ
         admin, _ = local.admin_client()
         admin.create_topics(channel_topics(number))
         joined = []
+        channels = [ChannelConfig.standard(number, f"private {number}")]
         for person in people:
             cert = (person.path / person.config.client_cert_asset).read_bytes()
             principal = access.principal_for(pki.common_name(cert))
             admin.grant(access.channel_grants(principal, number))
-            config = replace(
-                person.config,
-                channels=[ChannelConfig.standard(number, f"private {number}")],
+            # As an admin's grant would: their chok learns it from the access record.
+            FamilyAdmin(admin).write([access_record(person.user, channels)])
+            joined.append(
+                Profile(person.name, person.path, replace(person.config, channels=channels))
             )
-            joined.append(Profile(person.name, person.path, config))
         return number, joined
 
     return make

@@ -240,3 +240,53 @@ def test_android_assets_leave_private_channels_out(
     only_private = new_user("erin", channels=[number])
     refused = run_chok("admin", "android-assets", only_private.user, str(tmp_path / "x"))
     assert refused.code != 0 and "Android app can use" in refused.err
+
+
+def test_a_private_channel_granted_later_arrives_private(new_user, sealed_channel) -> None:  # type: ignore[no-untyped-def]
+    from chok.channel import access
+    from chok.channel.store import Store
+
+    number = sealed_channel()
+    kim = new_user("kim", channels=[1])  # the bundle knows nothing of the channel
+    assert number not in kim.config.private_channels
+    store = Store.for_profile(kim)
+    service.grant(kim.user, str(number))
+    assert access.refresh(kim, store)
+    effective = access.effective(kim, store)
+    assert number in effective.config.private_channels
+    assert open_session(effective, number).private  # never talks there in the clear
+    service.deny(kim.user, str(number))
+    assert access.refresh(kim, store)
+    assert number in access.effective(kim, store).config.private_channels  # stays private
+
+
+def test_the_timeline_cache_agrees_with_a_full_read(new_user, sealed_channel) -> None:  # type: ignore[no-untyped-def]
+    """Verdicts, epochs and sealed reactions come out of the cache (cold, then a
+    tail) exactly as from a full read of the partition."""
+    from chok.channel.cache import TimelineCache
+    from chok.channel.store import Store
+
+    number = sealed_channel()
+    _, alice = _member(new_user, number, "alice")
+    bob_profile, bob = _member(new_user, number, "bob")
+    first = _talk(alice).transmission
+
+    def seen(entries):  # type: ignore[no-untyped-def]
+        return sorted(
+            (e.id, e.authenticity.status, e.epoch, e.reactions, e.transmission.user_id)
+            for e in entries
+        )
+
+    cache = TimelineCache(bob, Store.for_profile(bob_profile))
+    cold = cache.timeline().entries
+    assert seen(cold) == seen(load_timeline(bob).entries)
+    assert [e.authenticity.status for e in cold] == ["verified"]
+    toggle_reaction(alice, first.start_offset, "🔥")
+    second = _talk(alice).transmission
+    warm_cache = TimelineCache(bob, Store.for_profile(bob_profile))
+    assert warm_cache.refresh().full is None  # only the tail was read
+    warm = warm_cache.cached()
+    assert seen(warm) == seen(load_timeline(bob).entries)
+    by_id = {e.id: e for e in warm}
+    assert by_id[first.start_offset].reactions == {"🔥": [alice.user]}
+    assert by_id[second.start_offset].epoch == 1

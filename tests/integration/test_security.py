@@ -147,7 +147,8 @@ def test_a_user_cannot_create_delete_or_reconfigure_topics_or_acls(
     assert user.acls_of(name) == []  # they cannot even read the ACLs
     admin, _ = admin_client()
     assert "chok-audio-1" in admin.topics() and new_topic not in admin.topics()
-    assert len(admin.acls_of(name)) == 12  # their grants are untouched
+    # Their grants are untouched: 12 for channels and groups, 5 for the family's topics.
+    assert len(admin.acls_of(name)) == 12 + 5
 
 
 # --- Row: a consumer group prefix belongs to one person -----------------------------
@@ -311,5 +312,5 @@ def test_no_secret_in_logs_json_or_registry(cluster: LocalCluster, tmp_path: Pat
     for record in json.loads(outputs[0].out):
         assert set(record) <= {
             "name", "channels", "created", "cert_expires", "cert_serial", "revoked",
-            "generation", "principal", "revoked_at", "rotated_at",
+            "generation", "principal", "revoked_at", "rotated_at", "display_name",
         }  # fmt: skip

@@ -47,6 +47,9 @@ class FakeCluster:
     def deny(self, principal: str, user: str, channels: list[int]) -> None:
         pass
 
+    def family(self) -> None:
+        return None  # no family topics here (provision.family is tested on the broker)
+
     def revoke(self, principal: str) -> None:
         if self.fail_revoke:
             raise KafkaError("the cluster did not answer")

@@ -19,7 +19,7 @@ from chok.channel.live import (
     TalkStarted,
 )
 from chok.channel.replay import replay_frames
-from chok.channel.timeline import Entry, _Fold
+from chok.channel.timeline import Entry, Fold
 from chok.errors import NotFoundError
 from chok.protocol import (
     ReactionRecord,
@@ -55,8 +55,8 @@ def metadata_logs(draw: st.DrawFn) -> list[tuple[bytes | None, bytes | None]]:
     return log
 
 
-def _fold(log: list[tuple[bytes | None, bytes | None]]) -> _Fold:
-    fold = _Fold(CHANNEL)
+def _fold(log: list[tuple[bytes | None, bytes | None]]) -> Fold:
+    fold = Fold(CHANNEL)
     for offset, (key, value) in enumerate(log):
         if key is not None:  # as load_timeline: a record without a key is no record
             CASES["timeline fold"] += 1
@@ -80,10 +80,11 @@ def test_the_fold_keeps_what_compaction_keeps_and_never_raises(log: list[Any]) -
     # What the broker keeps after compaction reads the same...
     again = _fold(_compacted(log))  # type: ignore[arg-type]
     assert again.latest == fold.latest and again.reactions == fold.reactions
-    # ...and is exactly the newest record of each key, where it parses.
+    # ...and is exactly the newest record of each key, where it parses (a
+    # deletion marker, protocol.md 5.6, removes its transmission like a tombstone).
     newest = {k: parse_metadata_record(k, v, channel=CHANNEL) for k, v in _compacted(log)}
     assert fold.latest == {
-        r.start_offset: r for r in newest.values() if isinstance(r, Transmission)
+        r.start_offset: r for r in newest.values() if isinstance(r, Transmission) and not r.deleted
     }
     assert fold.reactions == {k: r for k, r in newest.items() if isinstance(r, ReactionRecord)}
     # The entries load_timeline makes of it, and how they are shown.

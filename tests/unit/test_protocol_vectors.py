@@ -122,6 +122,14 @@ def test_all_vectors_found() -> None:
         "reaction-on",
         "reaction-off",
         "skip-reaction",
+        # section 9, checked by test_family_vectors.py
+        "msg-chok-named",
+        "msg-deleted",
+        "presence",
+        "profile",
+        "heard",
+        "access",
+        "skip-family",
     }
     # Sections 9 and 10 (tests/unit/test_signing_vectors.py checks them).
     signing = {"cert-dan", "msg-signed", "msg-signed-refresh", "audio-end-signed"}

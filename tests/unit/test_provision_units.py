@@ -44,12 +44,22 @@ def test_names_too_long_for_a_certificate() -> None:
     assert pki.common_name(pki.issue(ca, access.common_name("a" * 58, 99999)).cert_pem)
 
 
-def test_grants_are_exactly_the_channels_and_own_groups() -> None:
+def test_grants_are_exactly_the_channels_own_groups_and_the_family() -> None:
     grants = access.user_grants("bob.2", [3], "bob")
-    topics = {(g.name, g.operation) for g in grants if g.resource == "topic"}
-    assert topics == {
-        (t, op) for t in ("chok-audio-3", "chok-metadata-3") for op in ("READ", "WRITE", "DESCRIBE")
+    topics = {(g.name, g.operation, g.prefixed) for g in grants if g.resource == "topic"}
+    channel = {
+        (t, op, False)
+        for t in ("chok-audio-3", "chok-metadata-3")
+        for op in ("READ", "WRITE", "DESCRIBE")
     }
+    family = {
+        ("chok-person-bob", "WRITE", False),  # their own, and nobody else's
+        ("chok-person-", "READ", True),  # everyone's, by prefix
+        ("chok-person-", "DESCRIBE", True),
+        ("chok-access-bob", "READ", False),  # written by the admin only
+        ("chok-access-bob", "DESCRIBE", False),
+    }
+    assert topics == channel | family
     groups = {g.name for g in grants if g.resource == "group"}
     assert groups == {"chok.bob.", "chat-group-", "timeline-"}
     assert {g.principal for g in grants} == {"bob.2"}

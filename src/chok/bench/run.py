@@ -142,9 +142,14 @@ def table(rows: list[Row]) -> str:
     head = f"| {'metric':<30} | {'chok':>9} | {'original-like':>13} | {'unit':<7} | {'target':<8} |"
     sep = "|" + "-" * 32 + "|" + "-" * 11 + "|" + "-" * 15 + "|" + "-" * 9 + "|" + "-" * 10 + "|"
     lines = [head, sep]
+    width = max([30, *(len(r.metric) for r in rows)])
+    head = head.replace(f"{'metric':<30}", f"{'metric':<{width}}")
+    sep = "|" + "-" * (width + 2) + sep[33:]
+    lines = [head, sep]
     for r in rows:
-        cells = f"{r.chok:>9.2f} | {r.original:>13.2f} | {r.unit:<7} | {r.target:<8}"
-        lines.append(f"| {r.metric:<30} | {cells} |")
+        orig = "-" if r.original != r.original else f"{r.original:.2f}"  # NaN: no equivalent
+        cells = f"{r.chok:>9.2f} | {orig:>13} | {r.unit:<7} | {r.target:<8}"
+        lines.append(f"| {r.metric:<{width}} | {cells} |")
     return "\n".join(lines)
 
 

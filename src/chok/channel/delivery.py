@@ -376,6 +376,7 @@ class Delivery:
             frames=entry.end.frames,
             duration_ms=entry.end.duration_ms,
             frame_ms=meta.frame_ms,
+            display_name=meta.display_name,
         )
         self.transmission, key, value = self._records.transmission(
             self.transmission, dict(entry.frames)
@@ -405,6 +406,7 @@ class Delivery:
                     user=meta.talker, channel=meta.channel, start_offset=offsets[0],
                     end_offset=offsets[1], timestamp_ms=end.released_ms, tx_id=meta.tx_id,
                     frames=end.frames, duration_ms=end.duration_ms, frame_ms=meta.frame_ms,
+                    display_name=meta.display_name,
                 )  # fmt: skip
                 self.transmission = self._records.transmission(unsigned, dict(self.entry.frames))[0]
         self.entry.finish()

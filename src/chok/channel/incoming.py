@@ -156,8 +156,10 @@ class FrameCheck:
 
     def __init__(self) -> None:
         self.digest = FrameDigest()
+        self.read = 0  # frame records taken in (none: the audio came from elsewhere)
 
     def add(self, seq: int, wire: bytes) -> None:
+        self.read += 1
         self.digest.add(seq, wire)
 
     def verdict(self, record_verdict: Authenticity, tx: Transmission) -> Authenticity:

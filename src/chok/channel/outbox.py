@@ -27,7 +27,7 @@ import os
 import struct
 import threading
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import filelock
@@ -62,6 +62,7 @@ class OutboxMeta:
     # epoch its frames are sealed under; "" and 0 on an open channel.
     salt: str = ""
     epoch: int = 0
+    display_name: str | None = None  # the talker's, for the transmission record (chokName)
 
 
 @dataclass(frozen=True)
@@ -285,7 +286,9 @@ class Outbox:
             path.unlink(missing_ok=True)  # died before its first fsync: nothing was said
             lock.release()
             return None
-        entry = OutboxEntry(path, lock, OutboxMeta(**json.loads(records[0][1])))
+        raw = json.loads(records[0][1])
+        known = {f.name for f in fields(OutboxMeta)}  # an older or newer chok's entry
+        entry = OutboxEntry(path, lock, OutboxMeta(**{k: v for k, v in raw.items() if k in known}))
         for kind, payload in records[1:]:
             entry._apply(kind, payload)
         entry._reopen(good)

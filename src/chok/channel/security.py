@@ -135,6 +135,12 @@ class ChannelSecurity:
             self._file.epochs[record.epoch] = key.hex()
             self._dirty = True
 
+    @property
+    def known_up_to(self) -> int:
+        """How far this profile has taken in the channel's metadata partition."""
+        with self._lock:
+            return self._file.position
+
     def read_up_to(self, position: int) -> None:
         """The metadata partition was read (by the timeline) up to ``position``."""
         with self._lock:

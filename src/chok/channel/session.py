@@ -30,6 +30,8 @@ class ChannelSession:
     live_batch_ms: int = 0  # live frames fetched in batches (hosted plans); 0: at once
     #: A private channel (protocol.md, section 10): nothing is sent in the clear.
     private: bool = False
+    # The talker's display name, written into transmission records (chokName).
+    display_name: str | None = None
 
     @property
     def number(self) -> int:
@@ -77,16 +79,20 @@ class ChannelSession:
 
 
 def open_session(
-    profile: Profile, channel: int | None = None, live_batch_ms: int | None = None
+    profile: Profile,
+    channel: int | None = None,
+    live_batch_ms: int | None = None,
+    display_name: str | None = None,
 ) -> ChannelSession:
     """A session on one of the profile's channels, live batching as the bundle says
     unless given; what an earlier chok left in this profile's outbox starts going
-    out in the background (channel/resend.py)."""
+    out in the background (channel/resend.py). ``display_name``: the talker's,
+    written into transmission records (chokName)."""
     batch = profile.config.live_batch_ms if live_batch_ms is None else live_batch_ms
     config = profile.channel(channel)
     private = config.number in profile.config.private_channels
     session = ChannelSession(
-        profile.user, profile.name, profile.credentials, config, batch, private
+        profile.user, profile.name, profile.credentials, config, batch, private, display_name
     )
     resume_outbox(profile.name, profile.credentials)
     return session

@@ -90,6 +90,7 @@ class Talker:
             created_ms=now_ms(),
             salt=self._out.salt.hex(),
             epoch=self._out.epoch or 0,
+            display_name=session.display_name,
         )
         entry = (outbox or Outbox.for_profile(session.profile_name)).create(meta)
         self.delivery = Delivery(entry, session.creds, producer)

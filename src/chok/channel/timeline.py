@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from chok.channel.incoming import open_reaction, open_transmission
@@ -36,13 +36,15 @@ BATCH = 5000
 SINCE_CHOICES = {"1h": 3600, "6h": 6 * 3600, "24h": 24 * 3600, "7d": 7 * 86400, "all": None}
 
 Judge = Callable[["Entry"], Authenticity]
+EpochOf = Callable[[int], "int | None"]
 
 
 @dataclass(frozen=True)
 class Entry:
     transmission: Transmission
     reactions: dict[str, list[str]]
-    audio_available: bool
+    audio_available: bool  # still on the broker (retention has not removed it)
+    archived: bool = False  # kept in this machine's family archive (channel.archive)
     #: On a private channel: the epoch its record was sealed under.
     epoch: int | None = None
     #: An earlier record of the same key that was signed, when the newest one is
@@ -103,7 +105,7 @@ class Verdicts:
 
 
 @dataclass
-class _Fold:
+class Fold:
     """The newest record per key, folded as records arrive: what compaction
     keeps, so the result does not depend on whether the broker compacted yet.
 
@@ -117,40 +119,55 @@ class _Fold:
     sealed: dict[int, SealedRecord] = field(default_factory=dict)  # a private channel's
     signed: dict[int, Transmission] = field(default_factory=dict)
     reactions: dict[bytes, ReactionRecord | SealedRecord] = field(default_factory=dict)
-    reaction_offsets: dict[bytes, int] = field(default_factory=dict)
+    reaction_offset: dict[bytes, int] = field(default_factory=dict)
     first_offset: dict[int, int] = field(default_factory=dict)
+    # Keys whose newest record removed them (what a cache must drop too).
+    forgotten: set[int] = field(default_factory=set)
+    dropped: set[bytes] = field(default_factory=set)
 
     def add(self, key: bytes, value: bytes | None, offset: int) -> None:
         record = parse_metadata_record(key, value, channel=self.channel)
         ids = parse_transmission_key(key)
-        if isinstance(record, Transmission) or (isinstance(record, SealedRecord) and ids):
-            start = record.start_offset if isinstance(record, Transmission) else _start(ids)
-            self.latest.pop(start, None)
-            self.sealed.pop(start, None)
-            if isinstance(record, Transmission):
-                self.latest[start] = record
-                if record.sig is not None:
-                    self.signed[start] = record
-            else:
-                self.sealed[start] = record
-            self.first_offset.setdefault(start, offset)
+        if isinstance(record, Transmission) and not record.deleted:
+            self._keep_transmission(record.start_offset, record, offset)
+        elif isinstance(record, SealedRecord) and ids is not None:
+            self._keep_transmission(ids[1], record, offset)
         elif isinstance(record, ReactionRecord | SealedRecord):
             self.reactions.pop(key, None)  # re-insert: dict order = log order
             self.reactions[key] = record
-            self.reaction_offsets[key] = offset
+            self.reaction_offset[key] = offset
+            self.dropped.discard(key)
         elif isinstance(record, CertRecord | Revocation | WrappedKey):
             if self.security is not None:
                 self.security.learn(record)
         else:
-            self._forget(key)  # a tombstone or a broken newest record replaces the key
+            # A tombstone, a deletion marker or a broken newest record replaces the key.
+            self._forget(key)
+
+    def _keep_transmission(
+        self, start: int, record: Transmission | SealedRecord, offset: int
+    ) -> None:
+        self.latest.pop(start, None)
+        self.sealed.pop(start, None)
+        if isinstance(record, Transmission):
+            self.latest[start] = record
+            if record.sig is not None:
+                self.signed[start] = record
+        else:
+            self.sealed[start] = record
+        self.first_offset.setdefault(start, offset)
+        self.forgotten.discard(start)
 
     def _forget(self, key: bytes) -> None:
         ids = parse_transmission_key(key)
         if ids is not None and ids[0] == self.channel:
             self.latest.pop(ids[1], None)
             self.sealed.pop(ids[1], None)
+            self.signed.pop(ids[1], None)
+            self.forgotten.add(ids[1])
         else:
             self.reactions.pop(key, None)
+            self.dropped.add(key)
 
     def transmissions(self) -> dict[int, tuple[Transmission, int | None]]:
         """Each start offset's newest record, opened if sealed (with its epoch)."""
@@ -165,26 +182,66 @@ class _Fold:
                 opened[start] = (tx, record.epoch)
         return opened
 
-    def reactions_by_transmission(
-        self, epochs: dict[int, int | None] | None = None
-    ) -> dict[int, list[ReactionRecord]]:
-        """Reaction records per transmission in log order, forged ones left out."""
+    def opened_reactions(
+        self, epochs: dict[int, int | None] | None = None, epoch_of: EpochOf | None = None
+    ) -> Iterator[tuple[bytes, ReactionRecord, int]]:
+        """(key, record, metadata offset) of each reaction in log order, sealed ones
+        opened (``epoch_of``: a transmission's epoch when it is not in ``epochs``,
+        as for a cache's tail), forged ones left out."""
         security = self.security
-        grouped: dict[int, list[ReactionRecord]] = {}
         for key, record in self.reactions.items():
             if isinstance(record, SealedRecord):
                 start = _sealed_reaction_start(record)
                 if security is None or start is None:
                     continue
-                opened = open_reaction(security, record, (epochs or {}).get(start))
+                epoch = (epochs or {}).get(start)
+                if epoch is None and epoch_of is not None:
+                    epoch = epoch_of(start)
+                opened = open_reaction(security, record, epoch)
                 if opened is None:
                     continue
                 record = opened
-            offset = self.reaction_offsets.get(key)
+            offset = self.reaction_offset.get(key, 0)
             if security is not None and security.store.reaction(record, offset).forged:
                 continue  # someone reacting in another's name
+            yield key, record, offset
+
+    def reactions_by_transmission(
+        self, epochs: dict[int, int | None] | None = None
+    ) -> dict[int, list[ReactionRecord]]:
+        """Reaction records per transmission in log order, forged ones left out."""
+        grouped: dict[int, list[ReactionRecord]] = {}
+        for _key, record, _offset in self.opened_reactions(epochs):
             grouped.setdefault(record.start_offset, []).append(record)
         return grouped
+
+    def entries(
+        self, audio_low: int, cutoff_ms: int | None = None, judge: Judge | None = None
+    ) -> list[Entry]:
+        """The folded timeline, newest first (``cutoff_ms``: only what was said since)."""
+        opened = self.transmissions()
+        reactions = self.reactions_by_transmission({s: e for s, (_tx, e) in opened.items()})
+        entries = [
+            Entry(
+                tx,
+                _effective(tx, reactions.get(start)),
+                start >= audio_low,
+                epoch=epoch,
+                signed_copy=_signed_copy(tx, self.signed.get(start)),
+                judge=judge,
+            )
+            for start, (tx, epoch) in opened.items()
+            if cutoff_ms is None or tx.timestamp_ms >= cutoff_ms
+        ]
+        entries.sort(key=lambda e: (e.transmission.timestamp_ms, e.id), reverse=True)
+        return entries
+
+
+def _effective(tx: Transmission, records: list[ReactionRecord] | None) -> dict[str, list[str]]:
+    if records:
+        return effective_reactions(tx.reactions, records)
+    # The same as effective_reactions(map, []): the map is kept in canonical form.
+    return {emoji: list(names) for emoji, names in tx.reactions.items()} if tx.reactions else {}
 
 
 def _start(ids: tuple[int, int] | None) -> int:
@@ -231,7 +288,7 @@ def load_timeline(
 ) -> Timeline:
     reader = session.metadata_reader("timeline")
     security = session.security
-    fold = _Fold(session.number, security)
+    fold = Fold(session.number, security)
     try:
         low, high = reader.watermarks()
         audio_low, audio_high = reader.watermarks(
@@ -239,28 +296,14 @@ def load_timeline(
         )
         if high > low:
             reader.assign(BEGINNING if from_offset is None else from_offset)
-            _read_until(reader, high, fold)
+            _read_until(reader, high, fold, start=max(low, from_offset or 0))
     finally:
         reader.close()
     if from_offset is None:
         security.read_up_to(high)
     cutoff = None if since_s is None else now_ms() - since_s * 1000
-    opened = fold.transmissions()
-    reactions = fold.reactions_by_transmission({s: e for s, (_tx, e) in opened.items()})
     verdicts = Verdicts(security)
-    entries = [
-        Entry(
-            tx,
-            effective_reactions(tx.reactions, reactions.get(start, [])),
-            start >= audio_low,
-            epoch,
-            _signed_copy(tx, fold.signed.get(start)),
-            verdicts,
-        )
-        for start, (tx, epoch) in opened.items()
-        if cutoff is None or tx.timestamp_ms >= cutoff
-    ]
-    entries.sort(key=lambda e: (e.transmission.timestamp_ms, e.id), reverse=True)
+    entries = fold.entries(audio_low, cutoff, verdicts)
     return Timeline(entries, high, audio_low, audio_high, fold.first_offset, verdicts)
 
 
@@ -282,7 +325,9 @@ def tail_batch(remaining: int) -> tuple[int, float]:
     return max(1, remaining), 0.05
 
 
-def _read_until(reader: PartitionReader, high: int, fold: _Fold, timeout: float = 30.0) -> None:
+def _read_until(
+    reader: PartitionReader, high: int, fold: Fold, timeout: float = 30.0, start: int = 0
+) -> None:
     """Fold every record below ``high`` batch by batch, while librdkafka
     fetches the next batch on its own thread.
 
@@ -290,7 +335,7 @@ def _read_until(reader: PartitionReader, high: int, fold: _Fold, timeout: float 
     the records just below ``high``.
     """
     deadline = time.monotonic() + timeout
-    position = -1
+    position = start - 1
     while position + 1 < high and not reader.at_end:
         if time.monotonic() > deadline:
             raise KafkaTimeoutError(f"reading the timeline: stuck at offset {position}")

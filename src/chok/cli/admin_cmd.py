@@ -266,9 +266,29 @@ def grant_cmd(name: str, channel: str) -> None:
     """Let person NAME read and write CHANNEL (a number or a name)."""
     record, found = service.grant(name, channel)
     click.echo(f"{record.name} may now use channel {found.number} {found.name}")
-    click.echo(
-        f"their bundle lists it after `chok admin get-bundle {record.name}` (same certificate)"
-    )
+    click.echo("their chok lists it within a minute (no new bundle needed)")
+
+
+@admin_group.command("delete")
+@click.argument("tx_id", metavar="ID", type=int)
+@click.option("--channel", "-c", type=int, required=True, help="The recording's channel.")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def delete_cmd(tx_id: int, channel: int, as_json: bool) -> None:
+    """Take back anyone's recording ID on CHANNEL, for everyone (see `chok delete`)."""
+    from chok.channel.delete import delete_transmission
+    from chok.channel.session import ChannelSession
+    from chok.protocol.client_config import ChannelConfig
+
+    creds = service.admin_credentials()
+    config = ChannelConfig.standard(channel, f"channel {channel}")
+    session = ChannelSession("chok-admin", "admin", creds, config)
+    deleted = delete_transmission(session, tx_id, as_admin=True)
+    if as_json:
+        emit_json({"id": tx_id, "channel": channel, "deleted": True,
+                   "user": deleted.transmission.user_id})  # fmt: skip
+        return
+    click.echo(f"took back {deleted.transmission.user_id}'s recording {tx_id} on channel {channel}")
+    click.echo("its audio stays on the broker until retention removes it (7 days by default)")
 
 
 @admin_group.command("deny")

@@ -80,9 +80,17 @@ _json_option = click.option("--json", "as_json", is_flag=True, help="Print machi
 @click.option("--channels", metavar="1,2", help="Channels NAME belongs to (default: all).")
 @_out_option
 @click.option("--force", is_flag=True, help="Start an existing user afresh: new certificate.")
+@click.option(
+    "--display-name", metavar="TEXT", help='What the family sees, e.g. "Grandma Jo" (UTF-8).'
+)
 @_json_option
 def add_user_cmd(
-    name: str, channels: str | None, out: Path | None, force: bool, as_json: bool
+    name: str,
+    channels: str | None,
+    out: Path | None,
+    force: bool,
+    display_name: str | None,
+    as_json: bool,
 ) -> None:
     """Create NAME's certificate and access, and write their bundle NAME.chok.
 
@@ -90,7 +98,9 @@ def add_user_cmd(
     or with `chok admin serve`), never by e-mail or chat.
     """
     target = BundleFile(name, out)
-    _, record = service.add_user(name, parse_channel_list(channels), force, target)
+    _, record = service.add_user(
+        name, parse_channel_list(channels), force, target, display_name=display_name
+    )
     _report(record, target.path, as_json, "user")
 
 
@@ -181,8 +191,22 @@ def android_assets_cmd(name: str, directory: Path, as_json: bool) -> None:
     click.echo(f"build the app with: ./gradlew assembleDebug {gradle_property}")
 
 
+@click.command("set-name")
+@click.argument("name")
+@click.argument("display_name", metavar="DISPLAY_NAME")
+@_json_option
+def set_name_cmd(name: str, display_name: str, as_json: bool) -> None:
+    """Give person NAME the display name the family sees (they may change it)."""
+    record = service.set_display_name(name, display_name)
+    if as_json:
+        emit_json(_public(record))
+        return
+    click.echo(f"{record.name} is now shown as {record.display_name}")
+
+
 COMMANDS: list[click.Command] = [
     add_user_cmd,
+    set_name_cmd,
     list_users_cmd,
     get_bundle_cmd,
     rotate_user_cmd,

@@ -39,6 +39,16 @@ from chok.errors import UsageError
     help="Instead: an open and a private channel side by side (signatures, sealing).",
 )
 @click.option(
+    "--family",
+    "family_bench",
+    is_flag=True,
+    help="Instead: the timeline cache, presence and heard-by (use --timeline 100000).",
+)
+@click.option(
+    "--traffic-seconds", default=120.0, show_default=True, help="--family: idle time measured."
+)
+@click.option("--people", default=4, show_default=True, help="--family: people in the family.")
+@click.option(
     "--scan",
     is_flag=True,
     help="Instead: CPU, memory and connections of hearing 1 vs 3 channels; replay at speed.",
@@ -96,6 +106,9 @@ def bench_cmd(
     here: bool,
     broker_starts: int | None,
     private: bool,
+    family_bench: bool,
+    traffic_seconds: float,
+    people: int,
     scan: bool,
     outage_s: float | None,
     presses: int | None,
@@ -169,7 +182,12 @@ def bench_cmd(
     if presses is not None:
         _press(presses, here, as_json)
         return
-    rows = run_all(info, frames, runs, timeline_size, isolated=not here)
+    if family_bench:
+        from chok.bench.family import run_family
+
+        rows = run_family(info, timeline_size, traffic_seconds, people, isolated=not here)
+    else:
+        rows = run_all(info, frames, runs, timeline_size, isolated=not here)
     if as_json:
         emit_json(rows_json(rows))
     else:

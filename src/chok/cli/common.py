@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -9,7 +10,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from chok import profiles
+from chok.channel import access, family
 from chok.channel.session import ChannelSession, open_session
+from chok.channel.store import Store
+from chok.errors import ChokError
 from chok.kafka import handshake
 from chok.protocol.topics import MAX_CHANNEL, MIN_CHANNEL
 
@@ -76,6 +80,13 @@ def device_option(func: F) -> F:
     )(func)
 
 
+def profile_and_store(ctx_obj: dict[str, Any]) -> tuple[profiles.Profile, Store]:
+    """The active profile (with the channels the admin says now) and its database."""
+    profile = profiles.active(ctx_obj.get("profile"))
+    store = Store.for_profile(profile)
+    return access.effective(profile, store), store
+
+
 def session_from(
     ctx_obj: dict[str, Any],
     channel: int | None,
@@ -88,8 +99,30 @@ def session_from(
     for "cannot reach the broker" (kafka/handshake.py).
 
     ``offline_ok``: a broker that cannot be reached is no error (talk queues in
-    the outbox, listen waits for the broker); a refusal still is."""
-    profile = profiles.active(ctx_obj.get("profile"))
-    session = open_session(profile, channel, live_batch_ms)
+    the outbox, listen waits for the broker); a refusal still is.
+
+    The channels are the ones the admin's access record lists now (a channel
+    granted since we last looked is asked for first)."""
+    bundle_profile = profiles.active(ctx_obj.get("profile"))
+    store = Store.existing(bundle_profile)  # read only: a failing command leaves nothing
+    profile = access.effective(bundle_profile, store)
+    if channel is not None and all(c.number != channel for c in profile.config.channels):
+        profile = _granted_since(bundle_profile, channel) or profile
+    name = family.display_name_of(profile, store)
+    session = open_session(profile, channel, live_batch_ms, display_name=name)
     handshake.check(profile.credentials, unreachable_ok=offline_ok)
     return session
+
+
+def _granted_since(profile: profiles.Profile, channel: int) -> profiles.Profile | None:
+    """The profile with ``channel``, if the admin's access record lists it now
+    (asked only of a broker that answers; kept only when it does list it)."""
+    if handshake.probe(profile.credentials).verdict is not handshake.Verdict.ACCEPTED:
+        return None
+    with contextlib.suppress(ChokError):
+        record = access.read_access(profile)
+        if record is not None and any(c.number == channel for c in record.channels):
+            store = Store.for_profile(profile)
+            access.remember(store, record)
+            return access.effective(profile, store)
+    return None

@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import queue
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from chok import profiles
+from chok.channel import access
 from chok.channel.connection import ConnStatus
 from chok.channel.live import Event, FrameArrived, TalkEnded, TalkStarted
 from chok.channel.player import LivePlayer, play_entries
@@ -18,8 +20,10 @@ from chok.channel.recorder import SaveDir
 from chok.channel.scan import ScanSettings, parse_channels
 from chok.channel.service import ListenService
 from chok.channel.session import ChannelSession, open_session
+from chok.channel.store import Store
 from chok.channel.timeline import load_timeline
 from chok.cli.common import device_option, json_option, seconds
+from chok.cli.family_cmd import ListenFamily
 from chok.cli.listen_output import (
     FIRST_WAIT_S,
     POSITION_KEY,
@@ -107,7 +111,8 @@ def listen_cmd(
     the others; --mute N shows N without playing it. Each line names its
     channel; with --save, one folder per channel.
     """
-    profile = profiles.active(obj.get("profile"))
+    bundle_profile = profiles.active(obj.get("profile"))
+    profile = access.effective(bundle_profile, Store.existing(bundle_profile))  # admin's channels
     settings = _scan_settings(profile, channels, mute, priority)
     # A refused certificate is exit 7 at once; an unreachable broker is waited for.
     handshake.check(profile.credentials, unreachable_ok=True)
@@ -116,12 +121,17 @@ def listen_cmd(
         player = None if no_play else _speaker(device)
         offsets = _catch_up_all(sessions, player, save_dir, as_json) if catch_up else {}
         shown = Shown(as_json, bool(obj.get("verbose")))
-        listen_several(sessions, settings, player, save_dir, count, timeout, shown, offsets)
+        online = ListenFamily(obj, sessions[0].number, playing=False)  # "online" only
+        try:
+            listen_several(sessions, settings, player, save_dir, count, timeout, shown, offsets)
+        finally:
+            online.stop()
         return
     saver = SaveDir(save_dir) if save_dir is not None else None
     session = open_session(profile, settings.channels[0], batch_ms)
     player = None if no_play else _speaker(device)
-    start_at = _catch_up(session, player, saver, as_json) if catch_up else None
+    people = ListenFamily(obj, session.number, playing=player is not None)
+    start_at = _catch_up(session, player, saver, as_json, people) if catch_up else None
     events: queue.Queue[Event | ConnStatus] = queue.Queue()
     service = ListenService(
         session,
@@ -133,7 +143,11 @@ def listen_cmd(
     shown = Shown(as_json, bool(obj.get("verbose")))
 
     def handle(event: Event) -> bool:
-        return _heard(event, player, saver, as_json, as_json and frame_times)
+        if isinstance(event, TalkStarted):
+            people.talk_started(event.offset)
+        elif isinstance(event, TalkEnded):
+            people.talk_ended(service.position)
+        return _heard(event, player, saver, as_json, as_json and frame_times, people.name)
 
     def tuned() -> None:
         ms = round((service.tune_in_s or 0) * 1000)
@@ -147,6 +161,7 @@ def listen_cmd(
     finally:
         last = service.status
         service.stop()
+        people.stop()
         if player is not None:
             player.close()
         for path in saver.flush() if saver else []:
@@ -211,12 +226,13 @@ def _heard(
     saver: SaveDir | None,
     as_json: bool,
     frame_times: bool = False,
+    name: Callable[[str], str] = safe_text,
 ) -> bool:
     """Play, save and print one event; True when a transmission ended."""
     if player is not None:
         player.feed(event)
     path = saver.feed(event) if saver else None
-    _print_event(event, as_json)
+    _print_event(event, as_json, name)
     if frame_times and isinstance(event, FrameArrived) and not event.synthesized:
         late = time.time() * 1000 - event.sent_ms  # same machine, same clock
         click.echo(json_dumps({"event": "frame", "tx": event.key, "late_ms": round(late, 1)}))
@@ -225,7 +241,7 @@ def _heard(
     return isinstance(event, TalkEnded)
 
 
-def _print_event(event: Event, as_json: bool) -> None:
+def _print_event(event: Event, as_json: bool, name: Callable[[str], str] = safe_text) -> None:
     clock = dt.datetime.now().strftime("%H:%M:%S")
     if isinstance(event, TalkStarted):
         say(
@@ -236,7 +252,7 @@ def _print_event(event: Event, as_json: bool) -> None:
                 "tx": event.key,
                 "offset": event.offset,
             },
-            f"{clock} {safe_text(event.talker)} is talking...",
+            f"{clock} {name(event.talker)} is talking...",
         )
     elif isinstance(event, TalkEnded):
         verdict = event.authenticity
@@ -256,7 +272,7 @@ def _print_event(event: Event, as_json: bool) -> None:
                 "authenticity": None if verdict is None else verdict.status,
                 "said_ms": None if verdict is None else verdict.said_ms,
             },
-            f"{clock} {safe_text(event.talker)}: {seconds_text(event.duration_ms)} "
+            f"{clock} {name(event.talker)}: {seconds_text(event.duration_ms)} "
             f"({event.frames} frames){mark}",
         )
 
@@ -274,7 +290,11 @@ def _said_long_ago(said_ms: int | None) -> str:
 
 
 def _catch_up(
-    session: ChannelSession, player: LivePlayer | None, saver: SaveDir | None, as_json: bool
+    session: ChannelSession,
+    player: LivePlayer | None,
+    saver: SaveDir | None,
+    as_json: bool,
+    people: ListenFamily | None = None,
 ) -> int | None:
     """Play, oldest first, what was said since this profile last listened; return
     the audio offset where live listening must continue."""
@@ -298,6 +318,8 @@ def _catch_up(
             if replayed.skipped is not None:
                 info(f"  skipped ID {entry.id}: {replayed.skipped}")
                 continue
+            if people is not None and player is not None:
+                people.replayed(tx.start_offset, tx.end_offset)
             verdict = replayed.authenticity or entry.authenticity
             warning = f"  WARNING: forged ({verdict.reason})" if verdict.forged else ""
             say(

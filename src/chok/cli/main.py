@@ -105,8 +105,10 @@ def _register_optional() -> None:
     # Command groups that live in their own modules; each registers itself.
     from chok.cli import (
         admin_cmd,
+        archive_cmd,
         bench_cmd,
         demo_cmd,
+        family_cmd,
         gui_cmd,
         listen_cmd,
         profile_cmd,
@@ -129,6 +131,8 @@ def _register_optional() -> None:
         start_cmd.start_cmd,
         gui_cmd.gui_cmd,
         start_cmd.devices_cmd,
+        *family_cmd.COMMANDS,
+        archive_cmd.archive_group,
     ):
         cli.add_command(command)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 import click
 
 from chok import pki, profiles
+from chok.channel import access, family
+from chok.channel.store import Store
 from chok.cli.output import emit_json
 from chok.errors import (
     AccessDeniedError,
@@ -20,6 +23,7 @@ from chok.errors import (
 from chok.kafka import handshake
 from chok.kafka.admin import Admin
 from chok.protocol.bundle import read_bundle
+from chok.protocol.people import shown
 from chok.provision import handover
 
 
@@ -76,12 +80,22 @@ def _read_file(source: str) -> bytes:
 @click.option("--offline", is_flag=True, help="Do not check that the broker answers.")
 @click.pass_obj
 def whoami_cmd(obj: dict[str, Any], as_json: bool, offline: bool) -> None:
-    """Show the active profile: who you are, the broker, your channels."""
-    profile = profiles.active(obj.get("profile"))
+    """Show the active profile: who you are, the broker, your channels.
+
+    The channels are the ones your admin lets you use now (granted or taken
+    away since your bundle was made), unless --offline.
+    """
+    bundle_profile = profiles.active(obj.get("profile"))
+    store = Store.for_profile(bundle_profile)
+    if not offline:
+        with contextlib.suppress(ChokError):  # unreachable: said below
+            access.refresh(bundle_profile, store)
+    profile = access.effective(bundle_profile, store)
     cert = (profile.path / profile.config.client_cert_asset).read_bytes()
     info: dict[str, Any] = {
         "profile": profile.name,
         "user": profile.user,
+        "display_name": family.display_name_of(profile, store),
         "broker": profile.config.broker_url,
         "channels": [{"number": c.number, "name": c.name} for c in profile.config.channels],
         "certificate_expires": pki.expiry(cert).isoformat(timespec="seconds"),
@@ -92,7 +106,8 @@ def whoami_cmd(obj: dict[str, Any], as_json: bool, offline: bool) -> None:
     if as_json:
         emit_json(info)
         return
-    click.echo(f"you are:   {info['user']} (profile '{profile.name}')")
+    shown_as = f", shown as {shown(info['display_name'])}" if info["display_name"] else ""
+    click.echo(f"you are:   {info['user']}{shown_as} (profile '{profile.name}')")
     click.echo(f"broker:    {info['broker']}")
     for channel in info["channels"]:
         click.echo(f"channel:   {channel['number']} {channel['name']}")
@@ -100,9 +115,9 @@ def whoami_cmd(obj: dict[str, Any], as_json: bool, offline: bool) -> None:
     if not offline:
         reachable = "yes" if info["broker_reachable"] else f"NO: {info['broker_error']}"
         click.echo(f"reachable: {reachable}")
-        access = info["access"]
-        shown = "ok" if access == "ok" else f"{access.upper()}: {info['access_error']}"
-        click.echo(f"access:    {shown}")
+        state = info["access"]
+        said = "ok" if state == "ok" else f"{state.upper()}: {info['access_error']}"
+        click.echo(f"access:    {said}")
 
 
 def _access(profile: profiles.Profile) -> dict[str, Any]:

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import click
 
+from chok.channel import family
+from chok.channel.archive import entry_packets
+from chok.channel.cache import TimelineCache
+from chok.channel.family_service import write_heard
 from chok.channel.incoming import FrameCheck
 from chok.channel.reactions import toggle_reaction
-from chok.channel.replay import replay_frames
 from chok.channel.session import ChannelSession
-from chok.channel.timeline import Entry, load_timeline, parse_since
+from chok.channel.store import Store
+from chok.channel.timeline import Entry, parse_since
 from chok.cli.common import (
     RECORDING_ID,
     channel_option,
     device_option,
     json_option,
+    profile_and_store,
     session_from,
 )
 from chok.cli.output import emit_json, info
@@ -31,27 +37,36 @@ from chok.protocol.display import (
     iso_time,
     moment_local,
     safe_emoji,
-    safe_text,
     seconds_text,
 )
+from chok.protocol.heard import HeardIndex
 from chok.protocol.names import validate_emoji
+from chok.protocol.people import shown
 
 
-def entry_json(entry: Entry) -> dict[str, Any]:
+def entry_json(
+    entry: Entry, names: family.Names | None = None, heard: HeardIndex | None = None
+) -> dict[str, Any]:
     tx = entry.transmission
+    names = names or family.Names()
+    heard_by = heard.heard_by(tx.start_offset, tx.end_offset, tx.user_id) if heard else []
     return {
         "id": entry.id,
         "end_offset": tx.end_offset,
         "user": tx.user_id,
+        "display_name": names.display(tx.user_id) or tx.display_name,
         "timestamp_ms": tx.timestamp_ms,
         "time": iso_time(tx.timestamp_ms),  # null when the record's time is no date
         "duration_ms": tx.duration_ms,
         "frames": tx.frames,
         "reactions": entry.reactions,
         "audio_available": entry.audio_available,
+        "archived": entry.archived,
         "chok_client": tx.has_talk_details,
         "authenticity": entry.authenticity.status,
         "authenticity_reason": entry.authenticity.reason,
+        "heard_by": heard_by,
+        "heard_by_names": [names.of(user) for user in heard_by],
     }
 
 
@@ -101,28 +116,43 @@ def timeline_cmd(
     """
     window = parse_since(since)
     session = session_from(obj, channel)
+    profile, store = profile_and_store(obj)
     began = time.monotonic()
-    timeline = load_timeline(session, window)
+    # The family's names and heard ranges are read beside the timeline, not after.
+    people = threading.Thread(
+        target=family.refresh_family, args=(profile.credentials, profile.user, store), daemon=True
+    )
+    people.start()
+    timeline = TimelineCache(session, store).timeline(window)
     timeline.judge_all()
     took = time.monotonic() - began
+    people.join(15)
+    names, heard = family.Names.of_store(store), family.heard_index(store, session.number)
     if as_json:
-        emit_json([entry_json(e) for e in timeline.entries])
+        emit_json([entry_json(e, names, heard) for e in timeline.entries])
         return
     forged = [e for e in timeline.entries if e.authenticity.forged]
-    shown = timeline.entries if suspicious else [e for e in timeline.entries if e not in forged]
-    if not shown:
+    listed = timeline.entries if suspicious else [e for e in timeline.entries if e not in forged]
+    if not listed:
         click.echo(f"no recordings on channel {session.number} in the last {since}")
-    else:
-        click.echo(f"{'ID':>8}    {'WHO':<16} {'WHEN':<16} {'LENGTH':>7}  REACTIONS")
-    for entry in shown:
+        return
+    click.echo(f"{'ID':>8}    {'WHO':<16} {'WHEN':<16} {'LENGTH':>7}  REACTIONS / HEARD BY")
+    for entry in listed:
         tx = entry.transmission
-        audio = "" if entry.audio_available else "  (audio expired)"
+        audio = (
+            ""
+            if entry.audio_available
+            else ("  (archived)" if entry.archived else "  (audio expired)")
+        )
+        by = heard.heard_by(tx.start_offset, tx.end_offset, tx.user_id)
+        heard_text = f"  heard by {', '.join(shown(names.of(u), 16) for u in by)}" if by else ""
+        who = shown(names.of(tx.user_id, tx.display_name), 16)
         verdict = entry.authenticity
         warning = f"  FORGED: {verdict.reason}" if verdict.forged else ""
         click.echo(
-            f"{entry.id:>8}  {MARKS[verdict.status]} {safe_text(tx.user_id, 16):<16} "
-            f"{_when(tx.timestamp_ms):<16} {seconds_text(tx.duration_ms, 's'):>7}  "
-            f"{_reactions_text(entry.reactions)}{audio}{warning}"
+            f"{entry.id:>8}  {MARKS[verdict.status]} {who:<16} {_when(tx.timestamp_ms):<16} "
+            f"{seconds_text(tx.duration_ms, 's'):>7}  "
+            f"{_reactions_text(entry.reactions)}{heard_text}{audio}{warning}"
         )
     if forged and not suspicious:
         info(f"{len(forged)} suspicious recording(s) hidden: see them with --suspicious")
@@ -137,20 +167,26 @@ def _warn_if_forged(entry: Entry, reason: str | None) -> None:
 
 def _warn_about_audio(entry: Entry, check: FrameCheck) -> None:
     """Forged audio under a record that verified: a frame altered, added or dropped."""
+    if not check.read:
+        return  # played from this machine's archive: its frames are not read again
     record = entry.authenticity
     audio = check.verdict(record, entry.signed)
     if record.verified and audio.forged:
         _warn_if_forged(entry, audio.reason)
 
 
-def _find(obj: dict[str, Any], channel: int | None, tx_id: int) -> tuple[ChannelSession, Entry]:
+def _find(
+    obj: dict[str, Any], channel: int | None, tx_id: int
+) -> tuple[ChannelSession, Store, Entry]:
     session = session_from(obj, channel)
-    entry = load_timeline(session).find(tx_id)
-    if not entry.audio_available:
+    _, store = profile_and_store(obj)
+    entry = TimelineCache(session, store).timeline().find(tx_id)
+    if not entry.audio_available and not entry.archived:
         raise NotFoundError(
-            f"the audio of recording {tx_id} has expired (removed by the channel's retention)"
+            f"the audio of recording {tx_id} has expired (removed by the channel's retention)",
+            hint="`chok archive` keeps recordings on this machine before they expire",
         )
-    return session, entry
+    return session, store, entry
 
 
 @click.command("play")
@@ -189,22 +225,24 @@ def play_cmd(
         return
     from chok.audio import open_output
 
-    session, entry = _find(obj, channel, tx_id)
+    session, store, entry = _find(obj, channel, tx_id)
     _warn_if_forged(entry, entry.authenticity.reason if entry.authenticity.forged else None)
     decoder = OpusDecoder(entry.transmission.frame_ms)
     check = FrameCheck()
     tempo = Tempo(speed)
     with open_output(device) as speaker:
         played = 0
-        for frame in replay_frames(session, entry.signed, check=check):
-            speaker.write(tempo.process(decoder.decode(frame.packet)))
+        for packet in entry_packets(session, store, entry, check):
+            speaker.write(tempo.process(decoder.decode(packet)))
             played += 1
         speaker.write(tempo.flush())
         speaker.drain()
     _warn_about_audio(entry, check)
+    tx = entry.transmission
+    write_heard(session, store, tx.start_offset, tx.end_offset)  # played to its end
+    who = shown(family.Names.of_store(store).of(tx.user_id, tx.display_name))
     seconds = played * frame_seconds(entry)
     at = "" if speed == 1.0 else f" at {speed:g}x ({seconds / speed:.1f} s)"
-    who = safe_text(entry.transmission.user_id)
     click.echo(f"played {who}'s {seconds:.1f} s{at}")
 
 
@@ -219,10 +257,10 @@ def _export(
     if path.suffix.lower() not in EXPORT_SUFFIXES:
         raise UsageError(f"cannot export to '{path.name}': use a .wav, .ogg or .opus file name")
     check_writable(path, "export to")
-    session, entry = _find(obj, channel, tx_id)
+    session, store, entry = _find(obj, channel, tx_id)
     _warn_if_forged(entry, entry.authenticity.reason if entry.authenticity.forged else None)
     check = FrameCheck()
-    packets = [f.packet for f in replay_frames(session, entry.signed, check=check)]
+    packets = list(entry_packets(session, store, entry, check))
     if not packets:
         raise NotFoundError(f"recording {tx_id} has no audio frames on the broker")
     _warn_about_audio(entry, check)

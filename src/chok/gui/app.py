@@ -116,10 +116,21 @@ class ChokApp:
         window = self.window
         if not isinstance(window, MainWindow):
             return
-        dialog = SettingsDialog(window.audio, window.profile, window, window.desktop)
+        family = window.family
+        before_name = family.my_name
+        dialog = SettingsDialog(
+            window.audio, window.profile, window, window.desktop,
+            display_name=before_name, archive=family.archive_enabled,
+        )  # fmt: skip
         if not dialog.exec():
             return
         window.apply_desktop(dialog.desktop)
+        if dialog.display_name and dialog.display_name != before_name:
+            family.set_display_name(dialog.display_name)
+        if dialog.archive != family.archive_enabled:
+            family.set_archive(dialog.archive)
+            if dialog.archive:
+                family.archive(window.vm.session)
         if dialog.choice == JOIN_ANOTHER:
             self.show_join()
         elif dialog.choice is not None:

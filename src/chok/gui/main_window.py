@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import time
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
@@ -26,8 +27,10 @@ from PySide6.QtWidgets import (
 from chok.channel.scan import ScanGate, ScanSettings
 from chok.channel.timeline import Entry
 from chok.gui.audio_io import AudioDevices, AudioSettings
+from chok.gui.family import FamilyModel
 from chok.gui.hotkey import GlobalHotkey
 from chok.gui.keys import KEYS_HELP, add_actions
+from chok.gui.members import MembersPane
 from chok.gui.notify import Notifier
 from chok.gui.scan_panel import ScanPanel
 from chok.gui.scanning import Scanning, load_scan, save_scan
@@ -37,7 +40,8 @@ from chok.gui.tray import DesktopSettings, Tray
 from chok.gui.viewmodel import ChannelViewModel, PttState
 from chok.gui.widgets import CONN_LOOK, LevelBar, PttButton, StatusLine, Waveform, app_icon
 from chok.profiles import Profile
-from chok.protocol.display import safe_text
+from chok.protocol.client_config import ChannelConfig
+from chok.protocol.people import shown
 
 _TYPING = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox)
 
@@ -77,16 +81,19 @@ class MainWindow(QMainWindow):
         self.hotkey.pressed.connect(lambda: self.key_down("hotkey"))
         self.hotkey.released.connect(lambda: self.key_up("hotkey"))
         self.ui, self.tasks = UiCaller(self), TaskRunner(self, max_threads=2)
+        self.family = FamilyModel(profile)  # before the views: they show its names
         self._build()
-        first = profile.channel(channel).number
-        self.scan_gate = ScanGate(load_scan(profile, first), time.monotonic)
+        mine = self._effective_profile()  # the channels the admin lets us use now
+        first = mine.channel(channel).number
+        self.scan_gate = ScanGate(load_scan(mine, first), time.monotonic)
         self.scanning = Scanning(
-            profile, self.scan_gate, self.devices, lambda: self.audio.output,
+            mine, self.scan_gate, self.devices, lambda: self.audio.output,
             lambda: self.audio.volume, self.tasks, self.ui,
         )  # fmt: skip
         self._wire_scan()
         self.vm = self._new_vm(channel)
         self._attach(self.vm)
+        self._bind_family()
         add_actions(self)
         app = QApplication.instance()
         if app is not None:
@@ -107,8 +114,7 @@ class MainWindow(QMainWindow):
         self.channel_box = QComboBox()
         self.channel_box.setAccessibleName("Channel")
         channel_label.setBuddy(self.channel_box)
-        for c in self.profile.config.channels:
-            self.channel_box.addItem(f"{c.number} \u00b7 {c.name}", c.number)
+        self._fill_channels(self.family.channels())
         self.channel_box.activated.connect(
             lambda index: self.set_channel(int(self.channel_box.itemData(index)))
         )
@@ -118,7 +124,10 @@ class MainWindow(QMainWindow):
         self.conn_label.setAccessibleName("Connection")
         self.conn_label.clicked.connect(self._connection_details)
         top.addWidget(self.conn_label, 1)
-        self.who_label = QLabel(f"You are <b>{self.profile.user}</b>")
+        self.who_label = QLabel()
+        self.who_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.who_label.setMaximumWidth(self.fontMetrics().height() * 14)
+        self._show_me()
         top.addWidget(self.who_label)
         self.settings_button = QPushButton("\u2699 Settings")
         self.settings_button.setToolTip("Microphone, speaker, volume, profile (Ctrl+,)")
@@ -127,7 +136,7 @@ class MainWindow(QMainWindow):
 
         left = QWidget()
         column = QVBoxLayout(left)
-        self.scan_panel = ScanPanel(self.profile.config.channels)
+        self.scan_panel = ScanPanel(self.family.channels())
         column.addWidget(self.scan_panel)
         self.ptt = PttButton()
         self.ptt.pressed.connect(self._ptt_pressed)
@@ -151,6 +160,9 @@ class MainWindow(QMainWindow):
         column.addWidget(self.others_label)
         self.waveform = Waveform()
         column.addWidget(self.waveform)
+        self.members = MembersPane(self.profile.user)
+        self.members.set_members(self.family.members)
+        column.addWidget(self.members)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
@@ -163,13 +175,92 @@ class MainWindow(QMainWindow):
         self.timeline: TimelinePane | None = None
 
     def _new_vm(self, channel: int | None) -> ChannelViewModel:
+        profile = self._effective_profile()
         return ChannelViewModel(
-            self.profile, channel, self.devices, self.audio, self.probe_ms, self.scan_gate
-        )
+            profile, channel, self.devices, self.audio, self.probe_ms, self.scan_gate,
+            family=self.family,
+        )  # fmt: skip
+
+    def _effective_profile(self) -> Profile:
+        """The profile with the channels the admin lets this person use now."""
+        from dataclasses import replace
+
+        channels = self.family.channels()
+        return Profile(self.profile.name, self.profile.path, replace(self.profile.config,
+                                                                    channels=channels))  # fmt: skip
+
+    # -- the family ------------------------------------------------------------------
+
+    def _bind_family(self) -> None:
+        fam = self.family
+        fam.membersChanged.connect(self.members.set_members)
+        fam.namesChanged.connect(self._show_me)
+        fam.namesChanged.connect(lambda: self._floor(self.vm.listening.talkers()))
+        fam.channelsChanged.connect(self._channels_changed)
+        fam.message.connect(self.show_message)
+        fam.start()
+
+    def _show_me(self) -> None:
+        name = self.family.my_name
+        text = f"You are {shown(name)}" if name else f"You are {self.profile.user}"
+        metrics = self.who_label.fontMetrics()
+        width = self.who_label.maximumWidth()
+        self.who_label.setText(metrics.elidedText(text, Qt.TextElideMode.ElideRight, width))
+        self.who_label.setToolTip(f"{text} (user name {self.profile.user})")
+
+    def _fill_channels(self, channels: list[ChannelConfig]) -> None:
+        self._channels_shown = list(channels)
+        self.channel_box.clear()
+        for c in channels:
+            self.channel_box.addItem(f"{c.number} \u00b7 {shown(c.name, 32)}", c.number)
+
+    def _channels_changed(self, channels: list[ChannelConfig]) -> None:
+        """The admin granted or took away a channel: the list follows at once."""
+        shown_now = [(c.number, c.name) for c in self._channels_shown]
+        if [(c.number, c.name) for c in channels] == shown_now:
+            return  # the first record read says what the bundle said: nothing to do
+        current = self.vm.session.number
+        before = {self.channel_box.itemData(i) for i in range(self.channel_box.count())}
+        self._fill_channels(channels)
+        self._replace_scan_panel(channels)
+        numbers = [c.number for c in channels]
+        if current in numbers:
+            self.channel_box.setCurrentIndex(self.channel_box.findData(current))
+        elif numbers:
+            self.show_message(f"channel {current} was taken away from you", True)
+            self.set_channel(numbers[0])
+        added = [c for c in channels if c.number not in before]
+        if added:
+            names = ", ".join(f"{c.number} {shown(c.name, 32)}" for c in added)
+            self.show_message(f"new channel for you: {names}", False)
+
+    def _replace_scan_panel(self, channels: list[ChannelConfig]) -> None:
+        """The channels one hears follow the channels one has."""
+        mine = self._effective_profile()
+        self.scanning.profile = mine
+        old, self.scan_panel = self.scan_panel, ScanPanel(channels)
+        parent = old.parentWidget()
+        layout = parent.layout() if parent is not None else None
+        if layout is not None:
+            layout.replaceWidget(old, self.scan_panel)
+        old.deleteLater()
+        self.scanning.activity.connect(self._scan_activity)
+        self.scan_panel.settingsChanged.connect(self.set_scan)
+        self.scan_panel.channelChosen.connect(self.set_channel)
+        current = self.vm.session.number
+        if any(c.number == current for c in channels):
+            self.set_scan(load_scan(mine, current))
+
+    def _scan_activity(self, number: int, talkers: list[str]) -> None:
+        """Who talks on a channel not on screen, by the names the family chose."""
+        self.scan_panel.set_activity(number, [html.escape(self.name_of(t)) for t in talkers])
+
+    def name_of(self, user: str) -> str:
+        return shown(self.family.name(user), 32)
 
     def _wire_scan(self) -> None:
         scan, panel = self.scanning, self.scan_panel
-        scan.activity.connect(self.scan_panel.set_activity)
+        scan.activity.connect(self._scan_activity)
         scan.someoneTalking.connect(self._scan_talking)
         scan.missedChanged.connect(self._scan_missed)
         scan.liveStarted.connect(lambda key: self.vm.live_started(key))
@@ -187,8 +278,8 @@ class MainWindow(QMainWindow):
 
     def _scan_talking(self, number: int, talker: str) -> None:
         if self.isHidden() or self.isMinimized():
-            name = safe_text(self.profile.channel(number).name)
-            self.notifier.notify(f"{safe_text(talker)} is talking", f"on channel {name} (chok)")
+            name = shown(self._effective_profile().channel(number).name, 32)
+            self.notifier.notify(f"{self.name_of(talker)} is talking", f"on channel {name} (chok)")
 
     def _scan_missed(self, number: int, count: int) -> None:
         self.scan_panel.set_missed(number, count)
@@ -336,7 +427,8 @@ class MainWindow(QMainWindow):
         talkers = self.vm.listening.talkers()
         detail = ""
         if state == PttState.BUSY:
-            detail = f"{' and '.join(talkers)} {'is' if len(talkers) == 1 else 'are'} talking"
+            names = " and ".join(self.name_of(t) for t in talkers)
+            detail = f"{names} {'is' if len(talkers) == 1 else 'are'} talking"
         elif state == PttState.NO_MIC:
             detail = "listen only: no microphone"
         self.ptt.set_state(state, detail)
@@ -363,7 +455,8 @@ class MainWindow(QMainWindow):
     def _floor(self, talkers: list[str]) -> None:
         if talkers:
             verb = "is" if len(talkers) == 1 else "are"
-            self.others_label.setText(f"<b>{' and '.join(talkers)}</b> {verb} talking")
+            names = " and ".join(html.escape(self.name_of(t)) for t in talkers)
+            self.others_label.setText(f"<b>{names}</b> {verb} talking")
         else:
             self.others_label.setText("Nobody else is talking")
             self.waveform.clear()
@@ -372,7 +465,8 @@ class MainWindow(QMainWindow):
     def _someone_talking(self, talker: str) -> None:
         if self.isHidden() or self.isMinimized():
             self.notifier.notify(
-                f"{talker} is talking", f"on channel {self.vm.session.config.name} (chok)"
+                f"{self.name_of(talker)} is talking",
+                f"on channel {shown(self.vm.session.config.name, 32)} (chok)",
             )
 
     def _connection(self, state: str, detail: str) -> None:
@@ -423,4 +517,5 @@ class MainWindow(QMainWindow):
             vm.tasks.shutdown(3000)
         self.tasks.shutdown(3000)
         self.ui.closed = True
+        self.family.close(wait_ms=3000)  # says "offline" to the family
         super().closeEvent(event)

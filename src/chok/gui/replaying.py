@@ -20,9 +20,10 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from chok import profiles
+from chok.channel.archive import entry_packets
 from chok.channel.incoming import FrameCheck
-from chok.channel.replay import replay_frames
 from chok.channel.session import ChannelSession
+from chok.channel.store import Store
 from chok.channel.timeline import Entry
 from chok.codec import EXPORT_SUFFIXES, OpusDecoder, Pcm, export
 from chok.codec.tempo import SPEEDS, Tempo
@@ -51,9 +52,12 @@ class Replayer(QObject):
     forged = Signal(int, str)  # entry id, why its audio is not what the talker signed
     pausedChanged = Signal(bool)
 
-    def __init__(self, session: ChannelSession, sound: SoundOut, ui: UiCaller) -> None:
+    def __init__(
+        self, session: ChannelSession, sound: SoundOut, ui: UiCaller, store: Store | None = None
+    ) -> None:
         super().__init__()
         self.session = session
+        self.store = store  # the family archive: recordings the broker no longer has
         self._sound = sound
         self._ui = ui
         self._stop = threading.Event()
@@ -130,7 +134,7 @@ class Replayer(QObject):
         last_report = 0.0
         check = FrameCheck()
         try:
-            for frame in replay_frames(self.session, tx, check=check):
+            for packet in entry_packets(self.session, self.store, entry, check):
                 if stop.is_set():
                     break
                 if not self._resume.is_set():
@@ -138,7 +142,7 @@ class Replayer(QObject):
                 if tempo.speed != self.speed:  # changed while playing: from here on
                     out_ms += self._write(tempo.flush())
                     tempo = Tempo(self.speed)
-                pcm = tempo.process(decoder.decode(frame.packet))
+                pcm = tempo.process(decoder.decode(packet))
                 ahead = began + out_ms / 1000 - LEAD_S - time.monotonic()
                 if ahead > 0 and stop.wait(ahead):
                     break
@@ -168,6 +172,8 @@ class Replayer(QObject):
         self._ui.post(lambda: self.finished.emit(key, False))
 
     def _check_audio(self, entry: Entry, check: FrameCheck) -> None:
+        if not check.read:
+            return  # played from this machine's archive: its frames are not read again
         record = entry.authenticity
         audio = check.verdict(record, entry.signed)
         if record.verified and audio.forged:
@@ -194,19 +200,21 @@ class Replayer(QObject):
         self._stop.set()
 
 
-def export_entry(session: ChannelSession, entry: Entry, path: Path) -> tuple[int, str | None]:
+def export_entry(
+    session: ChannelSession, entry: Entry, path: Path, store: Store | None = None
+) -> tuple[int, str | None]:
     """(Worker thread) save a recording's exact Opus packets (.ogg/.opus) or as .wav.
 
     Returns the frames written, and why it is forged if it is (the record or its audio).
     """
     if path.suffix.lower() not in EXPORT_SUFFIXES:
         raise UsageError(f"cannot save audio as '{path.name}': use a .ogg, .opus or .wav name")
-    if not entry.audio_available:
+    if not entry.audio_available and not entry.archived:
         raise NotFoundError("this recording's audio has expired (removed by the channel)")
     check = FrameCheck()
-    packets = [frame.packet for frame in replay_frames(session, entry.signed, check=check)]
+    packets = list(entry_packets(session, store, entry, check))
     if not packets:
         raise NotFoundError("this recording has no audio on the broker")
     export(path, packets, frame_ms=entry.transmission.frame_ms)
-    verdict = check.verdict(entry.authenticity, entry.signed)
+    verdict = check.verdict(entry.authenticity, entry.signed) if check.read else entry.authenticity
     return len(packets), verdict.reason if verdict.forged else None

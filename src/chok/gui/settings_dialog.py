@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QKeySequenceEdit,
     QLabel,
+    QLineEdit,
     QPushButton,
     QSlider,
     QVBoxLayout,
@@ -23,11 +24,13 @@ from PySide6.QtWidgets import (
 
 from chok import profiles
 from chok.audio import DeviceInfo, list_devices
+from chok.errors import UsageError
 from chok.gui.audio_io import NO_INPUT, NO_OUTPUT, AudioSettings
 from chok.gui.hotkey import from_qt, hotkey_problem, shown
 from chok.gui.tasks import TaskRunner
 from chok.gui.tray import DesktopSettings
 from chok.profiles import Profile
+from chok.protocol.people import MAX_DISPLAY_NAME, validate_display_name
 
 JOIN_ANOTHER = "join"  # what ``choice`` holds when the person wants to join again
 
@@ -39,6 +42,8 @@ class SettingsDialog(QDialog):
         profile: Profile,
         parent: QWidget | None = None,
         desktop: DesktopSettings | None = None,
+        display_name: str | None = None,
+        archive: bool = False,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("chok settings")
@@ -47,7 +52,19 @@ class SettingsDialog(QDialog):
         self.profile = profile
         self.choice: str | None = None  # a profile name to switch to, or JOIN_ANOTHER
         self.tasks = TaskRunner(self, max_threads=1)
+        self.display_name = display_name  # what the family sees (None: the user name)
+        self.archive = archive
         form = QFormLayout()
+        self.name_edit = QLineEdit(display_name or "")
+        self.name_edit.setPlaceholderText(profile.user)
+        self.name_edit.setMaxLength(MAX_DISPLAY_NAME)
+        self.name_edit.setAccessibleName("Your name")
+        self.name_edit.setToolTip("What the family sees instead of your user name (any language)")
+        form.addRow("Your &name:", self.name_edit)
+        self.name_error = QLabel("")
+        self.name_error.setStyleSheet("color: #b71c1c")
+        self.name_error.setWordWrap(True)
+        form.addRow("", self.name_error)
         self.input_box = QComboBox()
         self.input_box.setAccessibleName("Microphone")
         self._fill(self.input_box, [("System default", None), ("No microphone", NO_INPUT)])
@@ -96,6 +113,12 @@ class SettingsDialog(QDialog):
         who.setWordWrap(True)
         who.setTextFormat(Qt.TextFormat.RichText)
         form.addRow("", who)
+        self.archive_box = QCheckBox("&Keep every recording on this computer (family archive)")
+        self.archive_box.setChecked(archive)
+        self.archive_box.setToolTip(
+            "Recordings stay playable here after the server's retention removes them"
+        )
+        form.addRow("", self.archive_box)
         join = QPushButton("&Join with another bundle\u2026")
         join.clicked.connect(self._join_another)
         form.addRow("", join)
@@ -171,6 +194,14 @@ class SettingsDialog(QDialog):
         self.accept()
 
     def accept(self) -> None:
+        typed = self.name_edit.text().strip()
+        if typed:
+            try:
+                self.display_name = validate_display_name(typed)
+            except UsageError as exc:
+                self.name_error.setText(str(exc))
+                return
+        self.archive = self.archive_box.isChecked()
         self.audio.input = self.input_box.currentData()
         self.audio.output = self.output_box.currentData()
         self.audio.volume = self.volume.value() / 100

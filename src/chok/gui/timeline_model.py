@@ -20,9 +20,12 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
+from chok.channel.family import Names
 from chok.channel.timeline import Entry
-from chok.protocol.display import UNKNOWN, moment_local, safe_emoji, safe_text
+from chok.protocol.display import UNKNOWN, moment_local, safe_emoji
 from chok.protocol.display import seconds_text as shown_seconds
+from chok.protocol.heard import HeardIndex
+from chok.protocol.people import shown
 
 ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
 VERIFIED_MARK = "\u2713"
@@ -52,6 +55,23 @@ class TimelineModel(QAbstractListModel):
         self.rows: list[Entry] = []
         self.unheard: set[int] = set()
         self.playing: tuple[int, int, int] | None = None  # id, played ms, total ms
+        self.names = Names()  # display names of the family
+        self.heard = HeardIndex()  # who heard what on this channel
+
+    def who(self, entry: Entry) -> str:
+        tx = entry.transmission
+        return shown(self.names.of(tx.user_id, tx.display_name))
+
+    def heard_by(self, entry: Entry) -> list[str]:
+        tx = entry.transmission
+        users = self.heard.heard_by(tx.start_offset, tx.end_offset, tx.user_id)
+        return [shown(self.names.of(user), 24) for user in users]
+
+    def set_family(self, names: Names, heard: HeardIndex) -> None:
+        """New display names or heard ranges: every row is drawn again."""
+        self.names, self.heard = names, heard
+        if self.rows:
+            self.dataChanged.emit(self.index(0), self.index(len(self.rows) - 1))
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
         return 0 if parent.isValid() else len(self.rows)
@@ -70,16 +90,19 @@ class TimelineModel(QAbstractListModel):
         """One line a screen reader (or a test) can read."""
         tx = entry.transmission
         verdict = entry.authenticity
-        parts = [safe_text(tx.user_id), when_text(tx.timestamp_ms), seconds_text(tx.duration_ms)]
+        parts = [self.who(entry), when_text(tx.timestamp_ms), seconds_text(tx.duration_ms)]
         if verdict.verified:
             parts.append("verified")
         elif verdict.forged:
             parts.append(f"FORGED: {verdict.reason}")
         parts += [f"{safe_emoji(emoji)} {len(names)}" for emoji, names in entry.reactions.items()]
+        heard_by = self.heard_by(entry)
+        if heard_by:
+            parts.append("heard by " + ", ".join(heard_by))
         if entry.id in self.unheard:
             parts.append("unheard")
         if not entry.audio_available:
-            parts.append("audio expired")
+            parts.append("archived" if entry.archived else "audio expired")
         return ", ".join(parts)
 
     def set_entries(self, entries: list[Entry]) -> None:
@@ -148,7 +171,12 @@ class EntryDelegate(QStyledItemDelegate):
         painter.setFont(bold)
         painter.setPen(text_colour)
         playing = self.model.playing is not None and self.model.playing[0] == entry.id
-        who = ("\u25b6 " if playing else "") + safe_text(tx.user_id)
+        meta = f"{when_text(tx.timestamp_ms)}  \u00b7  {seconds_text(tx.duration_ms)}"
+        meta_width = QFontMetrics(font).horizontalAdvance(meta)
+        # The name gives way (elided with "…"), never the time nor the badge.
+        room = rect.right() - x - meta_width - pad - self._badge_width(font, line, entry) - line
+        who = ("\u25b6 " if playing else "") + self.model.who(entry)
+        who = QFontMetrics(bold).elidedText(who, Qt.TextElideMode.ElideRight, max(line, room))
         painter.drawText(x, y + QFontMetrics(bold).ascent(), who)
         x += QFontMetrics(bold).horizontalAdvance(who) + pad
         if entry.authenticity.verified:  # signed by the person named
@@ -157,10 +185,13 @@ class EntryDelegate(QStyledItemDelegate):
             x += QFontMetrics(bold).horizontalAdvance(VERIFIED_MARK) + pad
             painter.setPen(text_colour)
         painter.setFont(font)
-        meta = f"{when_text(tx.timestamp_ms)}  \u00b7  {seconds_text(tx.duration_ms)}"
         painter.drawText(x, y + QFontMetrics(font).ascent(), meta)
         self._badges(painter, rect, y, line, font, entry)
-        self._reactions(painter, rect.left() + pad, y + line + pad // 2, line, font, entry)
+        end = self._reactions(painter, rect.left() + pad, y + line + pad // 2, line, font, entry)
+        quiet = text_colour if selected else palette.placeholderText().color()
+        self._heard_by(
+            painter, end, rect.right() - pad, y + line + pad // 2, line, font, entry, quiet
+        )
         if playing and self.model.playing is not None:
             _, played, total = self.model.playing
             share = min(1.0, played / total) if total else 0.0
@@ -170,16 +201,54 @@ class EntryDelegate(QStyledItemDelegate):
         painter.drawLine(rect.left(), rect.bottom(), rect.right(), rect.bottom())
         painter.restore()
 
+    def _badge(self, entry: Entry) -> tuple[str, QColor] | None:
+        if entry.authenticity.forged:
+            return ("\u26a0 forged", QColor("#c62828"))
+        if not entry.audio_available:
+            if entry.archived:
+                return ("archived", QColor("#6d4c41"))
+            return ("audio expired", QColor("#9e9e9e"))
+        if entry.id in self.model.unheard:
+            return ("unheard", QColor("#1565c0"))
+        return None
+
+    def _badge_width(self, font: QFont, line: int, entry: Entry) -> int:
+        badge = self._badge(entry)
+        if badge is None:
+            return 0
+        small = QFont(font)
+        small.setPointSizeF(font.pointSizeF() * 0.85)
+        return QFontMetrics(small).horizontalAdvance(badge[0]) + line + line // 2
+
+    def _heard_by(
+        self,
+        painter: QPainter,
+        x: int,
+        right: int,
+        y: int,
+        line: int,
+        font: QFont,
+        entry: Entry,
+        colour: QColor,
+    ) -> None:
+        names = self.model.heard_by(entry)
+        if not names or right - x < line * 3:
+            return
+        small = QFont(font)
+        small.setPointSizeF(font.pointSizeF() * 0.9)
+        metrics = QFontMetrics(small)
+        text = metrics.elidedText(
+            "heard by " + ", ".join(names), Qt.TextElideMode.ElideRight, right - x
+        )
+        painter.setFont(small)
+        painter.setPen(colour)
+        painter.drawText(x, y + (int(line * 1.3) + metrics.ascent() - metrics.descent()) // 2, text)
+        painter.setFont(font)
+
     def _badges(
         self, painter: QPainter, rect: QRect, y: int, line: int, font: QFont, entry: Entry
     ) -> None:
-        badge = None
-        if entry.authenticity.forged:
-            badge = ("\u26a0 forged", QColor("#c62828"))
-        elif not entry.audio_available:
-            badge = ("audio expired", QColor("#9e9e9e"))
-        elif entry.id in self.model.unheard:
-            badge = ("unheard", QColor("#1565c0"))
+        badge = self._badge(entry)
         if badge is None:
             return
         small = QFont(font)
@@ -203,7 +272,8 @@ class EntryDelegate(QStyledItemDelegate):
         line: int,
         font: QFont,
         entry: Entry,
-    ) -> None:
+    ) -> int:
+        """Draw the reactions as pills; return where the next thing may start."""
         metrics = QFontMetrics(font)
         for emoji, names in entry.reactions.items():
             text = f"{safe_emoji(emoji)} {len(names)}"
@@ -216,3 +286,4 @@ class EntryDelegate(QStyledItemDelegate):
             painter.setPen(QColor("#0d47a1") if mine else QColor("#424242"))
             painter.drawText(box, int(Qt.AlignmentFlag.AlignCenter), text)
             x += width + line // 2
+        return x

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListView,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QToolButton,
@@ -24,7 +25,13 @@ from PySide6.QtWidgets import (
 
 from chok.channel.timeline import Entry
 from chok.codec.tempo import SPEEDS
-from chok.gui.timeline_model import ENTRY_ROLE, EntryDelegate, TimelineModel, seconds_text
+from chok.gui.timeline_model import (
+    ENTRY_ROLE,
+    EntryDelegate,
+    TimelineModel,
+    seconds_text,
+    when_text,
+)
 from chok.gui.viewmodel import REACTIONS, SINCE, ChannelViewModel
 from chok.protocol.display import moment_local, safe_file_part
 
@@ -169,6 +176,10 @@ class TimelinePane(QWidget):
         self.export_button.setToolTip("Save the selected recording as .ogg or .wav (Ctrl+E)")
         self.export_button.clicked.connect(self.export_selected)
         bottom.addWidget(self.export_button)
+        self.delete_button = QPushButton("Delete for everyone\u2026")
+        self.delete_button.setToolTip("Take back your own selected recording, for everyone")
+        self.delete_button.clicked.connect(self.delete_selected)
+        bottom.addWidget(self.delete_button)
         box.addLayout(bottom)
         return box
 
@@ -187,6 +198,19 @@ class TimelinePane(QWidget):
         vm.reactionPending.connect(self._reaction_pending)
         vm.suspiciousChanged.connect(self._suspicious)
         self.list.selectionModel().currentChanged.connect(lambda *_: self._selection_changed())
+        # Names and heard-by come from the family's topics, whatever the channel.
+        self._family_timer = QTimer(self)
+        self._family_timer.setSingleShot(True)
+        self._family_timer.setInterval(300)
+        self._family_timer.timeout.connect(self._family)
+        vm.family.namesChanged.connect(self._family_timer.start)
+        vm.family.heardChanged.connect(self._family_timer.start)
+        self._family()
+
+    def _family(self) -> None:
+        self.model.set_family(
+            self.vm.family.names, self.vm.family.heard_index(self.vm.session.number)
+        )
 
     # -- reacting to the view-model --------------------------------------------------
 
@@ -283,8 +307,10 @@ class TimelinePane(QWidget):
         playing_id = self.model.playing[0] if self.model.playing else None
         is_playing = entry is not None and playing_id == entry.id and self.vm.replayer.playing
         self.play_button.setText("\u25a0 Stop" if is_playing else "\u25b6 Play")
-        self.play_button.setEnabled(entry is not None and (entry.audio_available or is_playing))
-        self.export_button.setEnabled(entry is not None and entry.audio_available)
+        playable = entry is not None and (entry.audio_available or entry.archived)
+        self.play_button.setEnabled(playable or is_playing)
+        self.export_button.setEnabled(playable)
+        self.delete_button.setEnabled(entry is not None and self.vm.can_delete(entry))
         if entry is not None and is_playing and self.model.playing is not None:
             self._show_progress(self.model.playing[1], self.model.playing[2])
 
@@ -292,7 +318,7 @@ class TimelinePane(QWidget):
             total = entry.transmission.duration_ms
             self._show_progress(total if entry.id == self._completed else 0, total)
             if not entry.audio_available:
-                self.progress.setFormat("audio expired")
+                self.progress.setFormat("from the archive" if entry.archived else "audio expired")
         else:
             self.progress.setValue(0)
             self.progress.setFormat("")
@@ -324,6 +350,23 @@ class TimelinePane(QWidget):
         entry = self.selected()
         if entry is not None:
             self.exportRequested.emit(entry)
+
+    def delete_selected(self, confirm: bool = True) -> None:
+        """Delete for everyone, after asking (one's own recordings only)."""
+        entry = self.selected()
+        if entry is None or not self.vm.can_delete(entry):
+            return
+        if confirm:
+            answer = QMessageBox.question(
+                self,
+                "Delete for everyone",
+                f"Delete this recording ({when_text(entry.transmission.timestamp_ms)}) for "
+                "everyone? It leaves every chok timeline and the Android app's at once. "
+                "Its audio stays on the server until the channel's retention removes it.",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self.vm.delete(entry)
 
 
 def ask_export_path(parent: QWidget, entry: Entry) -> Path | None:

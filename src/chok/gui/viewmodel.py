@@ -15,13 +15,18 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from chok import profiles
+from chok.channel.archive import ArchiveResult
+from chok.channel.cache import Refresh, TimelineCache
+from chok.channel.delete import Deleted, delete_transmission
 from chok.channel.reactions import ReactResult, toggle_reaction
 from chok.channel.scan import ScanGate
-from chok.channel.session import ChannelSession, open_session
+from chok.channel.security import ChannelSecurity
+from chok.channel.session import open_session
 from chok.channel.talk import TalkResult
-from chok.channel.timeline import Entry, Timeline, load_timeline
+from chok.channel.timeline import Entry
 from chok.codec.tempo import check_speed
 from chok.gui.audio_io import AudioDevices, AudioSettings, SoundOut
+from chok.gui.family import FamilyModel
 from chok.gui.heard import HeardLog
 from chok.gui.listening import Conn, Listening
 from chok.gui.replaying import SPEED_KEY, Replayer, export_entry, replay_speed
@@ -30,18 +35,20 @@ from chok.gui.tasks import TaskRunner, UiCaller
 from chok.profiles import Profile
 
 
-def _load_judged(session: ChannelSession) -> Timeline:
-    """(Worker) the timeline with every entry judged, so the UI never waits on a
-    signature check (the first load of 10,000 costs about a second; later ones
-    find them in the profile's cache)."""
-    timeline = load_timeline(session, None)
-    timeline.judge_all()
-    return timeline
+def _judged(entries: list[Entry], security: ChannelSecurity) -> list[Entry]:
+    """(Worker) every entry judged, so the UI never waits on a signature check
+    (the first load of 10,000 costs about a second; later ones find them in the
+    profile's cache of signatures found valid)."""
+    for entry in entries:
+        _ = entry.authenticity
+    security.save()
+    return entries
 
 
 # The reactions offered (the original app's three, in its order).
 REACTIONS = ("\U0001f44d", "\u2764\ufe0f", "\U0001f525")
 LOAD_STUCK_S = 30.0  # a timeline load this old is given up and started again
+FIRST_SCREEN = 200  # recordings shown from the cache before anything is read
 SINCE = {"1 h": 3600, "6 h": 6 * 3600, "24 h": 24 * 3600, "All": None}
 
 
@@ -86,10 +93,14 @@ class ChannelViewModel(QObject):
         audio: AudioSettings,
         probe_ms: int = 2000,
         gate: ScanGate | None = None,
+        family: FamilyModel | None = None,
     ) -> None:
         super().__init__()
         self.profile = profile
-        self.session = open_session(profile, channel)
+        self._own_family = family is None
+        self.family = family or FamilyModel(profile, announce=False)
+        self.session = open_session(profile, channel, display_name=self.family.my_name)
+        self.cache = TimelineCache(self.session, self.family.store)
         self.me = self.session.user
         self.devices = devices
         self.audio = audio
@@ -102,7 +113,7 @@ class ChannelViewModel(QObject):
         self.talking = Talking(
             self.session, devices, lambda: self.audio.input, self.ui, keep_open=audio.keep_mic_open
         )
-        self.replayer = Replayer(self.session, self.sound, self.ui)
+        self.replayer = Replayer(self.session, self.sound, self.ui, self.family.store)
         self.replayer.speed = replay_speed(profile.name)
         self._live: set[str] = set()  # live transmissions playing now (a replay waits)
         self.heard = HeardLog(profile.name, self.session.number, self.me)
@@ -120,6 +131,8 @@ class ChannelViewModel(QObject):
         self._was_away = False
         self._meta_high: int | None = None
         self._starts: dict[str, int] = {}  # live transmission key -> first offset heard
+        self._complete = False  # entries hold the whole timeline (not just the first screen)
+        self._live_since: int | None = None  # where live hearing began (heard-by)
         self._closed = False
         self._refused = RefusedHold()
         self.queued_count = 0  # transmissions in the outbox waiting for the broker
@@ -155,6 +168,7 @@ class ChannelViewModel(QObject):
         rep.playingChanged.connect(self.playingChanged)
         rep.forged.connect(self._forged_audio)
         rep.pausedChanged.connect(self.playPaused)
+        self.family.archived.connect(self._archived)
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(300)
@@ -166,7 +180,18 @@ class ChannelViewModel(QObject):
         # only probe it): a device that cannot open says so before anyone presses.
         self.tasks.run(self.talking.warm_up)
         self.tasks.run(self.talking.open_microphone, None, self._mic_missing)
+        # The first screen comes from this machine's cache, before any network.
+        self.entries = self.cache.cached(limit=FIRST_SCREEN)
+        if self.entries:
+            self._publish()
+        elif not self.cache.warm:  # no cache yet: the newest records first, then all
+            self.tasks.run(self.cache.recent, self._first_screen)
         self.reload()
+
+    def _first_screen(self, entries: list[Entry]) -> None:
+        if not self._complete and not self.entries and entries:
+            self.entries = entries
+            self._publish()
 
     def volume(self) -> float:
         return self.audio.volume
@@ -273,6 +298,7 @@ class ChannelViewModel(QObject):
         self._update_ptt()
         if state in (Conn.RECONNECTING, Conn.OFFLINE):
             self._was_away = True
+            self._live_since = None  # heard-by: live hearing begins again after this
         elif state == Conn.CONNECTED and (self._was_away or not self.entries):
             self._was_away = False
             self.reload()  # catch up on what was said while the broker was away
@@ -283,6 +309,8 @@ class ChannelViewModel(QObject):
 
     def _other_started(self, key: str, talker: str, offset: int) -> None:
         self._starts[key] = offset
+        if self._live_since is None:
+            self._live_since = offset  # transmissions that began from here are heard whole
         self.live_started(key)
         self.someoneTalking.emit(talker)
         if self.talking.state is TalkState.TALKING:
@@ -352,24 +380,67 @@ class ChannelViewModel(QObject):
         self.loading = True
         self._load_started = time.monotonic()
         self._load_gen += 1
-        generation, session = self._load_gen, self.session
+        generation, cache = self._load_gen, self.cache
+        current, complete = list(self.entries), self._complete
         self.timelineLoading.emit(True)
+
+        def load() -> tuple[list[Entry], int, int | None]:
+            refresh: Refresh = cache.refresh()  # the tail only, when the cache is warm
+            entries = cache.apply(current, refresh) if complete else cache.cached()
+            _judged(entries, cache.security)
+            position = cache.store.position(cache.channel)
+            if position is None:
+                return entries, 0, None
+            return entries, position.audio_high, position.next_offset
+
         self.tasks.run(
-            lambda: _load_judged(session),
-            lambda timeline: self._loaded(generation, timeline),
+            load,
+            lambda loaded: self._loaded(generation, *loaded),
             lambda message: self._load_failed(generation, message),
         )
 
-    def _loaded(self, generation: int, timeline: Timeline) -> None:
+    def _loaded(
+        self, generation: int, entries: list[Entry], audio_high: int, meta_read: int | None
+    ) -> None:
         if generation != self._load_gen:
             return
+        if meta_read is not None:
+            # What the probe reports next is compared with what this load read,
+            # so a record written meanwhile is never taken for known.
+            self._meta_high = meta_read
         self._finish_load()
-        self.entries = timeline.entries
-        self.unheard = self.heard.settle(self.entries, timeline.audio_high)
+        self.entries, self._complete = entries, True
+        self.unheard = self.heard.settle(self.entries, audio_high)
         self.heard.save()
+        self._report_live_hearing()
         self.timelineChanged.emit(self.visible())
         self.suspiciousChanged.emit(self.suspicious(), self.show_suspicious)
         self.unheardChanged.emit([e.id for e in self.unheard])
+        self.family.archive(self.session)
+
+    def _archived(self, result: ArchiveResult) -> None:
+        """Recordings now kept on this machine: they stay playable after retention."""
+        kept = {start for channel, start in result.starts if channel == self.session.number}
+        if not kept:
+            return
+        self.entries = [
+            dataclasses.replace(e, archived=True) if e.id in kept else e for e in self.entries
+        ]
+        self._publish()
+
+    def _report_live_hearing(self) -> None:
+        """Heard-by: what played live since ``_live_since``, up to the end of the
+        newest recording heard live (now that its record says where it ends)."""
+        since = self._live_since
+        if since is None:
+            return
+        ends = [
+            e.transmission.end_offset
+            for e in self.entries
+            if e.id >= since and e.id in self.heard.live_offsets
+        ]
+        if ends:
+            self.family.heard(self.session.number, since, max(ends))
 
     def _load_failed(self, generation: int, message: str) -> None:
         if generation != self._load_gen:
@@ -400,7 +471,7 @@ class ChannelViewModel(QObject):
     # -- replay, reactions, export --------------------------------------------------
 
     def play(self, entry: Entry) -> None:
-        if not entry.audio_available:
+        if not entry.audio_available and not entry.archived:
             self.message.emit("this recording's audio has expired", True)
             return
         self._warn_if_forged(entry.id, entry.authenticity.reason, entry.authenticity.forged)
@@ -438,6 +509,10 @@ class ChannelViewModel(QObject):
             self.heard.mark(entry_id)
             self.heard.save()
             self._publish_unheard()
+            entry = self.entry(entry_id)
+            if entry is not None:  # heard by: played to its end
+                tx = entry.transmission
+                self.family.heard(tx.channel, tx.start_offset, tx.end_offset)
         self.playEnded.emit(entry_id, completed)
 
     def _play_failed(self, entry_id: int, message: str) -> None:
@@ -479,10 +554,32 @@ class ChannelViewModel(QObject):
             if forged is not None:
                 self._warn_if_forged(entry.id, forged)
 
+        store = self.family.store
         self.tasks.run(
-            lambda: export_entry(session, entry, path),
+            lambda: export_entry(session, entry, path, store),
             done,
             lambda message: self.message.emit(f"could not save: {message}", True),
+        )
+
+    def can_delete(self, entry: Entry) -> bool:
+        return entry.transmission.user_id == self.me
+
+    def delete(self, entry: Entry) -> None:
+        """Delete for everyone (one's own recordings only)."""
+        session, store = self.session, self.family.store
+        first = store.first_offset(session.number, entry.id)
+
+        def done(deleted: Deleted) -> None:
+            self.entries = [e for e in self.entries if e.id != entry.id]
+            self._publish()
+            self.message.emit("deleted for everyone (its audio leaves the broker with retention)",
+                              False)  # fmt: skip
+            self._debounce.start()
+
+        self.tasks.run(
+            lambda: delete_transmission(session, entry.id, first_offset=first),
+            done,
+            lambda message: self.message.emit(f"could not delete: {message}", True),
         )
 
     # -- the end ---------------------------------------------------------------------
@@ -500,3 +597,5 @@ class ChannelViewModel(QObject):
         self.blockSignals(True)
         self.tasks.shutdown(wait_ms)
         self.ui.closed = True
+        if self._own_family:
+            self.family.close(wait_ms)

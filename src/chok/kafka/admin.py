@@ -118,6 +118,8 @@ class Admin:
             self._errors = ErrorCollector(str(raw.get("bootstrap.servers", "the cluster")))
             conf = {"client.id": "chok-admin", "logger": LIBRDKAFKA_LOG, **raw}
             conf["error_cb"] = self._errors
+        # The same connection settings, for writing records as the admin.
+        self.client_conf = {key: value for key, value in conf.items() if key != "error_cb"}
         self._client = AdminClient(conf)
         self._conf = {k: v for k, v in conf.items() if k != "error_cb"}
         self._timeout = timeout

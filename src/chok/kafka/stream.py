@@ -233,6 +233,14 @@ class RecordProducer:
             pending = self._errors.take()
             raise pending or convert(exc, f"connecting to send to {topic}") from exc
 
+    def topic_names(self, timeout: float = 10.0) -> list[str]:
+        """The topics this principal may see, asked over the producer's own connection."""
+        try:
+            return list(self._producer.list_topics(timeout=timeout).topics)
+        except Exception as exc:  # KafkaException
+            pending = self._errors.take()
+            raise pending or convert(exc, "listing topics") from exc
+
     def poll(self, timeout: float = 0.0) -> None:
         self._producer.poll(timeout)
 

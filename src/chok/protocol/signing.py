@@ -36,7 +36,7 @@ MEMBER_SIGNER = "chokSigner"
 MEMBER_FRAMES_HASH = "chokFramesHash"
 MEMBER_SIGNATURE = "chokSig"
 #: Longest text kept from a signature member (anything longer is broken anyway).
-_MAX_MEMBER_TEXT = 200
+MAX_MEMBER_TEXT = 200
 
 #: The header of an end-of-transmission record that carries the signature.
 HEADER_SIGNATURE = "chok-sig"
@@ -283,7 +283,7 @@ class SignatureFields:
 
 def _member_text(obj: Mapping[str, Any], name: str) -> str:
     value = obj.get(name)
-    return value if isinstance(value, str) and len(value) <= _MAX_MEMBER_TEXT else ""
+    return value if isinstance(value, str) and len(value) <= MAX_MEMBER_TEXT else ""
 
 
 def signature_fields(obj: Mapping[str, Any], *, with_frames: bool) -> SignatureFields | None:

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from chok.errors import UsageError
 
 from ._util import INT64_MAX, MAX_COUNT, dumps_compact, int_in, is_clean_str, parse_decimal
 from .audio import ORIGINAL_FRAME_MS, PROTOCOL_VERSION, is_frame_ms
-from .names import is_tx_id, sort_emoji, validate_tx_id, validate_user_name
-from .signing import SignatureFields, signature_fields, transmission_message
+from .names import is_tx_id, is_user_name, sort_emoji, validate_tx_id, validate_user_name
+from .people import is_display_name, validate_display_name
+from .signing import (
+    MAX_MEMBER_TEXT,
+    SignatureFields,
+    signature_fields,
+    transmission_message,
+)
 from .topics import MAX_CHANNEL, validate_channel_number
 
 TRANSMISSION_KEY_PREFIX = "msg-"
@@ -89,6 +96,10 @@ class Transmission:
     chok_duration_ms: int | None = None
     chok_frame_ms: int | None = None
     map_from_reactions: bool = False
+    # The talker's display name when they talked (``chokName``), or None.
+    display_name: str | None = None
+    # Set on a deletion marker (``chokDeletedBy``): who took it back (section 5.6).
+    deleted_by: str | None = None
     #: The talker's signature (section 9.3); None for an unsigned record.
     sig: SignatureFields | None = None
 
@@ -105,6 +116,10 @@ class Transmission:
         if not int_in(self.message_count, 0, INT64_MAX):
             raise UsageError(f"invalid message count {self.message_count!r}")
         object.__setattr__(self, "reactions", normalize_reactions(self.reactions))
+        if self.display_name is not None and not is_display_name(self.display_name):
+            raise UsageError(f"invalid display name {self.display_name!r}")
+        if self.deleted_by is not None:
+            validate_user_name(self.deleted_by)
         details = (self.tx_id, self.chok_frames, self.chok_duration_ms, self.chok_frame_ms)
         if all(item is None for item in details):
             return
@@ -172,6 +187,10 @@ class Transmission:
             obj["chokDurationMs"] = self.chok_duration_ms
             obj["chokFrameMs"] = self.chok_frame_ms
         obj["chokMapFromReactions"] = self.map_from_reactions
+        if self.display_name is not None:
+            obj["chokName"] = self.display_name
+        if self.deleted_by is not None:
+            obj["chokDeletedBy"] = self.deleted_by
         if self.sig is not None:
             obj.update(self.sig.to_json_obj())
         return dumps_compact(obj)
@@ -202,6 +221,24 @@ class Transmission:
             self, reactions=normalize_reactions(reactions), map_from_reactions=True
         )
 
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_by is not None
+
+    def deletion_marker(self, by: str) -> Transmission:
+        """The record that takes this transmission back (section 5.6): the same
+        key, ``timestamp`` 0 (so the original app, which shows the last 24 hours
+        at most, hides it at once), no reactions, ``chokDeletedBy``."""
+        return Transmission(
+            user_id=self.user_id,
+            channel=self.channel,
+            start_offset=self.start_offset,
+            end_offset=self.end_offset,
+            timestamp_ms=0,
+            message_count=self.message_count,
+            deleted_by=validate_user_name(by),
+        )
+
 
 def build_transmission(
     *,
@@ -215,6 +252,7 @@ def build_transmission(
     duration_ms: int,
     frame_ms: int,
     reactions: Mapping[str, Sequence[str]] | None = None,
+    display_name: str | None = None,
 ) -> Transmission:
     """The record a chok talker publishes after release; raises UsageError on bad input."""
     return Transmission(
@@ -229,6 +267,7 @@ def build_transmission(
         chok_frames=frames,
         chok_duration_ms=duration_ms,
         chok_frame_ms=frame_ms,
+        display_name=None if display_name is None else validate_display_name(display_name),
     )
 
 
@@ -290,12 +329,30 @@ def parse_transmission_value(obj: Mapping[str, Any]) -> Transmission | None:
         message_count=count,
         reactions=reactions,
         map_from_reactions=obj.get("chokMapFromReactions") is True,
+        display_name=_display_name(obj.get("chokName")),
+        deleted_by=_deleted_by(obj.get("chokDeletedBy")),
         sig=signature_fields(obj, with_frames=True),
         **_talk_details(obj),
     )
 
 
-_OPTIONAL_FIELDS = ("tx_id", "chok_frames", "chok_duration_ms", "chok_frame_ms")
+def _display_name(raw: object) -> str | None:
+    return raw if isinstance(raw, str) and is_display_name(raw) else None
+
+
+def _deleted_by(raw: object) -> str | None:
+    return raw if is_user_name(raw) else None
+
+
+_OPTIONAL_FIELDS = (
+    "tx_id",
+    "chok_frames",
+    "chok_duration_ms",
+    "chok_frame_ms",
+    "display_name",
+    "deleted_by",
+    "sig",
+)
 
 
 def _checked_already(**values: Any) -> Transmission:
@@ -307,4 +364,93 @@ def _checked_already(**values: Any) -> Transmission:
         values.setdefault(name, None)
     for name, value in values.items():
         object.__setattr__(tx, name, value)
+    return tx
+
+
+# The layout chok and the original app write (section 5.1), as one pattern:
+# a record that matches it is valid JSON without duplicated members, so its
+# fields can be taken straight from the match. Anything else (reactions in
+# the map, escapes in a string, another member order...) goes through the
+# general parser. Both give the same result (tests/unit/test_fast_parse.py).
+_INT = rb"(0|[1-9][0-9]{0,18})"
+_STR = rb'"([^"\\\x00-\x1f]*)"'  # a JSON string without escapes or control characters
+_FAST = re.compile(
+    rb'\{"userId":' + _STR + rb',"channelId":' + _INT
+    + rb',"startOffset":' + _INT + rb',"endOffset":' + _INT
+    + rb',"timestamp":' + _INT + rb',"messageCount":' + _INT
+    + rb'(?:,"reactions":\{\})?'
+    + rb'(?:,"chokV":2(?:,"chokTx":"([0-9a-f]{8})","chokFrames":' + _INT
+    + rb',"chokDurationMs":' + _INT + rb',"chokFrameMs":' + _INT + rb")?"
+    + rb',"chokMapFromReactions":(true|false)(?:,"chokName":' + _STR + rb")?"
+    + rb'(?:,"chokSigner":' + _STR + rb',"chokFramesHash":' + _STR + rb',"chokSig":' + _STR
+    + rb")?)?\}"
+)  # fmt: skip
+_FRAME_MS = frozenset((20, 40, 60))
+_NO_DETAILS = (None, None, None, None)
+
+
+def parse_transmission_fast(key: bytes, value: bytes) -> Transmission | Literal[False] | None:
+    """The transmission record of a ``msg-`` record in the usual layout.
+
+    Returns the Transmission, None when the record must be skipped, or False
+    when it is not in that layout (then use the general parser).
+    """
+    match = _FAST.fullmatch(value)
+    if match is None:
+        return False
+    (user_raw, channel_raw, start_raw, end_raw, ts_raw, count_raw, tx_id, frames_raw,
+     duration_raw, frame_ms_raw, map_raw, name_raw, signer, frames_hash,
+     signature) = match.groups()  # fmt: skip
+    channel, start, end = int(channel_raw), int(start_raw), int(end_raw)
+    timestamp, count = int(ts_raw), int(count_raw)
+    if (
+        not 1 <= channel <= MAX_CHANNEL
+        or not start <= end <= INT64_MAX
+        or timestamp > INT64_MAX
+        or count > INT64_MAX
+        or key != b"msg-%d-%d" % (channel, start)
+    ):
+        return None
+    try:
+        user = user_raw.decode("utf-8")
+        name = None if name_raw is None else name_raw.decode("utf-8")
+        sig = _fast_signature(signer, frames_hash, signature)
+    except UnicodeDecodeError:
+        return None  # the whole value is not UTF-8: skipped by the general parser too
+    if sig is False:
+        return False  # a member too long to keep: as the general parser says
+    details: tuple[str | None, int | None, int | None, int | None] = _NO_DETAILS
+    if tx_id is not None:
+        frames, duration, frame_ms = int(frames_raw), int(duration_raw), int(frame_ms_raw)
+        if 1 <= frames <= MAX_COUNT and duration <= MAX_COUNT and frame_ms in _FRAME_MS:
+            details = (tx_id.decode("ascii"), frames, duration, frame_ms)
+    return unchecked_transmission(
+        user, channel, start, end, timestamp, count, {}, *details,
+        map_raw == b"true", name if name is not None and is_display_name(name) else None, None,
+        sig,
+    )  # fmt: skip
+
+
+def _fast_signature(
+    signer: bytes | None, frames_hash: bytes | None, signature: bytes | None
+) -> SignatureFields | Literal[False] | None:
+    """The signature members the fast pattern matched (False: too long, see
+    ``signature_fields``, which keeps such a member as "")."""
+    if signer is None or frames_hash is None or signature is None:
+        return None
+    texts = (signer.decode("utf-8"), signature.decode("utf-8"), frames_hash.decode("utf-8"))
+    if any(len(text) > MAX_MEMBER_TEXT for text in texts):
+        return False
+    return SignatureFields(*texts)
+
+
+_SLOTS = [Transmission.__dict__[f.name] for f in dataclasses.fields(Transmission)]
+
+
+def unchecked_transmission(*values: Any) -> Transmission:
+    """A Transmission from its field values in order, without ``__post_init__``'s
+    checks: only for values a parser (or chok's own database) has checked."""
+    tx = object.__new__(Transmission)
+    for slot, value in zip(_SLOTS, values, strict=True):
+        slot.__set__(tx, value)
     return tx

@@ -86,8 +86,13 @@ def group_grants(principal: str, user: str) -> list[Grant]:
 
 
 def user_grants(principal: str, channels: list[int], user: str | None = None) -> list[Grant]:
-    """Every ACL a user's principal needs: their group prefixes and channels."""
-    grants = group_grants(principal, user or principal)
+    """Every ACL a user's principal needs: their group prefixes, the family's
+    topics (provision.family) and their channels."""
+    from chok.provision.family import family_grants
+
+    grants = group_grants(principal, user or principal) + family_grants(
+        principal, user or principal
+    )
     for channel in channels:
         grants += channel_grants(principal, channel)
     return grants

@@ -16,6 +16,7 @@ from chok import pki
 from chok.errors import ConfigError
 from chok.kafka.admin import Admin
 from chok.provision import registry
+from chok.provision.family import FamilyAdmin
 
 Progress = Callable[[str], None]
 
@@ -59,6 +60,11 @@ class Backend(Protocol):
         """A super-user client that writes records to channels' topics (the admin's
         signed revocations and a private channel's epoch keys); None where chok
         holds no such credentials (Aiven)."""
+        ...
+
+    def family(self) -> FamilyAdmin | None:
+        """The family's topics and records (provision.family), where the backend
+        can make them; None where it cannot."""
         ...
 
 

@@ -22,6 +22,7 @@ from chok.kafka.admin import Admin
 from chok.pki.cluster import ClusterFiles, cluster_files, ensure_ca
 from chok.provision import access, registry, service
 from chok.provision.backend import Identity, Progress
+from chok.provision.family import FamilyAdmin
 from chok.provision.topics import channel_topics
 
 # librdkafka settings that name files: resolved against the config file's folder.
@@ -74,6 +75,9 @@ class KafkaAclBackend:
 
     def publisher(self) -> Admin | None:
         return self.admin
+
+    def family(self) -> FamilyAdmin:
+        return FamilyAdmin(self.admin, self._replication)
 
 
 def open_local(reg: registry.Registry) -> KafkaAclBackend:
@@ -223,9 +227,8 @@ def init(
         replication,
     )
     result = service.create_channels(reg, backend, channel_count)
-    return service.InitResult(
-        "kafka", bootstrap, result.channels, result.topics_created, False, None, notes
-    )
+    created = result.topics_created + service.upgrade(reg, backend)
+    return service.InitResult("kafka", bootstrap, result.channels, created, False, None, notes)
 
 
 def _authorizer_notes(admin: Admin) -> list[str]:

@@ -43,11 +43,12 @@ def init(hosts: list[str], channel_count: int, progress: Progress) -> InitResult
     reg.settings["server_ca"] = str(files.ca_cert)
     reg.backend, reg.bootstrap = "local", settings.bootstrap
     result = service.create_channels(reg, backend, channel_count)
+    family_topics = service.upgrade(reg, backend)
     return service.InitResult(
         backend="local",
         bootstrap=settings.bootstrap,
         channels=result.channels,
-        topics_created=result.topics_created,
+        topics_created=result.topics_created + family_topics,
         broker_started=started,
         channels_fit=None,
         notes=[],

@@ -44,6 +44,8 @@ class UserRecord:
     principal: str = ""
     revoked_at: str = ""
     rotated_at: str = ""
+    # What the family sees instead of the user name (UTF-8, e.g. "Grandma Jo").
+    display_name: str = ""
 
 
 @dataclass

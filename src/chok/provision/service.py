@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import ParamSpec, Protocol, TypeVar
 
 from chok import pki
-from chok.errors import ChokError, ConfigError, UsageError
+from chok.errors import ChokError, ConfigError, TopicMissingError, UsageError
 from chok.home import locked
+from chok.kafka.client import Credentials
+from chok.kafka.records import Record
 from chok.pki.cluster import ADMIN_PRINCIPAL, BROKER_PRINCIPAL, cluster_files
 from chok.protocol.bundle import Bundle
 from chok.protocol.client_config import (
@@ -36,8 +38,10 @@ from chok.protocol.client_config import (
     ClientConfig,
 )
 from chok.protocol.names import validate_user_name
+from chok.protocol.people import validate_display_name
 from chok.provision import access, registry, trust, userkeys
 from chok.provision.backend import Backend, open_backend
+from chok.provision.family import access_record, profile_record, removed_record
 
 RESERVED_NAMES = {ADMIN_PRINCIPAL, BROKER_PRINCIPAL, "ANONYMOUS", "user1", "avnadmin"}
 MAX_CHANNELS = 50
@@ -176,14 +180,21 @@ def _checked_channels(
 
 @exclusive
 def add_user(
-    name: str, channels: list[int] | None, force: bool, sink: BundleSink | None = None
+    name: str,
+    channels: list[int] | None,
+    force: bool,
+    sink: BundleSink | None = None,
+    display_name: str | None = None,
 ) -> tuple[Bundle, registry.UserRecord]:
     """Give a new person a certificate and access; with force, start them afresh.
 
     With a ``sink``, the bundle is written there as part of the change: if it
-    cannot be written, nobody was created.
+    cannot be written, nobody was created. ``display_name``: what the family
+    sees (kept from before when not given).
     """
     name = validate_user_name(name)
+    if display_name is not None:
+        display_name = validate_display_name(display_name)
     if name in RESERVED_NAMES:
         raise UsageError(f"'{name}' is reserved by chok: choose another name")
     access.check_provisionable(name)
@@ -201,7 +212,16 @@ def add_user(
     backend = open_backend(reg)
     settle(reg, backend)
     generation = 1 if existing is None else existing.generation + 1
-    return _issue(reg, backend, name, generation, numbers, existing, sink)
+    shown_as = display_name or (existing.display_name if existing is not None else "")
+    bundle, record = _issue(reg, backend, name, generation, numbers, existing, sink, shown_as)
+    try:
+        set_up_family(reg, backend, [record])
+    except ChokError as exc:
+        raise type(exc)(
+            f"{name} was added, but their family topics are not ready: {exc.message}",
+            hint="run `chok admin init` again: it sets them up",
+        ) from exc
+    return bundle, record
 
 
 def _issue(
@@ -212,12 +232,14 @@ def _issue(
     numbers: list[int],
     previous: registry.UserRecord | None,
     sink: BundleSink | None,
+    display_name: str = "",
 ) -> tuple[Bundle, registry.UserRecord]:
     """Issue a certificate generation, grant it, and retire the previous one."""
     identity = backend.issue(name, generation)  # on Aiven, a service user: undone below
     kept_key = userkeys.load_if_any(name)
     try:
         record = _record(name, numbers, identity.issued.cert_pem, identity.principal, generation)
+        record.display_name = display_name
         if previous is not None:
             record.created = previous.created
             record.rotated_at = _now()
@@ -313,6 +335,11 @@ def revoke_user(name: str) -> registry.UserRecord:
         registry.save(reg)
     settle(reg, backend)
     userkeys.delete(record.name)
+    family = backend.family()
+    if family is not None:
+        # A cluster not upgraded yet has no family topics: nothing to mark there.
+        with contextlib.suppress(TopicMissingError):
+            family.write([removed_record(record.name)])
     return record
 
 
@@ -382,6 +409,7 @@ def grant(name: str, channel_ref: str) -> tuple[registry.UserRecord, registry.Ch
     record.channels = sorted({*record.channels, channel.number})
     registry.save(reg)
     settle(reg, backend)  # a private channel: the new member gets its keys
+    publish_access(reg, backend, record)
     return record, channel
 
 
@@ -401,6 +429,7 @@ def deny(name: str, channel_ref: str) -> tuple[registry.UserRecord, registry.Cha
     record.channels = [n for n in record.channels if n != channel.number]
     registry.save(reg)
     settle(reg, backend)  # a private channel: a new epoch without them
+    publish_access(reg, backend, record)
     return record, channel
 
 
@@ -431,6 +460,8 @@ def client_config(reg: registry.Registry, record: registry.UserRecord, chok: boo
     extras: dict[str, object] = {"chokUser": record.name, "chokVersion": 1} if chok else {}
     if private:
         extras[EXTRA_PRIVATE_CHANNELS] = private
+    if chok and record.display_name:
+        extras["chokDisplayName"] = record.display_name
     batch = int(reg.settings.get(LIVE_BATCH_SETTING) or 0)
     if chok and batch > 0:
         extras[EXTRA_LIVE_BATCH_MS] = batch
@@ -469,3 +500,97 @@ def make_bundle(reg: registry.Registry, record: registry.UserRecord) -> Bundle:
 def bundle_for(reg: registry.Registry, record: registry.UserRecord, issued: pki.Issued) -> Bundle:
     config = client_config(reg, record, chok=True)
     return Bundle(config, bundle_ca_pem(reg), issued.cert_pem, issued.key_pem)
+
+
+# -- the family's topics (provision.family) -------------------------------------------
+
+
+def _channel_configs(reg: registry.Registry, record: registry.UserRecord) -> list[ChannelConfig]:
+    return [
+        ChannelConfig.standard(number, channel.name)
+        for number in record.channels
+        if (channel := reg.channel(number)) is not None
+    ]
+
+
+def _access_record(reg: registry.Registry, record: registry.UserRecord) -> Record:
+    configs = _channel_configs(reg, record)
+    private = [c.number for c in configs if (ch := reg.channel(c.number)) and ch.private]
+    return access_record(record.name, configs, private)
+
+
+def publish_access(reg: registry.Registry, backend: Backend, record: registry.UserRecord) -> None:
+    """Tell a person which channels they may use now (read by their chok).
+
+    On a cluster not upgraded yet (no family topics) the person learns it from
+    a new bundle, as before: `chok admin init` upgrades it."""
+    family = backend.family()
+    if family is not None:
+        with contextlib.suppress(TopicMissingError):
+            family.write([_access_record(reg, record)])
+
+
+def set_up_family(
+    reg: registry.Registry, backend: Backend, records: list[registry.UserRecord]
+) -> list[str]:
+    """Each person's two family topics, their access record and their display
+    name; returns the topics created. Does nothing where the backend cannot."""
+    family = backend.family()
+    if family is None or not records:
+        return []
+    created = family.ensure_topics(r.name for r in records)
+    writes = [_access_record(reg, r) for r in records]
+    writes += [profile_record(r.name, r.display_name) for r in records if r.display_name]
+    family.write(writes, created=created)
+    return created
+
+
+def upgrade(reg: registry.Registry, backend: Backend) -> list[str]:
+    """Bring a cluster provisioned by an older chok up to date (re-running
+    `chok admin init` does it): family topics and ACLs for every active person,
+    and the metadata topics' compaction settings for deletion."""
+    family = backend.family()
+    if family is None:
+        return []
+    active = [u for u in reg.users if not u.revoked]
+    for record in active:
+        backend.grant(principal_of(record), record.name, [])
+    family.upgrade_channels(c.number for c in reg.channels)
+    return set_up_family(reg, backend, active)
+
+
+@exclusive
+def set_display_name(name: str, display_name: str) -> registry.UserRecord:
+    """The admin names a person for the family (they may change it themselves)."""
+    reg = registry.load()
+    record = _active_user(reg, name)
+    record.display_name = validate_display_name(display_name)
+    backend = open_backend(reg)
+    family = backend.family()
+    if family is not None:
+        family.write([profile_record(record.name, record.display_name)])
+    registry.save(reg)
+    return record
+
+
+def admin_credentials() -> Credentials:
+    """The admin's own mTLS identity, to read and write channel records as the admin."""
+    reg = registry.load()
+    if reg.backend == "local":
+        from chok.broker import config as broker_config
+        from chok.broker import process
+
+        settings = broker_config.load_settings()
+        if settings is None:
+            raise ConfigError("no local broker here", hint="run `chok admin init` first")
+        return process.admin_credentials(settings, cluster_files())
+    if reg.backend == "kafka":
+        from chok.provision.kafka_backend import read_client_config
+
+        conf = read_client_config(Path(reg.settings["admin_config"]))
+        files = [conf.get(f"ssl.{k}.location") for k in ("ca", "certificate", "key")]
+        if str(conf.get("security.protocol", "")).upper() == "SSL" and all(files):
+            ca, cert, key = (Path(str(f)) for f in files)
+            return Credentials(str(conf["bootstrap.servers"]), ca, cert, key)
+        raise UsageError("this needs an mTLS admin configuration (ssl.*.location files)")
+    raise UsageError(f"this is not available on the {reg.backend} backend")

@@ -20,6 +20,18 @@ from chok.protocol.topics import audio_topic, metadata_topic
 PARTITIONS = 2
 AUDIO_RETENTION_MS = 7 * 24 * 3600 * 1000
 SEGMENT_MS = 24 * 3600 * 1000
+HOUR_MS = 3600 * 1000
+# A transmission taken back (protocol.md 5.6) leaves the log at the latest
+# about an hour after the first record written an hour after it (compaction
+# rolls the active segment only on a write); its tombstone stays a day
+# (delete.retention.ms), which chok's timeline cache relies on.
+METADATA_CONFIG = {
+    "cleanup.policy": "compact",
+    "segment.ms": str(SEGMENT_MS),
+    "min.cleanable.dirty.ratio": "0.5",
+    "max.compaction.lag.ms": str(HOUR_MS),
+    "delete.retention.ms": str(24 * HOUR_MS),
+}
 
 
 def channel_topics(channel: int, replication: int = 1) -> list[TopicSpec]:
@@ -40,11 +52,6 @@ def channel_topics(channel: int, replication: int = 1) -> list[TopicSpec]:
             metadata_topic(channel),
             PARTITIONS,
             replication,
-            {
-                "cleanup.policy": "compact",
-                "segment.ms": str(SEGMENT_MS),
-                "min.cleanable.dirty.ratio": "0.5",
-                **durable,
-            },
+            {**METADATA_CONFIG, **durable},
         ),
     ]
