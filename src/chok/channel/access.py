@@ -105,7 +105,7 @@ def effective(profile: Profile, store: Store | None) -> Profile:
     record = cached(store) if store is not None else None
     if record is None or record.user != profile.user or not record.channels:
         return profile
-    # A channel the bundle or the admin calls private stays private: chok must
+    # A channel the bundle or the admin's newest record calls private: chok must
     # never talk there in the clear.
     private = sorted(profile.config.private_channels | set(record.private))
     extras = {**profile.config.extras, EXTRA_PRIVATE_CHANNELS: private} if private else None

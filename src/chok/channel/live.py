@@ -180,6 +180,11 @@ class LiveListener:
 
     _pending: Message | None = None
 
+    @property
+    def on_air(self) -> bool:
+        """A frame arrived while tuning in (not taken in yet)."""
+        return self._pending is not None
+
     def reopen(self, reader: PartitionReader | None = None) -> None:
         """A new reader where this one stopped (after an outage), keeping every
         transmission heard so far open: what follows continues them."""

@@ -101,6 +101,10 @@ class ListenService(LiveRuntime[Watermarks]):
             self.session.refresh_keys()  # sealed frames need the epoch keys
         listener.tune_in(self._start_offset, timeout=timeout)
         self.position = listener.position
+        if listener.on_air:
+            # A frame already on the air: take it in now, so whoever is talking is
+            # known when tuned_in is set (talk's floor control asks at once).
+            self._read(True)
 
     def _read(self, connected: bool) -> bool:
         listener = self._live()
