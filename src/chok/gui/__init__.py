@@ -5,9 +5,10 @@
 Modules: ``app`` (which window), ``join_window`` + ``joining`` (first start),
 ``main_window`` + ``widgets`` + ``keys`` (the big button, who talks),
 ``timeline_view`` + ``timeline_model`` (the recordings), ``settings_dialog``,
-``notify``; the view-model ``viewmodel`` over ``listening``, ``talking``,
-``replaying`` and ``heard``; ``tasks`` keeps every wait off the UI thread and
-``audio_io`` holds the (injectable) sound devices.
+``notify``; the view-model ``viewmodel`` (with ``channel_timeline`` and
+``ptt``) over ``listening``, ``talking``, ``replaying`` and ``heard``; ``tasks``
+keeps every wait off the UI thread and ``audio_io`` holds the (injectable)
+sound devices.
 """
 
 from __future__ import annotations

@@ -32,12 +32,13 @@ from chok.gui.hotkey import GlobalHotkey
 from chok.gui.keys import KEYS_HELP, add_actions
 from chok.gui.members import MembersPane
 from chok.gui.notify import Notifier
+from chok.gui.ptt import PttState
 from chok.gui.scan_panel import ScanPanel
 from chok.gui.scanning import Scanning, load_scan, save_scan
 from chok.gui.tasks import TaskRunner, UiCaller
 from chok.gui.timeline_view import TimelinePane, ask_export_path
 from chok.gui.tray import DesktopSettings, Tray
-from chok.gui.viewmodel import ChannelViewModel, PttState
+from chok.gui.viewmodel import ChannelViewModel
 from chok.gui.widgets import CONN_LOOK, LevelBar, PttButton, StatusLine, Waveform, app_icon
 from chok.profiles import Profile
 from chok.protocol.client_config import ChannelConfig
