@@ -11,10 +11,10 @@ from chok.protocol._util import loads_object
 from chok.protocol.metadata import parse_metadata_record
 from chok.protocol.transmission import (
     Transmission,
-    parse_transmission_fast,
     parse_transmission_key,
     parse_transmission_value,
 )
+from chok.protocol.transmission_fast import parse_transmission_fast
 
 CANONICAL = (
     b'{"userId":"dan","channelId":1,"startOffset":25571,"endOffset":25604,'

@@ -3,11 +3,13 @@
     run_app(profile, channel, input_device, output_device) -> exit code
 
 Modules: ``app`` (which window), ``join_window`` + ``joining`` (first start),
-``main_window`` + ``widgets`` + ``keys`` (the big button, who talks),
+``main_window`` + ``main_layout`` + ``widgets`` + ``keys`` + ``talk_keys``
+(the big button, who talks), ``scan_binding`` (the other channels),
 ``timeline_view`` + ``timeline_model`` (the recordings), ``settings_dialog``,
-``notify``; the view-model ``viewmodel`` over ``listening``, ``talking``,
-``replaying`` and ``heard``; ``tasks`` keeps every wait off the UI thread and
-``audio_io`` holds the (injectable) sound devices.
+``notify``; the view-model ``viewmodel`` (with ``channel_timeline`` and
+``ptt``) over ``listening``, ``talking``, ``replaying`` and ``heard``; ``tasks``
+keeps every wait off the UI thread and ``audio_io`` holds the (injectable)
+sound devices.
 """
 
 from __future__ import annotations

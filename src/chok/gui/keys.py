@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction, QKeySequence
 
-from chok.gui.viewmodel import REACTIONS, SINCE
+from chok.gui.channel_timeline import SINCE
+from chok.gui.viewmodel import REACTIONS
 
 if TYPE_CHECKING:
     from chok.gui.main_window import MainWindow

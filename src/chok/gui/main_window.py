@@ -5,46 +5,40 @@ from __future__ import annotations
 import html
 import time
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeyEvent
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
-    QAbstractSpinBox,
     QApplication,
     QComboBox,
-    QHBoxLayout,
     QLabel,
-    QLineEdit,
     QMainWindow,
     QMessageBox,
-    QPlainTextEdit,
     QPushButton,
     QSplitter,
-    QTextEdit,
-    QVBoxLayout,
-    QWidget,
 )
 
-from chok.channel.scan import ScanGate, ScanSettings
+from chok.channel.scan import ScanGate
 from chok.channel.timeline import Entry
 from chok.gui.audio_io import AudioDevices, AudioSettings
 from chok.gui.family import FamilyModel
 from chok.gui.hotkey import GlobalHotkey
 from chok.gui.keys import KEYS_HELP, add_actions
+from chok.gui.main_layout import build
 from chok.gui.members import MembersPane
 from chok.gui.notify import Notifier
+from chok.gui.ptt import PttState
+from chok.gui.scan_binding import ScanBinding
 from chok.gui.scan_panel import ScanPanel
-from chok.gui.scanning import Scanning, load_scan, save_scan
+from chok.gui.scanning import Scanning, load_scan
+from chok.gui.talk_keys import TalkKeys
 from chok.gui.tasks import TaskRunner, UiCaller
 from chok.gui.timeline_view import TimelinePane, ask_export_path
 from chok.gui.tray import DesktopSettings, Tray
-from chok.gui.viewmodel import ChannelViewModel, PttState
+from chok.gui.viewmodel import ChannelViewModel
 from chok.gui.widgets import CONN_LOOK, LevelBar, PttButton, StatusLine, Waveform, app_icon
 from chok.profiles import Profile
 from chok.protocol.client_config import ChannelConfig
 from chok.protocol.people import shown
-
-_TYPING = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox)
-
 
 # How often the app asks the broker whether it is there and whether the
 # timeline changed (reactions; new recordings also come live): each probe is
@@ -56,6 +50,21 @@ PROBE_MS = 5000
 
 class MainWindow(QMainWindow):
     settingsRequested = Signal()
+    # The widgets, made by gui.main_layout.build (the tests and the menus reach them by name).
+    channel_box: QComboBox
+    conn_label: StatusLine
+    who_label: QLabel
+    settings_button: QPushButton
+    scan_panel: ScanPanel
+    ptt: PttButton
+    caption: QLabel
+    own_level: LevelBar
+    elapsed_label: QLabel
+    others_label: QLabel
+    waveform: Waveform
+    members: MembersPane
+    splitter: QSplitter
+    timeline: TimelinePane | None
 
     def __init__(
         self,
@@ -72,32 +81,29 @@ class MainWindow(QMainWindow):
         self.probe_ms = probe_ms
         self.messages: list[tuple[str, bool]] = []  # everything shown in the status bar
         self._retired: list[ChannelViewModel] = []
-        self._holding: set[str] = set()  # what holds the talk button: "space", "hotkey"
         self.setWindowIcon(app_icon())
         self.tray = Tray(self, app_icon())
         self.notifier = Notifier(self, app_icon(), self.tray.icon)
         self.desktop = DesktopSettings.load(profile.name)
         self.hotkey = GlobalHotkey(self)
-        self.hotkey.pressed.connect(lambda: self.key_down("hotkey"))
-        self.hotkey.released.connect(lambda: self.key_up("hotkey"))
         self.ui, self.tasks = UiCaller(self), TaskRunner(self, max_threads=2)
         self.family = FamilyModel(profile)  # before the views: they show its names
         self._build()
-        mine = self._effective_profile()  # the channels the admin lets us use now
+        mine = self.effective_profile()  # the channels the admin lets us use now
         first = mine.channel(channel).number
         self.scan_gate = ScanGate(load_scan(mine, first), time.monotonic)
         self.scanning = Scanning(
             mine, self.scan_gate, self.devices, lambda: self.audio.output,
             lambda: self.audio.volume, self.tasks, self.ui,
         )  # fmt: skip
-        self._wire_scan()
+        self.scan_binding = ScanBinding(self)  # the other channels: gui.scan_binding
         self.vm = self._new_vm(channel)
         self._attach(self.vm)
         self._bind_family()
         add_actions(self)
         app = QApplication.instance()
         if app is not None:
-            app.installEventFilter(self)
+            app.installEventFilter(self.talk_keys)
         self._reaper = QTimer(self)
         self._reaper.setInterval(1000)
         self._reaper.timeout.connect(self._reap)
@@ -109,79 +115,30 @@ class MainWindow(QMainWindow):
     # -- building ------------------------------------------------------------
 
     def _build(self) -> None:
-        top = QHBoxLayout()
-        channel_label = QLabel("&Channel:")
-        self.channel_box = QComboBox()
-        self.channel_box.setAccessibleName("Channel")
-        channel_label.setBuddy(self.channel_box)
+        build(self)  # gui.main_layout: the widgets and where they sit
         self._fill_channels(self.family.channels())
         self.channel_box.activated.connect(
             lambda index: self.set_channel(int(self.channel_box.itemData(index)))
         )
-        top.addWidget(channel_label)
-        top.addWidget(self.channel_box)
-        self.conn_label = StatusLine()  # elided: a long message never widens the window
-        self.conn_label.setAccessibleName("Connection")
         self.conn_label.clicked.connect(self._connection_details)
-        top.addWidget(self.conn_label, 1)
-        self.who_label = QLabel()
-        self.who_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.who_label.setMaximumWidth(self.fontMetrics().height() * 14)
         self._show_me()
-        top.addWidget(self.who_label)
-        self.settings_button = QPushButton("\u2699 Settings")
-        self.settings_button.setToolTip("Microphone, speaker, volume, profile (Ctrl+,)")
         self.settings_button.clicked.connect(self.settingsRequested)
-        top.addWidget(self.settings_button)
-
-        left = QWidget()
-        column = QVBoxLayout(left)
-        self.scan_panel = ScanPanel(self.family.channels())
-        column.addWidget(self.scan_panel)
-        self.ptt = PttButton()
-        self.ptt.pressed.connect(self._ptt_pressed)
-        self.ptt.released.connect(self._ptt_released)
-        column.addWidget(self.ptt, 1)
-        self.caption = QLabel()
-        self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.caption.setWordWrap(True)
-        self.caption.setAccessibleName("Talk state")
-        column.addWidget(self.caption)
-        own = QHBoxLayout()
-        own.addWidget(QLabel("You:"))
-        self.own_level = LevelBar()
-        own.addWidget(self.own_level, 1)
-        self.elapsed_label = QLabel("0:00.0")
-        self.elapsed_label.setAccessibleName("Talk time")
-        own.addWidget(self.elapsed_label)
-        column.addLayout(own)
-        self.others_label = QLabel("Nobody else is talking")
-        self.others_label.setAccessibleName("Who is talking")
-        column.addWidget(self.others_label)
-        self.waveform = Waveform()
-        column.addWidget(self.waveform)
-        self.members = MembersPane(self.profile.user)
         self.members.set_members(self.family.members)
-        column.addWidget(self.members)
-
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(left)
-        self.splitter.setChildrenCollapsible(False)
-        body = QWidget()
-        outer = QVBoxLayout(body)
-        outer.addLayout(top)
-        outer.addWidget(self.splitter, 1)
-        self.setCentralWidget(body)
-        self.timeline: TimelinePane | None = None
+        self.talk_keys = TalkKeys(
+            self, self.ptt, lambda: self.vm.press(), lambda: self.vm.release(),
+            lambda: self.vm.focus_lost(),
+        )  # fmt: skip
+        self.hotkey.pressed.connect(lambda: self.talk_keys.key_down("hotkey"))
+        self.hotkey.released.connect(lambda: self.talk_keys.key_up("hotkey"))
 
     def _new_vm(self, channel: int | None) -> ChannelViewModel:
-        profile = self._effective_profile()
+        profile = self.effective_profile()
         return ChannelViewModel(
             profile, channel, self.devices, self.audio, self.probe_ms, self.scan_gate,
             family=self.family,
         )  # fmt: skip
 
-    def _effective_profile(self) -> Profile:
+    def effective_profile(self) -> Profile:
         """The profile with the channels the admin lets this person use now."""
         from dataclasses import replace
 
@@ -222,7 +179,7 @@ class MainWindow(QMainWindow):
         current = self.vm.session.number
         before = {self.channel_box.itemData(i) for i in range(self.channel_box.count())}
         self._fill_channels(channels)
-        self._replace_scan_panel(channels)
+        self.scan_binding.replace_panel(channels)
         numbers = [c.number for c in channels]
         if current in numbers:
             self.channel_box.setCurrentIndex(self.channel_box.findData(current))
@@ -234,58 +191,10 @@ class MainWindow(QMainWindow):
             names = ", ".join(f"{c.number} {shown(c.name, 32)}" for c in added)
             self.show_message(f"new channel for you: {names}", False)
 
-    def _replace_scan_panel(self, channels: list[ChannelConfig]) -> None:
-        """The channels one hears follow the channels one has."""
-        mine = self._effective_profile()
-        self.scanning.profile = mine
-        old, self.scan_panel = self.scan_panel, ScanPanel(channels)
-        parent = old.parentWidget()
-        layout = parent.layout() if parent is not None else None
-        if layout is not None:
-            layout.replaceWidget(old, self.scan_panel)
-        old.deleteLater()
-        self.scanning.activity.connect(self._scan_activity)
-        self.scan_panel.settingsChanged.connect(self.set_scan)
-        self.scan_panel.channelChosen.connect(self.set_channel)
-        current = self.vm.session.number
-        if any(c.number == current for c in channels):
-            self.set_scan(load_scan(mine, current))
-
-    def _scan_activity(self, number: int, talkers: list[str]) -> None:
-        """Who talks on a channel not on screen, by the names the family chose."""
-        self.scan_panel.set_activity(number, [html.escape(self.name_of(t)) for t in talkers])
-
     def name_of(self, user: str) -> str:
         return shown(self.family.name(user), 32)
 
-    def _wire_scan(self) -> None:
-        scan, panel = self.scanning, self.scan_panel
-        scan.activity.connect(self._scan_activity)
-        scan.someoneTalking.connect(self._scan_talking)
-        scan.missedChanged.connect(self._scan_missed)
-        scan.liveStarted.connect(lambda key: self.vm.live_started(key))
-        scan.liveEnded.connect(lambda key: self.vm.live_ended(key))
-        scan.problem.connect(lambda text: self.show_message(text, True))
-        scan.connectionChanged.connect(self.scan_panel.set_connection)
-        panel.settingsChanged.connect(self.set_scan)
-        panel.channelChosen.connect(self.set_channel)
-
-    def set_scan(self, settings: ScanSettings) -> None:
-        """Which channels are heard, muted, and the priority one (remembered)."""
-        save_scan(self.profile.name, settings)
-        self.scanning.configure(settings, self.vm.session.number)
-        self.scan_panel.show_settings(settings, self.vm.session.number)
-
-    def _scan_talking(self, number: int, talker: str) -> None:
-        if self.isHidden() or self.isMinimized():
-            name = shown(self._effective_profile().channel(number).name, 32)
-            self.notifier.notify(f"{self.name_of(talker)} is talking", f"on channel {name} (chok)")
-
-    def _scan_missed(self, number: int, count: int) -> None:
-        self.scan_panel.set_missed(number, count)
-        self._update_tray()
-
-    def _update_tray(self) -> None:
+    def update_tray(self) -> None:
         self.tray.set_unheard(len(self.vm.unheard) + self.scan_panel.missed_total)
 
     def _attach(self, vm: ChannelViewModel) -> None:
@@ -297,7 +206,7 @@ class MainWindow(QMainWindow):
         vm.ownElapsed.connect(self._elapsed)
         vm.message.connect(self.show_message)
         vm.someoneTalking.connect(self._someone_talking)
-        vm.unheardChanged.connect(lambda _ids: self._update_tray())
+        vm.unheardChanged.connect(lambda _ids: self.update_tray())
         pane = TimelinePane(vm)
         pane.exportRequested.connect(self._export)
         if self.timeline is not None:
@@ -313,11 +222,7 @@ class MainWindow(QMainWindow):
         self._connection(vm.listening.state.value, vm.listening.detail)
         self._ptt_state(vm.ptt_state)
         self._floor([])
-        settings = self.scan_gate.settings
-        if vm.session.number not in settings.channels:  # the one on screen is always heard
-            settings = load_scan(self.profile, vm.session.number)
-        self.scanning.configure(settings, vm.session.number)
-        self.scan_panel.show_settings(settings, vm.session.number)
+        self.scan_binding.show_channel(vm.session.number)
         vm.start()
 
     # -- channel -----------------------------------------------------------------
@@ -353,66 +258,9 @@ class MainWindow(QMainWindow):
 
     # -- push to talk ------------------------------------------------------------
 
-    def _ptt_pressed(self) -> None:
-        self.vm.press()
-
-    def _ptt_released(self) -> None:
-        self.vm.release()
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """Space held anywhere in this window talks (not while typing in a field).
-
-        Every key-down is passed on as a press, auto-repeats included: the press
-        machine knows a repeat of a hold from a new press. A key-up Qt flags as
-        an auto-repeat is dropped; one it misflags as real (X11 does that) is
-        passed on, and the repeat's key-down a few ms later rejoins the hold.
-        """
-        kind = event.type()
-        if kind not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
-            return False
-        if not isinstance(event, QKeyEvent) or event.key() != Qt.Key.Key_Space:
-            return False
-        if not isinstance(watched, QWidget) or watched.window() is not self:
-            return False
-        if isinstance(watched, _TYPING) or QApplication.activeModalWidget() is not None:
-            return False
-        if kind == QEvent.Type.KeyPress:
-            self.key_down("space")
-        elif not event.isAutoRepeat():
-            self.key_up("space")
-        return True
-
-    def key_down(self, source: str) -> None:
-        """A key that talks went down: Space in the window, or the global hotkey.
-
-        Both take this one path; holding both is still one press."""
-        if source in self._holding:
-            return
-        self._holding.add(source)
-        if len(self._holding) == 1:
-            self.ptt.setDown(True)
-            self.vm.press()
-
-    def key_up(self, source: str) -> None:
-        if source not in self._holding:
-            return
-        self._holding.discard(source)
-        if not self._holding:
-            self.ptt.setDown(False)
-            self.vm.release()
-
     def changeEvent(self, event: QEvent) -> None:
-        """Leaving the window during a hold: its key-up (or button-up) may go
-        elsewhere. The hold ends at this moment unless a press comes back soon
-        (the key still held when focus returns)."""
-        left = event.type() == QEvent.Type.ActivationChange and not self.isActiveWindow()
-        # The global hotkey works without focus: only Space and the mouse let go.
-        window_hold = "space" in self._holding or (self.ptt.isDown() and not self._holding)
-        if left and window_hold:
-            self._holding.discard("space")
-            if not self._holding:
-                self.ptt.setDown(False)
-                self.vm.focus_lost()
+        if event.type() == QEvent.Type.ActivationChange and not self.isActiveWindow():
+            self.talk_keys.window_left()  # a hold by Space or the mouse ends here (gui.talk_keys)
         super().changeEvent(event)
 
     def apply_desktop(self, desktop: DesktopSettings) -> None:
@@ -506,7 +354,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         app = QApplication.instance()
         if app is not None:
-            app.removeEventFilter(self)
+            app.removeEventFilter(self.talk_keys)
         self._reaper.stop()
         self.hotkey.stop()
         self.scanning.close()

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from chok.channel.timeline import Entry
 from chok.codec.tempo import SPEEDS
+from chok.gui.channel_timeline import SINCE
 from chok.gui.timeline_model import (
     ENTRY_ROLE,
     EntryDelegate,
@@ -32,7 +33,7 @@ from chok.gui.timeline_model import (
     seconds_text,
     when_text,
 )
-from chok.gui.viewmodel import REACTIONS, SINCE, ChannelViewModel
+from chok.gui.viewmodel import REACTIONS, ChannelViewModel
 from chok.protocol.display import moment_local, safe_file_part
 
 QT_INT_MAX = 2**31 - 1

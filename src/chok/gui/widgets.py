@@ -12,7 +12,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QIcon, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap
 from PySide6.QtWidgets import QAbstractButton, QSizePolicy, QWidget
 
-from chok.gui.viewmodel import PttState
+from chok.gui.ptt import PttState
 
 # A connection state's colour and first words (the main line and scan's line).
 CONN_LOOK = {

@@ -25,10 +25,10 @@ from .signing import (
 from .transmission import (
     TRANSMISSION_KEY_PREFIX,
     Transmission,
-    parse_transmission_fast,
     parse_transmission_key,
     parse_transmission_value,
 )
+from .transmission_fast import parse_transmission_fast
 
 _MSG = TRANSMISSION_KEY_PREFIX.encode("ascii")
 _REACT = REACTION_KEY_PREFIX.encode("ascii")

@@ -20,9 +20,16 @@ from chok import pki
 from chok.errors import KafkaError, KafkaTimeoutError, NotFoundError, UsageError
 from chok.home import subdir, write_atomic
 from chok.protocol.topics import audio_topic, metadata_topic
-from chok.provision import access, registry, service
+from chok.provision import access, registry
 from chok.provision.aiven_api import DEFAULT_API_URL, AivenApi, load_token
 from chok.provision.backend import Identity, Progress
+from chok.provision.changes import exclusive
+from chok.provision.channels import (
+    InitResult,
+    check_backend,
+    check_channel_count,
+    create_channels,
+)
 from chok.provision.topics import PARTITIONS
 
 DEFAULT_PLAN = "free-0"
@@ -175,7 +182,7 @@ def _service_uri(info: dict[str, object]) -> str:
     raise UsageError("the Aiven service has no address yet (service_uri is empty)")
 
 
-@service.exclusive
+@exclusive
 def init(
     *,
     project: str,
@@ -188,13 +195,13 @@ def init(
     wait_s: float,
     remove_wildcard_acls: bool,
     progress: Progress,
-) -> service.InitResult:
-    service.check_channel_count(channel_count)
+) -> InitResult:
+    check_channel_count(channel_count)
     fit, capacity = capacity_note(plan)
     if fit is not None and channel_count > fit:
         raise UsageError(f"{channel_count} channels do not fit: {capacity}")
     reg = registry.load()
-    service.check_backend(reg, "aiven")
+    check_backend(reg, "aiven")
     api = AivenApi(api_url, load_token(token_file), project, service_name)
     notes = [capacity]
     if not api.project_exists():
@@ -218,11 +225,9 @@ def init(
         "token_file": str(token_file.resolve()) if token_file else "",
     }
     backend = AivenBackend(api, bootstrap, plan)
-    result = service.create_channels(reg, backend, channel_count)
+    result = create_channels(reg, backend, channel_count)
     notes += _wildcards(api, remove_wildcard_acls)
-    return service.InitResult(
-        "aiven", bootstrap, result.channels, result.topics_created, False, fit, notes
-    )
+    return InitResult("aiven", bootstrap, result.channels, result.topics_created, False, fit, notes)
 
 
 def _wildcards(api: AivenApi, remove: bool) -> list[str]:

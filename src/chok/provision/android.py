@@ -13,7 +13,8 @@ from pathlib import Path
 from chok.errors import UsageError
 from chok.home import write_atomic, write_private
 from chok.protocol.names import validate_user_name
-from chok.provision import registry, service, userkeys
+from chok.provision import registry, userkeys
+from chok.provision.bundles import client_config, server_ca_pem
 
 GRADLE_PROPERTY = "CHOK_USER_ID"
 
@@ -27,10 +28,10 @@ def write_assets(name: str, directory: Path) -> tuple[list[Path], str, list[int]
         raise UsageError(f"{name} was revoked", hint=f"`chok admin add-user {name} --force` first")
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"{directory} is a file, not a directory")
-    config = service.client_config(reg, record, chok=False)
+    config = client_config(reg, record, chok=False)
     issued = userkeys.load(record.name)
     files = {
-        config.ca_asset: service.server_ca_pem(reg),
+        config.ca_asset: server_ca_pem(reg),
         config.client_cert_asset: issued.cert_pem,
         "kafka_config.json": config.to_json(),
     }

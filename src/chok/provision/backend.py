@@ -2,8 +2,8 @@
 
 Three backends implement it: ``local`` (the embedded broker), ``kafka`` (any
 cluster the admin holds admin credentials for) and ``aiven`` (Aiven's API).
-The use cases in ``service.py`` speak only this interface, so every command
-works the same on all three.
+The admin's use cases (``service``, ``channels``, ``publish``) speak only
+this interface, so every command works the same on all three.
 """
 
 from __future__ import annotations

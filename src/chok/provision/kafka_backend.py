@@ -20,9 +20,17 @@ from chok import pki
 from chok.errors import ChokError, UsageError
 from chok.kafka.admin import Admin
 from chok.pki.cluster import ClusterFiles, cluster_files, ensure_ca
-from chok.provision import access, registry, service
+from chok.provision import access, registry
 from chok.provision.backend import Identity, Progress
+from chok.provision.changes import exclusive
+from chok.provision.channels import (
+    InitResult,
+    check_backend,
+    check_channel_count,
+    create_channels,
+)
 from chok.provision.family import FamilyAdmin
+from chok.provision.publish import upgrade
 from chok.provision.topics import channel_topics
 
 # librdkafka settings that name files: resolved against the config file's folder.
@@ -187,7 +195,7 @@ def kafka_settings(
     return settings, config, notes
 
 
-@service.exclusive
+@exclusive
 def init(
     *,
     admin_config: Path,
@@ -198,11 +206,11 @@ def init(
     replication: int | None,
     channel_count: int,
     progress: Progress,
-) -> service.InitResult:
+) -> InitResult:
     """Provision channels on a cluster the admin runs, through its Admin API."""
-    service.check_channel_count(channel_count)
+    check_channel_count(channel_count)
     reg = registry.load()
-    service.check_backend(reg, "kafka")
+    check_backend(reg, "kafka")
     settings, config, notes = kafka_settings(
         admin_config, ca, server_ca, principal_format, replication
     )
@@ -226,9 +234,9 @@ def init(
         principal_format,
         replication,
     )
-    result = service.create_channels(reg, backend, channel_count)
-    created = result.topics_created + service.upgrade(reg, backend)
-    return service.InitResult("kafka", bootstrap, result.channels, created, False, None, notes)
+    result = create_channels(reg, backend, channel_count)
+    created = result.topics_created + upgrade(reg, backend)
+    return InitResult("kafka", bootstrap, result.channels, created, False, None, notes)
 
 
 def _authorizer_notes(admin: Admin) -> list[str]:

@@ -15,9 +15,15 @@ from chok.pki.cluster import cluster_files
 from chok.protocol.bundle import Bundle
 from chok.provision import registry, service
 from chok.provision.backend import Progress
+from chok.provision.changes import exclusive
+from chok.provision.channels import (
+    InitResult,
+    check_backend,
+    check_channel_count,
+    create_channels,
+)
 from chok.provision.kafka_backend import KafkaAclBackend
-
-InitResult = service.InitResult
+from chok.provision.publish import upgrade
 
 
 def admin_client() -> tuple[Admin, broker_config.BrokerSettings]:
@@ -27,12 +33,12 @@ def admin_client() -> tuple[Admin, broker_config.BrokerSettings]:
     return Admin(process.admin_credentials(settings, cluster_files())), settings
 
 
-@service.exclusive
+@exclusive
 def init(hosts: list[str], channel_count: int, progress: Progress) -> InitResult:
     """Start the broker if needed and create channels 1..channel_count."""
-    service.check_channel_count(channel_count)
+    check_channel_count(channel_count)
     reg = registry.load()
-    service.check_backend(reg, "local")
+    check_backend(reg, "local")
     _, _, started = process.start(hosts=hosts, progress=progress)
     admin, settings = admin_client()
     files = cluster_files()
@@ -42,9 +48,9 @@ def init(hosts: list[str], channel_count: int, progress: Progress) -> InitResult
     )  # fmt: skip
     reg.settings["server_ca"] = str(files.ca_cert)
     reg.backend, reg.bootstrap = "local", settings.bootstrap
-    result = service.create_channels(reg, backend, channel_count)
-    family_topics = service.upgrade(reg, backend)
-    return service.InitResult(
+    result = create_channels(reg, backend, channel_count)
+    family_topics = upgrade(reg, backend)
+    return InitResult(
         backend="local",
         bootstrap=settings.bootstrap,
         channels=result.channels,

@@ -13,7 +13,7 @@ keep private channels private (protocol.md, sections 9.7 and 10.2):
 The epoch keys themselves are kept in ``$CHOK_HOME/cluster/private/<n>.json``
 (0600), beside the CA key and people's keys, which can recover them anyway.
 Every step is idempotent: ``sync`` is run after each change and retried by
-every later admin command (service.settle), so an interruption never leaves a
+every later admin command (changes.settle), so an interruption never leaves a
 leaver with the newest key.
 """
 
@@ -36,6 +36,7 @@ from chok.protocol.signing import Revocation, SignatureFields, build_cert_record
 from chok.protocol.topics import audio_topic, metadata_topic
 from chok.provision import registry, userkeys
 from chok.provision.backend import Backend
+from chok.provision.bundles import bundle_ca_pem
 
 _SIGNER_FILES = ("signer.pem", "signer.key")
 
@@ -74,8 +75,6 @@ def admin_signer(reg: registry.Registry) -> Signer:
 
 
 def _authority(reg: registry.Registry) -> Authority:
-    from chok.provision.service import bundle_ca_pem
-
     return Authority.from_pem(bundle_ca_pem(reg))
 
 
