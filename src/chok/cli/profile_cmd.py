@@ -87,8 +87,8 @@ def whoami_cmd(obj: dict[str, Any], as_json: bool, offline: bool) -> None:
     """
     bundle_profile = profiles.active(obj.get("profile"))
     store = Store.for_profile(bundle_profile)
-    if not offline:
-        with contextlib.suppress(ChokError):  # unreachable: said below
+    if not offline and _accepted(bundle_profile):
+        with contextlib.suppress(ChokError):  # the broker went away meanwhile: said below
             access.refresh(bundle_profile, store)
     profile = access.effective(bundle_profile, store)
     cert = (profile.path / profile.config.client_cert_asset).read_bytes()
@@ -118,6 +118,13 @@ def whoami_cmd(obj: dict[str, Any], as_json: bool, offline: bool) -> None:
         state = info["access"]
         said = "ok" if state == "ok" else f"{state.upper()}: {info['access_error']}"
         click.echo(f"access:    {said}")
+
+
+def _accepted(profile: profiles.Profile) -> bool:
+    """The broker takes this certificate (one TLS handshake): only then is the
+    admin's access record worth waiting for (a refused or unreachable broker
+    would hold whoami for the reader's whole timeout, 10 s)."""
+    return handshake.probe(profile.credentials).verdict is handshake.Verdict.ACCEPTED
 
 
 def _access(profile: profiles.Profile) -> dict[str, Any]:
