@@ -250,7 +250,7 @@ class TimelineCache:
                 _read_until(reader, marks.meta_high, fold, start=position.next_offset)
             folded = self._resolve(fold)
             if self._apply(fold, folded, position.next_offset, marks):
-                self.security.read_up_to(marks.meta_high)
+                self._trust_saved(marks.meta_high)
                 touched = _touched(fold, folded)
                 return Refresh(
                     changed=frozenset(changed | touched - fold.forgotten),
@@ -296,6 +296,13 @@ class TimelineCache:
             db.executemany(f"INSERT OR REPLACE INTO tx ({TX_COLUMNS}) VALUES ({_MARKS})", rows)
             db.executemany("INSERT OR REPLACE INTO reaction VALUES (?,?,?,?,?,?,?,?)", reactions)
             _set_position(db, full.channel, full.high, full.audio_low, full.audio_high)
+        self._trust_saved(full.high)
+
+    def _trust_saved(self, high: int) -> None:
+        """The certificates and keys read so far are kept beside the cache, so the
+        next open judges its first screen without reading the partition again."""
+        self.security.read_up_to(high)
+        self.security.save()
 
     def _resolve(self, fold: Fold) -> Folded:
         """A fold's records as the cache keeps them: sealed ones opened (a

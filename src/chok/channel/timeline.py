@@ -90,8 +90,9 @@ class Verdicts:
         if found is not None:
             return found
         verdict = self._judge(entry)
-        with self._lock:
-            self._memo[entry.id] = verdict
+        if not verdict.provisional:  # a certificate learnt later may still verify it
+            with self._lock:
+                self._memo[entry.id] = verdict
         return verdict
 
     def _judge(self, entry: Entry) -> Authenticity:

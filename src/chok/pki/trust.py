@@ -55,7 +55,14 @@ class Authenticity:
     def forged(self) -> bool:
         return self.status == FORGED
 
+    @property
+    def provisional(self) -> bool:
+        """Forged only because the signer's certificate is not known yet: it may
+        still be learnt (a reader that has not read the channel's records so far)."""
+        return self.forged and self.reason == UNPUBLISHED
 
+
+UNPUBLISHED = "the signing certificate was never published"
 NOT_SIGNED = Authenticity(UNSIGNED, "not signed (the Android app, or an older chok)")
 
 
@@ -148,8 +155,9 @@ class TrustStore:
         info = self.cert(fp)
         if info is None:
             known = self.knows(fp)
-            why = "is not from this cluster's CA" if known else "was never published"
-            return None, _forged(f"the signing certificate {why}")
+            if not known:
+                return None, _forged(UNPUBLISHED)
+            return None, _forged("the signing certificate is not from this cluster's CA")
         if info.name != name:
             who = safe_text(info.name or info.common_name)  # names come from records:
             return info, _forged(f"signed by {who}, not {safe_text(name)}", info.name)
