@@ -309,3 +309,22 @@ def test_the_cli_shows_marks_hides_forged_and_warns_on_play_and_export(
     assert "its audio is not what the talker signed" in exported.err
     exported = run_chok("export", str(good.start_offset), str(tmp_path / "g.ogg"), env=env)
     assert exported.code == 0 and "forged" not in exported.err
+
+
+def test_a_warm_cache_shows_verified_before_reading_anything(new_user) -> None:  # type: ignore[no-untyped-def]
+    """The app shows its first screen from the timeline cache before asking the
+    broker: the certificates read with that cache must be there too (they were
+    not, and the family's first recordings showed as forged)."""
+    from chok.channel import security
+    from chok.channel.cache import TimelineCache
+    from chok.channel.store import Store
+
+    alice, bob_profile = open_session(new_user("alice")), new_user("bob")
+    said = _talk(alice).transmission
+    TimelineCache(open_session(bob_profile), Store.for_profile(bob_profile)).refresh()
+    with security._REGISTRY_LOCK:  # as in another process: keys and trust from disk only
+        security._REGISTRY.clear()
+    later = open_session(bob_profile)
+    cached = TimelineCache(later, Store.for_profile(bob_profile)).cached()
+    entry = next(e for e in cached if e.id == said.start_offset)
+    assert entry.authenticity.status == "verified", entry.authenticity.reason
