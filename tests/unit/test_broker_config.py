@@ -71,3 +71,15 @@ def test_settings_saved_before_clusters_existed_still_load(
     loaded = cfg.load_settings()
     assert loaded is not None and loaded.nodes == 1
     assert cfg.node_paths(loaded, 1).root == cfg.broker_dir()
+
+
+def test_a_cluster_id_never_starts_with_a_dash(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # 0xf8 encodes as "-": kafka-storage took such an id for an option.
+    import uuid
+
+    from chok.broker import config as broker_config
+
+    made = iter([uuid.UUID(bytes=b"\xf8" * 16), uuid.UUID(bytes=b"\x01" * 16)])
+    monkeypatch.setattr(broker_config.uuid, "uuid4", lambda: next(made))
+    cluster_id = broker_config.new_cluster_id()
+    assert not cluster_id.startswith("-") and len(cluster_id) == 22

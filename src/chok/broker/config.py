@@ -116,7 +116,13 @@ def node_paths(settings: BrokerSettings, node: int) -> NodePaths:
 
 
 def new_cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A cluster id as Kafka makes them (Uuid.randomUuid): URL-safe base64 of 16
+    random bytes, never starting with "-" (kafka-storage would take it for an
+    option: one first start in 64 failed to format, as a fresh CI clone saw)."""
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
 
 
 def broker_dir() -> Path:
