@@ -302,7 +302,7 @@ class TimelineCache:
         """The certificates and keys read so far are kept beside the cache, so the
         next open judges its first screen without reading the partition again."""
         self.security.read_up_to(high)
-        self.security.save()
+        self.security.save_trust()
 
     def _resolve(self, fold: Fold) -> Folded:
         """A fold's records as the cache keeps them: sealed ones opened (a

@@ -93,6 +93,11 @@ class ChannelSecurity:
     def save(self) -> None:
         """Write what was learnt to the cache files (after a read of the topic)."""
         self.verified.flush()
+        self.save_trust()
+
+    def save_trust(self) -> None:
+        """Write the certificates, revocations and keys learnt (not the signatures
+        found valid: those are kept only when a command succeeds)."""
         with self._lock:
             dirty, self._dirty = self._dirty, False
         if dirty:
