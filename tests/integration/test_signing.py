@@ -328,3 +328,13 @@ def test_a_warm_cache_shows_verified_before_reading_anything(new_user) -> None: 
     cached = TimelineCache(later, Store.for_profile(bob_profile)).cached()
     entry = next(e for e in cached if e.id == said.start_offset)
     assert entry.authenticity.status == "verified", entry.authenticity.reason
+
+
+def test_any_member_can_tombstone_anothers_recording(new_user) -> None:  # type: ignore[no-untyped-def]
+    """What signatures cannot stop (docs/security.md S16): Kafka's ACLs do not
+    look at keys, and a tombstone carries nothing to sign."""
+    alice, bob = open_session(new_user("alice")), open_session(new_user("bob"))
+    said = _talk(alice).transmission
+    assert _entry(bob, said.start_offset).authenticity.verified
+    _produce(bob, bob.metadata_topic, [(said.key(), None, None)])
+    assert said.start_offset not in [e.id for e in load_timeline(alice).entries]
