@@ -12,13 +12,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from chok.bench.pacing import FRAME_S, pace
 from chok.bench.sockets import broker_bytes_to, sent_between
 from chok.channel.session import ChannelSession
 from chok.channel.talk import Talker
 from chok.kafka.stream import RecordProducer
 
 Say = Callable[[str], None]
-FRAME_S = 0.060
 PLAN_BYTES_S = 250_000  # Aiven's free plan: 250 KB/s out (decimal kB, as its pricing page)
 TAIL_S = 1.0  # after the last frame, for the listener to fetch it
 SETTLE_S = 2.0  # after tuning in: the listener's first requests are not idle polling
@@ -135,9 +135,7 @@ def talk_rate(
     before = broker_bytes_to([listener.pid], ports)
     began = time.perf_counter()
     for index, packet in enumerate(packets):
-        delay = began + index * FRAME_S - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)  # a person talks in real time
+        pace(index, began)
         talker.send_packet(packet)
     talker.end()
     time.sleep(TAIL_S)  # the listener fetches the last frames and the end record

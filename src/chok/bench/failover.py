@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from chok.bench.pacing import pace
 from chok.bench.scale import sent_seqs, warm_producers
 from chok.channel.live import Event, FrameArrived
 from chok.channel.service import ListenService
@@ -27,7 +28,6 @@ from chok.channel.talk import Talker
 from chok.kafka.stream import RecordProducer
 
 Say = Callable[[str], None]
-FRAME_S = 0.060
 FRAMES = 120
 KILL_AT = 40
 
@@ -107,9 +107,7 @@ def _one(
     sent = sent_seqs(packets)
     began = time.perf_counter()
     for index, packet in enumerate(packets):
-        delay = began + index * FRAME_S - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)  # a person talks in real time
+        pace(index, began)
         talker.send_packet(packet)
         if index == KILL_AT:
             os.kill(node.pid, signal.SIGKILL)

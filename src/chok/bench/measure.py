@@ -14,6 +14,7 @@ import numpy as np
 
 from chok.audio.base import ArrayInput
 from chok.bench import original
+from chok.bench.pacing import FRAME_S, pace
 from chok.channel.capture import Capture
 from chok.channel.live import Event, FrameArrived, TalkEnded
 from chok.channel.push_to_talk import talk_once
@@ -28,7 +29,6 @@ from chok.protocol.audio import MIN_PACKET_BYTES, SILENCE_MARKER
 from chok.protocol.transmission import build_transmission
 
 Say = Callable[[str], None]
-FRAME_S = 0.060
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -47,12 +47,6 @@ class Latency:
 def _latency(sent: dict[int, float], got: dict[int, float]) -> Latency:
     ms = [(got[i] - sent[i]) * 1000 for i in got if i in sent]
     return Latency(percentile(ms, 50), percentile(ms, 95), percentile(ms, 99), len(got), len(sent))
-
-
-def _pace(index: int, began: float) -> None:
-    delay = began + index * FRAME_S - time.perf_counter()
-    if delay > 0:
-        time.sleep(delay)  # a talker produces one frame every 60 ms
 
 
 class _TimedTalker:
@@ -145,7 +139,7 @@ def original_live(
     tx_before = stats[-1]["tx_bytes"]
     began = time.perf_counter()
     for index, packet in enumerate(packets):
-        _pace(index, began)
+        pace(index, began)
         sent[index] = time.perf_counter()
         value = SILENCE_MARKER if len(packet) < MIN_PACKET_BYTES else packet
         producer.produce(listen.audio_topic, value, b"user1", partition=0)

@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from chok.bench.egress import ListenerProcess
+from chok.bench.pacing import FRAME_S, pace
 from chok.channel.session import ChannelSession
 from chok.channel.talk import Talker
 from chok.kafka.stream import RecordProducer
 
 Say = Callable[[str], None]
-FRAME_S = 0.060
 TAIL_S = 1.0
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -101,9 +101,7 @@ def talk_together(
 
     def run(talker: Talker, phase: float) -> None:
         for index, packet in enumerate(packets):
-            delay = began + phase + index * FRAME_S - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)  # a person talks in real time
+            pace(index, began + phase)
             talker.send_packet(packet)
         talker.end()
 
