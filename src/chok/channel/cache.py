@@ -37,6 +37,7 @@ from chok.channel.timeline import (
 )
 from chok.kafka.stream import BEGINNING, PartitionReader
 from chok.protocol.reactions import ReactionRecord, effective_reactions, parse_reaction_key
+from chok.protocol.sealed import parse_sealed_reaction_key
 from chok.protocol.transmission import Transmission
 
 #: A cache not refreshed for this long is read in full again (below 24 h, see above).
@@ -388,8 +389,11 @@ def _touched(fold: Fold, folded: Folded) -> set[int]:
     starts.update(record.start_offset for _key, record, _offset in folded.reactions)
     for key in fold.dropped:
         parsed = parse_reaction_key(key)
+        sealed = parse_sealed_reaction_key(key) if parsed is None else None
         if parsed is not None:
             starts.add(parsed[1])
+        elif sealed is not None:  # a private channel's reaction taken away
+            starts.add(sealed.start_offset)
     return starts
 
 
