@@ -26,11 +26,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chok.channel.session import ChannelSession
-from chok.channel.timeline import Fold, _read_until
+from chok.channel.timeline import Fold, _read_until, reaction_start
 from chok.errors import NotFoundError, UsageError
 from chok.kafka.stream import BEGINNING
-from chok.protocol.reactions import ReactionRecord
-from chok.protocol.sealed import SealedRecord, parse_sealed_reaction_key
 from chok.protocol.transmission import Transmission
 
 
@@ -78,7 +76,7 @@ def delete_transmission(
             f"recording {start_offset} is {tx.user_id}'s: you can take back only your own",
             hint="the admin can delete any with `chok admin delete`",
         )
-    reaction_keys = [key for key, r in fold.reactions.items() if _target(r) == start_offset]
+    reaction_keys = [key for key, r in fold.reactions.items() if reaction_start(r) == start_offset]
     producer = session.producer()
     partition = session.config.metadata_partition
     if not session.private:  # the original app never reads a private channel; a marker
@@ -97,11 +95,3 @@ def delete_transmission(
 def _transmission(fold: Fold, start_offset: int) -> Transmission | None:
     found = fold.transmissions().get(start_offset)
     return found[0] if found is not None else None
-
-
-def _target(record: ReactionRecord | SealedRecord) -> int | None:
-    """The start offset a reaction record (sealed or not) is about."""
-    if isinstance(record, ReactionRecord):
-        return record.start_offset
-    ids = parse_sealed_reaction_key(record.key)
-    return None if ids is None else ids.start_offset

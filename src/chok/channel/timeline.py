@@ -192,7 +192,7 @@ class Fold:
         security = self.security
         for key, record in self.reactions.items():
             if isinstance(record, SealedRecord):
-                start = _sealed_reaction_start(record)
+                start = reaction_start(record)
                 if security is None or start is None:
                     continue
                 epoch = (epochs or {}).get(start)
@@ -245,11 +245,10 @@ def _effective(tx: Transmission, records: list[ReactionRecord] | None) -> dict[s
     return {emoji: list(names) for emoji, names in tx.reactions.items()} if tx.reactions else {}
 
 
-def _start(ids: tuple[int, int] | None) -> int:
-    return ids[1] if ids is not None else -1
-
-
-def _sealed_reaction_start(record: SealedRecord) -> int | None:
+def reaction_start(record: ReactionRecord | SealedRecord) -> int | None:
+    """The start offset of the transmission a reaction record (sealed or not) is about."""
+    if isinstance(record, ReactionRecord):
+        return record.start_offset
     ids = parse_sealed_reaction_key(record.key)
     return None if ids is None else ids.start_offset
 
