@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 
 from chok.channel.live import Event, FrameArrived, LiveListener, TalkEnded
 from chok.channel.session import ChannelSession
+from chok.channel.talk import Talker, TalkResult
 from chok.codec.opus import encode_pcm
 from chok.codec.speech import make_speech
 from chok.protocol.audio import MIN_PACKET_BYTES, SILENCE_MARKER
+
+
+def talk_packets(
+    session: ChannelSession, packets: Iterable[bytes], *, keep_silence: bool = False
+) -> TalkResult:
+    """One transmission of these Opus packets, sent as fast as the producer takes
+    them (``keep_silence``: silent frames are sent too, not left out)."""
+    talker = Talker(session)
+    talker.suppress_silence = not keep_silence
+    for packet in packets:
+        talker.send_packet(packet)
+    return talker.end()
 
 
 @cache

@@ -20,7 +20,6 @@ from chok.channel.live import TalkEnded
 from chok.channel.reactions import toggle_reaction
 from chok.channel.replay import replay_frames
 from chok.channel.session import ChannelSession, open_session
-from chok.channel.talk import Talker
 from chok.channel.timeline import load_timeline
 from chok.codec.opus import OpusDecoder
 from chok.errors import ChokError
@@ -31,7 +30,7 @@ from chok.protocol.metadata import parse_metadata_record
 from chok.protocol.sealed import SealedRecord, parse_sealed_frame
 from chok.provision import service
 from tests.conftest import run_chok
-from tests.integration.talk_helpers import Recorder, on_wire, speech_packets
+from tests.integration.talk_helpers import Recorder, on_wire, speech_packets, talk_packets
 
 pytestmark = pytest.mark.broker
 
@@ -39,10 +38,7 @@ PACKETS = speech_packets()[:30]
 
 
 def _talk(session: ChannelSession, packets=PACKETS):  # type: ignore[no-untyped-def]
-    talker = Talker(session)
-    for packet in packets:
-        talker.send_packet(packet)
-    return talker.end()
+    return talk_packets(session, packets)
 
 
 def _raw(creds: Credentials, topic: str, start: int = 0) -> list:  # type: ignore[type-arg]

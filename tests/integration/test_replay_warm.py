@@ -9,18 +9,14 @@ import pytest
 
 from chok.channel.replay import WARM, replay_frames
 from chok.channel.session import open_session
-from chok.channel.talk import Talker
 from chok.errors import NotFoundError
-from tests.integration.talk_helpers import on_wire, speech_packets
+from tests.integration.talk_helpers import on_wire, speech_packets, talk_packets
 
 pytestmark = pytest.mark.broker
 
 
 def _talk(session, packets):  # type: ignore[no-untyped-def]
-    talker = Talker(session)
-    for packet in packets:
-        talker.send_packet(packet)
-    return talker.end()
+    return talk_packets(session, packets)
 
 
 def test_replays_one_after_another_share_a_reader_and_stay_apart(new_user) -> None:  # type: ignore[no-untyped-def]

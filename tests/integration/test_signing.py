@@ -28,7 +28,7 @@ from chok.protocol.signing import frames_digest
 from chok.protocol.transmission import Transmission, build_transmission
 from chok.provision import service
 from tests.conftest import run_chok
-from tests.integration.talk_helpers import Recorder, speech_packets
+from tests.integration.talk_helpers import Recorder, speech_packets, talk_packets
 
 pytestmark = pytest.mark.broker
 
@@ -49,11 +49,7 @@ def _produce(session: ChannelSession, topic: str, records: list) -> list[int]:  
 
 
 def _talk(session: ChannelSession, packets: tuple[bytes, ...] | list[bytes] = PACKETS):  # type: ignore[no-untyped-def]
-    talker = Talker(session)
-    talker.suppress_silence = False
-    for packet in packets:
-        talker.send_packet(packet)
-    return talker.end()
+    return talk_packets(session, packets, keep_silence=True)
 
 
 def _hand_made(

@@ -12,16 +12,13 @@ from chok.channel.replay import replay_frames
 from chok.channel.session import open_session
 from chok.channel.talk import Talker
 from chok.channel.timeline import load_timeline
-from tests.integration.talk_helpers import Recorder, on_wire, speech_packets
+from tests.integration.talk_helpers import Recorder, on_wire, speech_packets, talk_packets
 
 pytestmark = pytest.mark.broker
 
 
 def _talk(session, packets):  # type: ignore[no-untyped-def]
-    talker = Talker(session)
-    for packet in packets:
-        talker.send_packet(packet)
-    return talker.end()
+    return talk_packets(session, packets)
 
 
 def test_every_frame_arrives_byte_exact_in_order_live_and_on_replay(new_user) -> None:  # type: ignore[no-untyped-def]
