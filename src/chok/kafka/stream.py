@@ -185,6 +185,7 @@ class RecordProducer:
         Unlike ``produce`` it does not refuse because an earlier record failed:
         the outbox sender decides what a failure means.
         """
+        self._partitions.add((topic, partition))  # the leader watch follows it
 
         def report(err: RdKafkaError | None, msg: Message) -> None:
             if err is not None:
