@@ -6,10 +6,17 @@ time (one warm producer for all runs), the leader is killed after frame 40.
 The gap is the latest lateness of a frame sent after the kill (arrival minus
 its record timestamp, one clock); frames lost or heard twice are counted too.
 The killed node comes back before the next run.
+
+Every other run kills a leader that is also the cluster's active controller:
+the others must first elect a new controller, which then fences the dead node
+(the slower case). Before such a run the bench kills and restarts the
+active controller until the others elect the leader; before the other runs,
+until they elect another node.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import statistics
@@ -25,7 +32,7 @@ from chok.channel.live import Event, FrameArrived
 from chok.channel.service import ListenService
 from chok.channel.session import ChannelSession
 from chok.channel.talk import Talker
-from chok.kafka.stream import RecordProducer
+from chok.kafka.producer import RecordProducer
 
 Say = Callable[[str], None]
 FRAMES = 120
@@ -51,6 +58,7 @@ def run_all(runs: int, say: Say) -> list[Run]:
         producer = warm_producers([talk], packets)[0]
         results = []
         for index in range(runs):
+            _arrange(talk.audio_topic, controller=index % 2 == 1)
             result = _one(talk, listen, packets, producer)
             say(
                 f"run {index + 1}: killed node {result.killed}"
@@ -58,7 +66,8 @@ def run_all(runs: int, say: Say) -> list[Run]:
                 f"gap {result.gap_ms:.0f} ms, lost {result.lost}, doubled {result.doubled}"
             )
             results.append(result)
-            process.start(node=result.killed)  # back in every ISR before the next run
+            process.start(node=result.killed)
+            _wait_in_sync(talk.audio_topic, 60)  # back in every ISR before the next run
         return results
     finally:
         process.stop()
@@ -125,6 +134,46 @@ def _one(
         len(set(sent) - set(counts)),
         sum(n - 1 for n in counts.values() if n > 1),
     )
+
+
+def _leader_and_controller(topic: str) -> tuple[int, int | None]:
+    from chok.broker import process
+    from chok.provision.local import admin_client
+
+    admin, _ = admin_client()
+    leader = admin.cluster_view().partition(topic).leader
+    controller = next((n.id for n in process.status().nodes if n.controller), None)
+    return leader, controller
+
+
+def _arrange(topic: str, controller: bool, attempts: int = 8) -> None:
+    """Until the partition's leader is (or is not) the active controller, kill
+    and restart the node that moves it: the controller (the others elect one of
+    theirs, maybe the leader) or the leader (which is the controller)."""
+    from chok.broker import process
+
+    for _ in range(attempts):
+        leader, active = _leader_and_controller(topic)
+        if (leader == active) == controller or active is None:
+            return
+        victim = active
+        node = next(n for n in process.status().nodes if n.id == victim)
+        assert node.pid is not None
+        os.kill(node.pid, signal.SIGKILL)
+        _wait(functools.partial(_controller_moved_from, topic, victim), 30)
+        process.start(node=victim)
+        _wait_in_sync(topic, 60)
+
+
+def _controller_moved_from(topic: str, node: int) -> bool:
+    return _leader_and_controller(topic)[1] not in (node, None)
+
+
+def _wait_in_sync(topic: str, timeout: float) -> None:
+    from chok.provision.local import admin_client
+
+    admin, _ = admin_client()
+    _wait(lambda: len(admin.cluster_view().partition(topic).isr) == 3, timeout)
 
 
 def _wait(condition: Callable[[], bool], timeout: float) -> None:

@@ -202,13 +202,19 @@ def _quorum(settings: BrokerSettings) -> dict[str, str]:
 # How fast a replicated cluster notices a node that died without a word
 # (kill -9, power cut): its partitions get a new leader only once the active
 # controller fences it, broker.session.timeout.ms after its last heartbeat
-# (Kafka's 9 s default would be 9 s of silence on the channel). If the dead
-# node was the active controller, the others first elect a new one after
-# controller.quorum.fetch.timeout.ms (2 s by default). These nodes share one
-# machine's loopback, where a heartbeat takes well under a millisecond.
+# (Kafka's 9 s default would be 9 s of silence on the channel). The surviving
+# follower must then copy from the new leader before an acks=all frame is
+# acknowledged, and a fetch it had parked there (replica.fetch.wait.max.ms,
+# 500 ms by default) delayed that by up to half a second. If the dead node was
+# the active controller, the others first elect a new one after
+# controller.quorum.fetch.timeout.ms; it must stay well above the 500 ms an
+# active controller holds an idle fetch (not settable). Shorter sessions (300
+# ms) fenced live nodes while three of them started on this 2-core machine:
+# see docs/admin.md section 7 and docs/benchmarks.md.
 FAILOVER = {
     "broker.heartbeat.interval.ms": "100",
     "broker.session.timeout.ms": "500",
+    "replica.fetch.wait.max.ms": "100",
     "controller.quorum.fetch.timeout.ms": "800",
     "controller.quorum.election.timeout.ms": "500",
     "controller.quorum.election.backoff.max.ms": "300",
