@@ -20,7 +20,7 @@ from chok.channel.talk import Talker, TalkResult
 from chok.channel.timeline import load_timeline
 from chok.kafka.admin import Admin
 from chok.kafka.client import Credentials
-from chok.kafka.stream import DeliveryCallback, Headers, RecordProducer
+from chok.kafka.producer import DeliveryCallback, Headers, RecordProducer
 from chok.profiles import Profile
 from chok.protocol.audio import AudioFrame, parse_audio_record
 from chok.protocol.client_config import parse_client_config

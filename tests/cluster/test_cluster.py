@@ -12,7 +12,7 @@ import pytest
 
 from chok.channel.connection import ConnState
 from chok.channel.talk import TalkResult
-from chok.kafka.stream import PRODUCER_SETTINGS
+from chok.kafka.producer import PRODUCER_SETTINGS
 from tests.cluster.helpers import (
     Ear,
     RecordingProducer,

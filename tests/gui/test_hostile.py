@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QStyleOptionViewItem
 from chok.channel.session import open_session
 from chok.channel.timeline import Entry
 from chok.gui.timeline_model import EntryDelegate, TimelineModel
-from chok.kafka.stream import RecordProducer
+from chok.kafka.producer import RecordProducer
 from chok.protocol.audio import build_audio_frame, build_end_of_transmission
 from chok.protocol.display import is_unsafe_char
 from chok.protocol.transmission import Transmission

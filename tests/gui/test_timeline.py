@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 
 from chok.channel.session import open_session
 from chok.codec import read_audio_file
-from chok.kafka.stream import RecordProducer
+from chok.kafka.producer import RecordProducer
 from chok.protocol.transmission import build_transmission
 from tests.gui.conftest import TickCounter, expire_audio, quick_talk
 

@@ -13,7 +13,7 @@ from chok.channel.replay import replay_frames
 from chok.channel.session import open_session
 from chok.channel.timeline import load_timeline
 from chok.codec.opus import OpusDecoder
-from chok.kafka.stream import RecordProducer
+from chok.kafka.producer import RecordProducer
 from chok.protocol.transmission import REQUIRED_FIELDS
 from tests.integration.talk_helpers import Recorder, on_wire, speech_packets
 from tests.integration.test_talk import _talk

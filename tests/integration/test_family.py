@@ -144,7 +144,7 @@ def test_the_app_service_sees_a_grant_within_seconds(person: MakeUser) -> None:
 
 def test_a_person_cannot_write_anothers_presence(person: MakeUser) -> None:
     from chok.errors import AccessDeniedError
-    from chok.kafka.stream import RecordProducer
+    from chok.kafka.producer import RecordProducer
     from chok.protocol.people import Presence, person_topic
 
     eve, bob = person("eve"), person("bob")

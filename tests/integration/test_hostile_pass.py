@@ -28,7 +28,7 @@ from chok.channel.session import open_session
 from chok.channel.timeline import load_timeline
 from chok.codec import make_speech, read_ogg_opus_packets
 from chok.gui.timeline_model import EntryDelegate, TimelineModel  # (first: see gui/compat.py)
-from chok.kafka.stream import RecordProducer
+from chok.kafka.producer import RecordProducer
 from chok.profiles import Profile
 from tests.conftest import LocalCluster, run_chok
 from tests.integration.hostile_helpers import Channel, assert_survived, own_channel, shown_raw

@@ -17,7 +17,7 @@ from chok.channel.resend import resume_outbox
 from chok.channel.session import ChannelSession, now_ms, open_session
 from chok.channel.timeline import load_timeline
 from chok.codec import read_ogg_opus_packets
-from chok.kafka.stream import DeliveryCallback, RecordProducer
+from chok.kafka.producer import DeliveryCallback, RecordProducer
 from chok.protocol.audio import build_audio_frame
 from tests.conftest import run_chok
 from tests.integration.talk_helpers import Recorder, on_wire, speech_packets

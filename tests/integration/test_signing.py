@@ -21,7 +21,7 @@ from chok.channel.replay import replay_frames
 from chok.channel.session import ChannelSession, now_ms, open_session
 from chok.channel.talk import Talker
 from chok.channel.timeline import Entry, load_timeline
-from chok.kafka.stream import RecordProducer
+from chok.kafka.producer import RecordProducer
 from chok.pki.signatures import Signer
 from chok.protocol.reactions import ReactionRecord
 from chok.protocol.signing import frames_digest

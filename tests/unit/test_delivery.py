@@ -15,7 +15,7 @@ from chok.channel.delivery import Delivery, DeliveryProgress, DeliveryState
 from chok.channel.outbox import Outbox, OutboxEnd
 from chok.errors import AccessDeniedError, ChokError, KafkaError
 from chok.kafka.client import Credentials
-from chok.kafka.stream import Delivered
+from chok.kafka.producer import Delivered
 from chok.protocol.audio import parse_audio_record
 from chok.protocol.metadata import parse_metadata_record
 from chok.protocol.transmission import Transmission

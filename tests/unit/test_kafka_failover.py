@@ -111,7 +111,7 @@ def test_a_producer_sending_through_the_outbox_follows_its_partitions_leader(
     """The outbox queues frames with ``enqueue``; its producer once watched only
     what ``produce`` had sent, so after a leader died it waited for librdkafka's
     one-second metadata tick (listeners heard ~1.2 s of silence, not ~0.5 s)."""
-    from chok.kafka import stream
+    from chok.kafka import producer
 
     cluster, moved = _FakeCluster([3, 3, 1]), threading.Event()
     logs: list[ClientLog] = []
@@ -122,14 +122,14 @@ def test_a_producer_sending_through_the_outbox_follows_its_partitions_leader(
             logs.append(self)
 
     monkeypatch.setattr(failover, "AdminClient", lambda _conf: cluster)
-    monkeypatch.setattr(stream, "ClientLog", _KeptLog)
-    monkeypatch.setattr(stream.RecordProducer, "_refresh_leaders", lambda _self: moved.set())
+    monkeypatch.setattr(producer, "ClientLog", _KeptLog)
+    monkeypatch.setattr(producer.RecordProducer, "_refresh_leaders", lambda _self: moved.set())
     creds = Credentials("127.0.0.1:1", Path("ca"), Path("c"), Path("k"), "PLAINTEXT")
-    producer = stream.RecordProducer(creds, {"message.timeout.ms": 1000})
+    sender = producer.RecordProducer(creds, {"message.timeout.ms": 1000})
     try:
-        assert producer.enqueue("chok-audio-1", b"ann", b"frame", None, 0, lambda *_: None)
+        assert sender.enqueue("chok-audio-1", b"ann", b"frame", None, 0, lambda *_: None)
         line = "[thrd:ssl://localhost:29095/3]: ssl://localhost:29095/3: Disconnected"
         logs[-1].log(logging.INFO, "%s [%s] %s", "FAIL", "chok#producer-1", line)
         assert moved.wait(5)
     finally:
-        producer.close()
+        sender.close()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from chok.bench import egress, scale
 from chok.channel.session import ChannelSession
-from chok.kafka.stream import RecordProducer
+from chok.kafka.producer import RecordProducer
 
 Say = Callable[[str], None]
 SPEECH_FRAMES = 333  # 20 s of speech, as in the measurement

@@ -16,7 +16,7 @@ from chok.bench.pacing import FRAME_S, pace
 from chok.bench.sockets import broker_bytes_to, sent_between
 from chok.channel.session import ChannelSession
 from chok.channel.talk import Talker
-from chok.kafka.stream import RecordProducer
+from chok.kafka.producer import RecordProducer
 
 Say = Callable[[str], None]
 PLAN_BYTES_S = 250_000  # Aiven's free plan: 250 KB/s out (decimal kB, as its pricing page)

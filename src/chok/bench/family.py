@@ -24,7 +24,7 @@ from chok.channel.cache import TimelineCache
 from chok.channel.family_service import FamilyService
 from chok.channel.session import ChannelSession
 from chok.channel.store import Store
-from chok.kafka.stream import RecordProducer
+from chok.kafka.producer import RecordProducer
 from chok.profiles import Profile
 from chok.protocol.heard import BLOCK, HeardRecord
 from chok.protocol.people import person_topic

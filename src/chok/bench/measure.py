@@ -24,7 +24,7 @@ from chok.channel.session import ChannelSession
 from chok.channel.talk import Talker, TalkResult
 from chok.channel.timeline import load_timeline
 from chok.codec import OpusDecoder, Pcm, encode_pcm, resample
-from chok.kafka.stream import RecordProducer
+from chok.kafka.producer import RecordProducer
 from chok.protocol.audio import MIN_PACKET_BYTES, SILENCE_MARKER
 from chok.protocol.transmission import build_transmission
 

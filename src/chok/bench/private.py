@@ -21,7 +21,7 @@ from chok.channel.outgoing import metadata_record
 from chok.channel.session import ChannelSession
 from chok.channel.timeline import load_timeline
 from chok.channel.trust_cache import VerifiedCache
-from chok.kafka.stream import RecordProducer
+from chok.kafka.producer import RecordProducer
 from chok.protocol.signing import build_cert_record
 from chok.protocol.transmission import build_transmission
 

@@ -21,7 +21,7 @@ from chok.bench.egress import ListenerProcess
 from chok.bench.pacing import FRAME_S, pace
 from chok.channel.session import ChannelSession
 from chok.channel.talk import Talker
-from chok.kafka.stream import RecordProducer
+from chok.kafka.producer import RecordProducer
 
 Say = Callable[[str], None]
 TAIL_S = 1.0

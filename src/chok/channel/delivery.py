@@ -38,7 +38,7 @@ from chok.errors import (
 )
 from chok.kafka.admin import refusal
 from chok.kafka.client import Credentials
-from chok.kafka.stream import OUTBOX_PRODUCER_SETTINGS, Delivered, RecordProducer
+from chok.kafka.producer import OUTBOX_PRODUCER_SETTINGS, Delivered, RecordProducer
 from chok.protocol.audio import AudioRecord
 from chok.protocol.transmission import Transmission, build_transmission
 

@@ -23,7 +23,8 @@ from chok.errors import AccessDeniedError, KafkaTimeoutError, TopicMissingError
 from chok.kafka.admin import Admin
 from chok.kafka.client import Credentials
 from chok.kafka.multi import MultiPartitionReader
-from chok.kafka.stream import PartitionReader, RecordProducer
+from chok.kafka.producer import RecordProducer
+from chok.kafka.stream import PartitionReader
 from chok.profiles import Profile
 from chok.protocol.heard import HeardIndex, HeardRecord, Range
 from chok.protocol.people import (

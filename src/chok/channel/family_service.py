@@ -20,7 +20,7 @@ from chok.channel.presence import HeardTracker, LiveHearing, PresenceMachine
 from chok.channel.session import ChannelSession
 from chok.channel.store import Store
 from chok.errors import AccessDeniedError, ChokError, TopicMissingError
-from chok.kafka.stream import RecordProducer
+from chok.kafka.producer import RecordProducer
 from chok.profiles import Profile
 from chok.protocol.heard import HeardRecord
 from chok.protocol.people import DEFAULT_HEARTBEAT_MS, PRESENCE_KEY, Presence, person_topic

@@ -20,7 +20,7 @@ from chok.channel.outgoing import metadata_record, reaction_record
 from chok.channel.session import ChannelSession, now_ms
 from chok.channel.timeline import Timeline, load_timeline
 from chok.errors import AccessDeniedError, AuthenticationError, KafkaError
-from chok.kafka.stream import RecordProducer
+from chok.kafka.producer import RecordProducer
 from chok.protocol.names import validate_emoji
 from chok.protocol.reactions import ReactionRecord, toggle_target_state
 

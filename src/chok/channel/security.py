@@ -18,7 +18,8 @@ from pathlib import Path
 from chok.channel.trust_cache import ChannelTrustFile, VerifiedCache
 from chok.errors import AccessDeniedError, ConfigError
 from chok.kafka.client import Credentials
-from chok.kafka.stream import BEGINNING, PartitionReader, RecordProducer
+from chok.kafka.producer import RecordProducer
+from chok.kafka.stream import BEGINNING, PartitionReader
 from chok.pki import sealing
 from chok.pki.signatures import Authority, Signer
 from chok.pki.trust import TrustStore

@@ -10,13 +10,8 @@ from typing import Any
 from chok.channel.resend import resume_outbox
 from chok.channel.security import ChannelSecurity, security_for
 from chok.kafka.client import Credentials
-from chok.kafka.stream import (
-    OUTBOX_PRODUCER_SETTINGS,
-    REPLAY_READER_SETTINGS,
-    PartitionReader,
-    RecordProducer,
-    live_batch_settings,
-)
+from chok.kafka.producer import OUTBOX_PRODUCER_SETTINGS, RecordProducer
+from chok.kafka.stream import REPLAY_READER_SETTINGS, PartitionReader, live_batch_settings
 from chok.profiles import Profile
 from chok.protocol.client_config import ChannelConfig
 

@@ -34,7 +34,7 @@ from chok.channel.outgoing import OutgoingTransmission
 from chok.channel.session import ChannelSession, now_ms
 from chok.codec.opus import DEFAULT_BITRATE, OpusEncoder
 from chok.errors import ChokError, KafkaTimeoutError
-from chok.kafka.stream import RecordProducer
+from chok.kafka.producer import RecordProducer
 from chok.protocol.audio import is_silence
 from chok.protocol.names import tx_id_from_bytes
 

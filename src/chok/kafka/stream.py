@@ -12,8 +12,7 @@ import contextlib
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from confluent_kafka import (
@@ -21,7 +20,6 @@ from confluent_kafka import (
     OFFSET_END,
     Consumer,
     Message,
-    Producer,
     TopicPartition,
 )
 from confluent_kafka import KafkaError as RdKafkaError
@@ -29,9 +27,7 @@ from confluent_kafka import KafkaError as RdKafkaError
 from chok.errors import (
     AccessDeniedError,
     AuthenticationError,
-    ChokError,
     KafkaError,
-    KafkaTimeoutError,
     TopicMissingError,
 )
 from chok.kafka.client import Credentials, with_errors
@@ -43,26 +39,6 @@ Headers = Sequence[tuple[str, bytes]]
 BEGINNING = OFFSET_BEGINNING
 END = OFFSET_END
 
-# Live audio: send every frame at once (no batching delay), keep order with
-# the idempotent producer, never compress (Opus does not shrink).
-PRODUCER_SETTINGS: dict[str, Any] = {
-    "linger.ms": 0,
-    "enable.idempotence": True,
-    "acks": "all",
-    "compression.type": "none",
-    "message.timeout.ms": 15000,
-    "request.timeout.ms": 10000,
-}
-# Talking through the outbox: librdkafka keeps retrying for as long as the
-# broker is away (no message timeout), in order and without doubles within one
-# producer; a failure that would leave a gap stops the producer instead
-# (gapless guarantee), so the sender replaces it and re-sends, in order, what
-# was not acknowledged.
-OUTBOX_PRODUCER_SETTINGS: dict[str, Any] = {
-    **PRODUCER_SETTINGS,
-    "message.timeout.ms": 0,
-    "enable.gapless.guarantee": True,
-}
 # The broker answers a fetch as soon as one byte is there (fetch.min.bytes=1),
 # so fetch.wait.max.ms only bounds idle polls, not latency: 500 ms (librdkafka's
 # default, as the original app) makes an idle listener cost ~0.3 KB/s of egress
@@ -81,9 +57,6 @@ READER_SETTINGS: dict[str, Any] = {
 # One ask for the watermarks: longer than a fetch the broker holds on the same
 # connection (fetch.wait.max.ms), far shorter than a caller's whole timeout.
 WATERMARKS_ATTEMPT_S = 1.0
-# Metadata refreshes after a dead leader was replaced: librdkafka may park the
-# partition once more when it drops the dead broker (see chok.kafka.failover).
-LEADER_REFRESHES = 3
 # The errors no retry can cure.
 _FINAL = (AccessDeniedError, AuthenticationError, TopicMissingError)
 
@@ -114,160 +87,6 @@ def live_batch_settings(batch_ms: int) -> dict[str, Any]:
         "fetch.min.bytes": frames * FRAME_RECORD_BYTES,
         "fetch.wait.max.ms": max(batch_ms, READER_SETTINGS["fetch.wait.max.ms"]),
     }
-
-
-@dataclass(frozen=True)
-class Delivered:
-    topic: str
-    offset: int
-    key: bytes | None
-
-
-DeliveryCallback = Callable[[Delivered | None, ChokError | None], None]
-
-
-class RecordProducer:
-    """A producer whose failures become chok errors (auth, revoked access, timeouts)."""
-
-    def __init__(self, creds: Credentials, extra: dict[str, Any] | None = None) -> None:
-        conf, self._errors = with_errors(creds, {**PRODUCER_SETTINGS, **(extra or {})})
-        self._partitions: set[tuple[str, int]] = set()
-        self._watch = LeaderWatch(creds, lambda: list(self._partitions), self._refresh_leaders)
-        self._producer = Producer({**conf, "logger": ClientLog(self._watch.broker_failed)})
-        self._failure: ChokError | None = None
-        self._lock = threading.Lock()
-
-    def produce(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes | None,
-        headers: Headers | None = None,
-        on_delivery: DeliveryCallback | None = None,
-        partition: int = 0,
-    ) -> None:
-        self.raise_failure()
-        self._partitions.add((topic, partition))
-
-        def report(err: RdKafkaError | None, msg: Message) -> None:
-            if err is not None:
-                failure = convert(err, f"sending to {topic}")
-                with self._lock:
-                    self._failure = self._failure or failure
-                if on_delivery:
-                    on_delivery(None, failure)
-            elif on_delivery:
-                on_delivery(Delivered(topic, msg.offset() or 0, msg.key()), None)
-
-        try:
-            self._producer.produce(
-                topic, value=value, key=key, headers=list(headers or []),
-                partition=partition, on_delivery=report,
-            )  # fmt: skip
-        except BufferError as exc:
-            raise KafkaError("too many records waiting for the broker") from exc
-        except Exception as exc:  # KafkaException from librdkafka
-            raise convert(exc, f"sending to {topic}") from exc
-        self._producer.poll(0)
-
-    def enqueue(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes | None,
-        headers: Headers | None,
-        partition: int,
-        on_delivery: DeliveryCallback,
-    ) -> bool:
-        """Queue a record without waiting and without polling (the caller polls);
-        False when librdkafka's queue is full (try again after a poll).
-
-        Unlike ``produce`` it does not refuse because an earlier record failed:
-        the outbox sender decides what a failure means.
-        """
-        self._partitions.add((topic, partition))  # the leader watch follows it
-
-        def report(err: RdKafkaError | None, msg: Message) -> None:
-            if err is not None:
-                on_delivery(None, convert(err, f"sending to {topic}"))
-            else:
-                on_delivery(Delivered(topic, msg.offset() or 0, msg.key()), None)
-
-        try:
-            self._producer.produce(
-                topic, value=value, key=key, headers=list(headers or []),
-                partition=partition, on_delivery=report,
-            )  # fmt: skip
-        except BufferError:
-            return False
-        except Exception as exc:  # KafkaException from librdkafka (a fatal producer)
-            raise convert(exc, f"sending to {topic}") from exc
-        return True
-
-    def take_error(self) -> ChokError | None:
-        """The connection error librdkafka reported since the last call, if any."""
-        error: ChokError | None = self._errors.take()
-        return error
-
-    def warm_up(self, topic: str) -> None:
-        """``connect`` on a thread of its own: never blocks, never fails the caller."""
-
-        def run() -> None:
-            with contextlib.suppress(ChokError):
-                self.connect(topic)
-
-        threading.Thread(target=run, name="chok-producer-warm-up", daemon=True).start()
-
-    def close(self) -> None:
-        """Drop what is still queued (the outbox has it) and let the client go."""
-        with contextlib.suppress(Exception):
-            self._producer.purge()
-            self._producer.poll(0)
-
-    def connect(self, topic: str, timeout: float = 10.0) -> None:
-        """Open the TLS connection and get the producer id now, not on the first
-        frame: a cold producer holds its first records for ~0.5 s, which a
-        person hears as a clipped first syllable."""
-        try:
-            self._producer.list_topics(topic, timeout=timeout)
-        except Exception as exc:  # KafkaException
-            pending = self._errors.take()
-            raise pending or convert(exc, f"connecting to send to {topic}") from exc
-
-    def topic_names(self, timeout: float = 10.0) -> list[str]:
-        """The topics this principal may see, asked over the producer's own connection."""
-        try:
-            return list(self._producer.list_topics(timeout=timeout).topics)
-        except Exception as exc:  # KafkaException
-            pending = self._errors.take()
-            raise pending or convert(exc, "listing topics") from exc
-
-    def poll(self, timeout: float = 0.0) -> None:
-        self._producer.poll(timeout)
-
-    def _refresh_leaders(self) -> None:
-        """A dead leader was replaced: learn the new one now, not on
-        librdkafka's next one-second tick (runs on the watch's thread)."""
-        for _ in range(LEADER_REFRESHES):
-            with contextlib.suppress(Exception):  # KafkaException: the next one will do
-                self._producer.list_topics(timeout=1.0)
-            time.sleep(0.05)  # let librdkafka move the partition before asking again
-
-    def flush(self, timeout: float = 15.0) -> None:
-        """Wait until every record is acknowledged; raise the first failure."""
-        left = self._producer.flush(timeout)
-        self.raise_failure()
-        if left:
-            pending = self._errors.take()
-            raise pending or KafkaTimeoutError(
-                f"{left} record(s) not acknowledged in {timeout:.0f} s"
-            )
-
-    def raise_failure(self) -> None:
-        with self._lock:
-            failure = self._failure
-        if failure is not None:
-            raise failure
 
 
 class PartitionReader:
