@@ -16,7 +16,6 @@ connected), "sent", "failed" (refused for good, e.g. access revoked) or "left"
 
 from __future__ import annotations
 
-import hashlib
 import queue
 import threading
 import time
@@ -27,6 +26,7 @@ from enum import StrEnum
 from chok.channel.connection import Clock, ConnectionMachine, ConnState, ConnStatus
 from chok.channel.outbox import SYNC_INTERVAL_S, OutboxEnd, OutboxEntry
 from chok.channel.outgoing import TransmissionRecords
+from chok.channel.producers import forget_shared, outbox_producer, shared_producer
 from chok.channel.security import ChannelSecurity, security_for
 from chok.errors import (
     AccessDeniedError,
@@ -38,7 +38,7 @@ from chok.errors import (
 )
 from chok.kafka.admin import refusal
 from chok.kafka.client import Credentials
-from chok.kafka.producer import OUTBOX_PRODUCER_SETTINGS, Delivered, RecordProducer
+from chok.kafka.producer import Delivered, RecordProducer
 from chok.protocol.audio import AudioRecord
 from chok.protocol.transmission import Transmission, build_transmission
 
@@ -73,54 +73,12 @@ class DeliveryProgress:
     connection: ConnStatus
 
 
-def outbox_producer(creds: Credentials, topic: str) -> RecordProducer:
-    producer = RecordProducer(creds, OUTBOX_PRODUCER_SETTINGS)
-    producer.warm_up(topic)
-    return producer
-
-
-_shared: dict[tuple[str, str], RecordProducer] = {}  # oldest first
-_shared_lock = threading.Lock()
-#: Identities kept warm at once (a test run or a bench makes many people).
-SHARED_PRODUCERS = 4
-
-
-def shared_producer(creds: Credentials, topic: str) -> RecordProducer:
-    """One warm producer per process and identity, for talkers that bring none:
-    the first frame of a press then goes out at once (no TLS handshake, no
-    producer id to wait for). Asking for it early warms it up."""
-    # The certificate's bytes, not only its path: a profile joined again with a
-    # new certificate (rotate-user) must not go on with the old one's producer.
-    key = (creds.bootstrap, f"{creds.cert}:{_identity(creds)}")
-    with _shared_lock:
-        producer = _shared.pop(key, None) or outbox_producer(creds, topic)
-        _shared[key] = producer  # now the newest
-        while len(_shared) > SHARED_PRODUCERS:  # a delivery still using one keeps it alive
-            del _shared[next(iter(_shared))]
-        return producer
-
-
-def _identity(creds: Credentials) -> str:
-    try:
-        return hashlib.sha256(creds.cert.read_bytes()).hexdigest()
-    except OSError:
-        return ""  # unreadable: the producer will say so
-
-
 def _security(creds: Credentials, channel: int, private: bool) -> ChannelSecurity | None:
     """The person's keys; None if their files cannot be read (unsigned records, then)."""
     try:
         return security_for(creds, channel, private)
     except ConfigError:
         return None
-
-
-def _forget_shared(producer: RecordProducer) -> None:
-    """A shared producer that failed for good is not handed out again."""
-    with _shared_lock:
-        for key, known in list(_shared.items()):
-            if known is producer:
-                del _shared[key]
 
 
 class Delivery:
@@ -421,7 +379,7 @@ class Delivery:
         if owned:
             old.close()
         else:
-            _forget_shared(old)
+            forget_shared(old)
         self._order, self._cursor = self.entry.unacked(), 0
         self._end_queued = self._record_queued = False
 

@@ -16,8 +16,9 @@ import atexit
 import threading
 from dataclasses import dataclass, field
 
-from chok.channel.delivery import Delivery, DeliveryState, outbox_producer
+from chok.channel.delivery import Delivery, DeliveryState
 from chok.channel.outbox import Outbox, OutboxEnd, OutboxEntry
+from chok.channel.producers import outbox_producer
 from chok.kafka.client import Credentials
 from chok.protocol.transmission import Transmission
 

@@ -27,10 +27,10 @@ from chok.channel.delivery import (
     DeliveryProgress,
     DeliveryState,
     TalkResult,
-    shared_producer,
 )
 from chok.channel.outbox import Outbox, OutboxEnd, OutboxMeta
 from chok.channel.outgoing import OutgoingTransmission
+from chok.channel.producers import shared_producer
 from chok.channel.session import ChannelSession, now_ms
 from chok.codec.opus import DEFAULT_BITRATE, OpusEncoder
 from chok.errors import ChokError, KafkaTimeoutError
