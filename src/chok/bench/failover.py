@@ -10,8 +10,9 @@ The killed node comes back before the next run.
 Every other run kills a leader that is also the cluster's active controller:
 the others must first elect a new controller, which then fences the dead node
 (the slower case). Before such a run the bench kills and restarts the
-active controller until the others elect the leader; before the other runs,
-until they elect another node.
+active controller until the others elect the leader; before the other runs
+it moves the leadership back to its preferred replica, or the controller
+away, until they are two nodes.
 """
 
 from __future__ import annotations
@@ -147,15 +148,18 @@ def _leader_and_controller(topic: str) -> tuple[int, int | None]:
 
 
 def _arrange(topic: str, controller: bool, attempts: int = 8) -> None:
-    """Until the partition's leader is (or is not) the active controller, kill
-    and restart the node that moves it: the controller (the others elect one of
-    theirs, maybe the leader) or the leader (which is the controller)."""
+    """Until the partition's leader is (or is not) the active controller, move
+    one of them: the leader back to its preferred replica (another node, when
+    the controller leads), or the controller, by killing and restarting it (the
+    others elect one of theirs, maybe the leader)."""
     from chok.broker import process
 
     for _ in range(attempts):
         leader, active = _leader_and_controller(topic)
-        if (leader == active) == controller or active is None:
+        if active is None or (leader == active) == controller:
             return
+        if not controller and _elect_preferred(topic, leader):
+            continue
         victim = active
         node = next(n for n in process.status().nodes if n.id == victim)
         assert node.pid is not None
@@ -163,6 +167,25 @@ def _arrange(topic: str, controller: bool, attempts: int = 8) -> None:
         _wait(functools.partial(_controller_moved_from, topic, victim), 30)
         process.start(node=victim)
         _wait_in_sync(topic, 60)
+
+
+def _elect_preferred(topic: str, leader: int) -> bool:
+    """Ask for the partition's preferred leader; whether the leadership moved."""
+    from confluent_kafka import ElectionType, TopicPartition
+    from confluent_kafka.admin import AdminClient
+
+    from chok.provision.local import admin_client
+
+    admin, _ = admin_client()
+    client = AdminClient(admin.client_conf)
+    try:
+        errors = client.elect_leaders(ElectionType.PREFERRED, [TopicPartition(topic, 0)]).result(10)
+    except Exception:  # KafkaException: no answer
+        return False
+    if any(error is not None for error in errors.values()):
+        return False  # ELECTION_NOT_NEEDED: the preferred replica leads already
+    _wait(lambda: _leader_and_controller(topic)[0] not in (leader, -1), 10)
+    return True
 
 
 def _controller_moved_from(topic: str, node: int) -> bool:

@@ -216,8 +216,8 @@ FAILOVER = {
     "broker.session.timeout.ms": "500",
     "replica.fetch.wait.max.ms": "100",
     "controller.quorum.fetch.timeout.ms": "800",
-    "controller.quorum.election.timeout.ms": "500",
-    "controller.quorum.election.backoff.max.ms": "300",
+    "controller.quorum.election.timeout.ms": "200",
+    "controller.quorum.election.backoff.max.ms": "100",
 }
 
 
