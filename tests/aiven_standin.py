@@ -40,7 +40,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from chok import pki
-from chok.kafka.admin import Admin, Grant, TopicSpec
+from chok.kafka.acls import Grant
+from chok.kafka.admin import Admin, TopicSpec
 
 _USERNAME = re.compile(r"^[a-zA-Z0-9_?][a-zA-Z0-9-_?*.]{0,63}$")
 _ACL_USER = re.compile(r"^[-._*?A-Za-z0-9]+$")

@@ -133,3 +133,55 @@ def test_a_producer_sending_through_the_outbox_follows_its_partitions_leader(
         assert moved.wait(5)
     finally:
         sender.close()
+
+
+class _Future:
+    def __init__(self, error: int | None) -> None:
+        self._error = error
+
+    def result(self, timeout: float) -> None:
+        if self._error is not None:
+            from confluent_kafka import KafkaError, KafkaException
+
+            raise KafkaException(KafkaError(self._error))
+
+
+class _DroppingCluster:
+    """Answers an alter-config request with the given librdkafka error codes, in turn."""
+
+    def __init__(self, *errors: int | None) -> None:
+        self.errors, self.asked = list(errors), 0
+
+    def incremental_alter_configs(self, resources: list[Any]) -> dict[Any, _Future]:
+        error = self.errors[min(self.asked, len(self.errors) - 1)]
+        self.asked += 1
+        return {resources[0]: _Future(error)}
+
+
+def _admin_on(cluster: _DroppingCluster) -> Any:
+    from chok.kafka.admin import Admin
+
+    admin = Admin(None, raw={"bootstrap.servers": "127.0.0.1:1"})
+    admin._client = cluster
+    return admin
+
+
+def test_an_admin_request_whose_broker_was_dropped_is_sent_again() -> None:
+    """A node fenced while busy creating partitions took `chok admin init`'s
+    request with it ('Broker handle destroyed without termination')."""
+    from confluent_kafka import KafkaError
+
+    cluster = _DroppingCluster(KafkaError._DESTROY_BROKER, KafkaError._TRANSPORT, None)
+    _admin_on(cluster).alter_topic_config("chok-metadata-1", {"min.insync.replicas": "2"})
+    assert cluster.asked == 3
+
+
+def test_an_admin_request_refused_by_the_cluster_is_not_sent_again() -> None:
+    from confluent_kafka import KafkaError
+
+    from chok.errors import ChokError
+
+    cluster = _DroppingCluster(KafkaError.POLICY_VIOLATION)
+    with pytest.raises(ChokError):
+        _admin_on(cluster).alter_topic_config("chok-metadata-1", {"min.insync.replicas": "2"})
+    assert cluster.asked == 1

@@ -11,21 +11,22 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka import KafkaError as RdKafkaError
 from confluent_kafka.admin import (
     AclBinding,
-    AclBindingFilter,
-    AclOperation,
-    AclPermissionType,
     AdminClient,
     AlterConfigOpType,
     ConfigEntry,
     ConfigResource,
     NewTopic,
-    ResourcePatternType,
     ResourceType,
 )
 
 from chok.errors import AccessDeniedError, ChokError, KafkaTimeoutError
+from chok.kafka.acls import Grant, acl_key, principal_filter
 from chok.kafka.client import LIBRDKAFKA_LOG, Credentials, raise_pending, with_errors
 from chok.kafka.errors import ErrorCollector, convert
+
+# How often an idempotent admin request is sent again after its broker was
+# dropped mid-request (see Admin._again_if_dropped).
+DROPPED_RETRIES = 2
 
 
 @dataclass(frozen=True)
@@ -34,41 +35,6 @@ class TopicSpec:
     partitions: int
     replication: int
     config: dict[str, str]
-
-
-@dataclass(frozen=True)
-class Grant:
-    """One ALLOW ACL: principal may do operation on a topic or group (name or prefix)."""
-
-    principal: str
-    resource: str  # "topic" | "group"
-    name: str
-    operation: str  # "READ" | "WRITE" | "DESCRIBE" | ...
-    prefixed: bool = False
-
-    def binding(self) -> AclBinding:
-        return AclBinding(
-            ResourceType.TOPIC if self.resource == "topic" else ResourceType.GROUP,
-            self.name,
-            ResourcePatternType.PREFIXED if self.prefixed else ResourcePatternType.LITERAL,
-            f"User:{self.principal}",
-            "*",
-            AclOperation[self.operation],
-            AclPermissionType.ALLOW,
-        )
-
-    def filter(self) -> AclBindingFilter:
-        """A filter matching exactly this ACL (to delete it)."""
-        b = self.binding()
-        return AclBindingFilter(
-            b.restype,
-            b.name,
-            b.resource_pattern_type,
-            b.principal,
-            b.host,
-            b.operation,
-            b.permission_type,
-        )
 
 
 TopicAccess = str  # "ok" | "denied" | "missing"
@@ -181,8 +147,12 @@ class Admin:
         bindings = [g.binding() for g in grants]
         if not bindings:
             return
-        for binding, future in self._client.create_acls(bindings).items():
-            self._wait(future, f"granting access to {binding.name}")
+
+        def attempt() -> None:
+            for binding, future in self._client.create_acls(bindings).items():
+                self._wait(future, f"granting access to {binding.name}")
+
+        self._again_if_dropped(attempt)  # creating an ACL that exists changes nothing
         self._await_acls(grants, present=True)
 
     def revoke_all(self, principal: str) -> int:
@@ -192,7 +162,7 @@ class Admin:
         can say "revoked" and mean it.
         """
         deleted = 0
-        for future in self._client.delete_acls([_principal_filter(principal)]).values():
+        for future in self._client.delete_acls([principal_filter(principal)]).values():
             deleted += len(self._wait(future, f"revoking access of {principal}"))
         self._await(lambda: not self.acls_of(principal), f"revoking access of {principal}")
         return deleted
@@ -215,11 +185,11 @@ class Admin:
         CreateAcls/DeleteAcls return when the controller committed the change;
         the broker's authorizer applies it a moment later (KRaft metadata).
         """
-        wanted = {_key(g.binding()) for g in grants}
+        wanted = {acl_key(g.binding()) for g in grants}
         principals = {g.principal for g in grants}
 
         def settled() -> bool:
-            seen = {_key(b) for p in principals for b in self.acls_of(p)}
+            seen = {acl_key(b) for p in principals for b in self.acls_of(p)}
             return wanted <= seen if present else not (wanted & seen)
 
         self._await(settled, "applying access changes")
@@ -237,8 +207,25 @@ class Admin:
             for key, value in config.items()
         ]
         resource = ConfigResource(ResourceType.TOPIC, topic, incremental_configs=entries)
-        for future in self._client.incremental_alter_configs([resource]).values():
-            self._wait(future, f"changing the configuration of {topic}")
+
+        def attempt() -> None:
+            for future in self._client.incremental_alter_configs([resource]).values():
+                self._wait(future, f"changing the configuration of {topic}")
+
+        self._again_if_dropped(attempt)
+
+    def _again_if_dropped(self, attempt: Callable[[], None]) -> None:
+        """Run an idempotent request; once more if librdkafka dropped the
+        broker it was sent to while it waited. A replicated cluster's
+        controller may fence a node that was busy (creating partitions, say)
+        for one session timeout; the node is back a moment later, but the
+        request is lost with its connection."""
+        for left in reversed(range(DROPPED_RETRIES + 1)):
+            try:
+                return attempt()
+            except ChokError as error:
+                if not left or not _dropped(error):
+                    raise
 
     def topic_access(self, topics: Iterable[str]) -> dict[str, TopicAccess]:
         """Whether this principal may see each topic: "ok", "denied" or "missing"."""
@@ -336,7 +323,7 @@ class Admin:
         return {n: str(entries[n].value or "") for n in names if n in entries}
 
     def acls_of(self, principal: str) -> list[AclBinding]:
-        flt = _principal_filter(principal)
+        flt = principal_filter(principal)
         result: list[AclBinding] = self._wait(self._client.describe_acls(flt), "listing ACLs")
         return result
 
@@ -351,22 +338,13 @@ class Admin:
             raise pending or KafkaTimeoutError(f"{what}: the broker did not answer") from exc
 
 
-def _key(b: AclBinding) -> tuple[Any, ...]:
-    return (b.restype, b.name, b.resource_pattern_type, b.principal, b.operation, b.permission_type)
-
-
-def _principal_filter(principal: str) -> AclBindingFilter:
-    """Match every ACL of one principal, on any resource, from any host."""
-    anything: Any = None  # librdkafka's wildcard for name and host
-    return AclBindingFilter(
-        ResourceType.ANY,
-        anything,
-        ResourcePatternType.ANY,
-        f"User:{principal}",
-        anything,
-        AclOperation.ANY,
-        AclPermissionType.ANY,
-    )
+def _dropped(error: ChokError) -> bool:
+    """librdkafka gave up a request because it dropped or lost the broker."""
+    cause = error.__cause__
+    if not isinstance(cause, KafkaException) or not cause.args:
+        return False
+    code = getattr(cause.args[0], "code", lambda: None)()
+    return code in (RdKafkaError._DESTROY_BROKER, RdKafkaError._TRANSPORT)
 
 
 def refusal(creds: Credentials, topics: list[str], timeout: float = 10.0) -> ChokError | None:

@@ -20,7 +20,7 @@ old certificate worthless at once although it still passes the handshake.
 from __future__ import annotations
 
 from chok.errors import UsageError
-from chok.kafka.admin import Grant
+from chok.kafka.acls import Grant
 from chok.protocol.names import consumer_group_prefix
 from chok.protocol.topics import audio_topic, metadata_topic
 

@@ -24,7 +24,8 @@ import time
 from collections.abc import Iterable, Sequence
 
 from chok.errors import TopicMissingError
-from chok.kafka.admin import Admin, Grant, TopicSpec
+from chok.kafka.acls import Grant
+from chok.kafka.admin import Admin, TopicSpec
 from chok.kafka.records import Record, write_records
 from chok.protocol.client_config import ChannelConfig
 from chok.protocol.people import (
