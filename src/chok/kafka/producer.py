@@ -79,7 +79,6 @@ class RecordProducer:
         partition: int = 0,
     ) -> None:
         self.raise_failure()
-        self._partitions.add((topic, partition))
 
         def report(err: RdKafkaError | None, msg: Message) -> None:
             if err is not None:
@@ -91,15 +90,8 @@ class RecordProducer:
             elif on_delivery:
                 on_delivery(Delivered(topic, msg.offset() or 0, msg.key()), None)
 
-        try:
-            self._producer.produce(
-                topic, value=value, key=key, headers=list(headers or []),
-                partition=partition, on_delivery=report,
-            )  # fmt: skip
-        except BufferError as exc:
-            raise KafkaError("too many records waiting for the broker") from exc
-        except Exception as exc:  # KafkaException from librdkafka
-            raise convert(exc, f"sending to {topic}") from exc
+        if not self._hand_over(topic, key, value, headers, partition, report):
+            raise KafkaError("too many records waiting for the broker")
         self._producer.poll(0)
 
     def enqueue(
@@ -117,7 +109,6 @@ class RecordProducer:
         Unlike ``produce`` it does not refuse because an earlier record failed:
         the outbox sender decides what a failure means.
         """
-        self._partitions.add((topic, partition))  # the leader watch follows it
 
         def report(err: RdKafkaError | None, msg: Message) -> None:
             if err is not None:
@@ -125,6 +116,22 @@ class RecordProducer:
             else:
                 on_delivery(Delivered(topic, msg.offset() or 0, msg.key()), None)
 
+        return self._hand_over(topic, key, value, headers, partition, report)
+
+    def _hand_over(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Headers | None,
+        partition: int,
+        report: Callable[[RdKafkaError | None, Message], None],
+    ) -> bool:
+        """Give one record to librdkafka; False when its queue is full. Every
+        record goes through here, so the leader watch follows every partition
+        written to (once only ``produce`` told it, and the outbox's producer
+        waited a second for a new leader)."""
+        self._partitions.add((topic, partition))
         try:
             self._producer.produce(
                 topic, value=value, key=key, headers=list(headers or []),
