@@ -20,9 +20,8 @@ from chok.channel.talk import Talker, TalkResult
 from chok.channel.timeline import load_timeline
 from chok.kafka.admin import Admin
 from chok.kafka.client import Credentials
-from chok.kafka.producer import DeliveryCallback, Headers, RecordProducer
+from chok.kafka.producer import RecordProducer
 from chok.profiles import Profile
-from chok.protocol.audio import AudioFrame, parse_audio_record
 from chok.protocol.client_config import parse_client_config
 from tests.conftest import run_chok
 
@@ -74,25 +73,13 @@ class ThreeNodes:
 
 
 class RecordingProducer(RecordProducer):
-    """A talker's producer that also notes every audio frame it hands to Kafka."""
+    """A talker's producer, with every frame said through it: ``talk`` notes
+    them from the talker's outbox (the outbox hands frames over with
+    ``enqueue``, and re-sends on a new producer after a failover)."""
 
     def __init__(self, creds: Credentials) -> None:
         super().__init__(creds)
         self.frames: dict[tuple[str, int], bytes] = {}
-
-    def produce(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes | None,
-        headers: Headers | None = None,
-        on_delivery: DeliveryCallback | None = None,
-        partition: int = 0,
-    ) -> None:
-        parsed = parse_audio_record(key, value, list(headers or []))
-        if isinstance(parsed, AudioFrame) and parsed.tx_id and parsed.seq is not None:
-            self.frames[(parsed.tx_id, parsed.seq)] = parsed.packet
-        super().produce(topic, key, value, headers, on_delivery, partition)
 
 
 def talk(
