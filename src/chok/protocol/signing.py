@@ -1,116 +1,98 @@
-"""What chok signs, and the records that carry signers' certificates and
-revocations (protocol.md, section 9).
+"""What chok signs for a transmission, its end record and a reaction
+(protocol.md, sections 9.2 to 9.5).
 
 Pure: byte layouts and SHA-256 only. The ECDSA itself (P-256, SHA-256, the
 signer's certificate key) is done by ``chok.pki.signatures``; this module says
 exactly which bytes are signed, so any client can check them.
 
-Every signed message starts with a domain string of its own (``chok-sig-tx-1``
-and so on, then a zero byte), so a signature over one kind of record can never
-pass for another kind.
+How signatures are written down (fingerprints, base64url, the JSON members,
+the domain strings) is ``sig_encoding``; its names are re-exported here, so
+that ``chok.protocol.signing`` stays the one place to import the signature
+layer from. Below: the records that carry signers' certificates and
+revocations (sections 9.6 and 9.7).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import re
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple, TypeGuard
+from typing import Any, NamedTuple
 
 from chok.errors import UsageError
 
 from ._util import INT64_MAX, dumps_compact, int_in
 from .names import is_user_name, validate_emoji, validate_user_name
+from .sig_encoding import (
+    DIGEST_BYTES,
+    DOMAIN_END,
+    DOMAIN_FRAMES,
+    DOMAIN_REACTION,
+    DOMAIN_REVOCATION,
+    DOMAIN_TRANSMISSION,
+    FINGERPRINT_BYTES,
+    MAX_MEMBER_TEXT,
+    MEMBER_FRAMES_HASH,
+    MEMBER_SIGNATURE,
+    MEMBER_SIGNER,
+    SIGNATURE_BYTES,
+    SignatureFields,
+    b64,
+    fingerprint,
+    is_fingerprint,
+    signature_fields,
+    unb64,
+)
 from .topics import MAX_CHANNEL, validate_channel_number
 
-#: A certificate is named by the first 16 bytes of the SHA-256 of its DER.
-FINGERPRINT_BYTES = 16
-SIGNATURE_BYTES = 64  # ECDSA P-256: r and s, 32 bytes each, big-endian
-DIGEST_BYTES = 32
-#: JSON members of a signed transmission or reaction record.
-MEMBER_SIGNER = "chokSigner"
-MEMBER_FRAMES_HASH = "chokFramesHash"
-MEMBER_SIGNATURE = "chokSig"
-#: Longest text kept from a signature member (anything longer is broken anyway).
-MAX_MEMBER_TEXT = 200
+__all__ = [
+    "ADMIN_SIGNER_NAME",
+    "CERT_KEY_PREFIX",
+    "DIGEST_BYTES",
+    "DOMAIN_END",
+    "DOMAIN_FRAMES",
+    "DOMAIN_REACTION",
+    "DOMAIN_REVOCATION",
+    "DOMAIN_TRANSMISSION",
+    "FINGERPRINT_BYTES",
+    "HEADER_SIGNATURE",
+    "MAX_MEMBER_TEXT",
+    "MEMBER_FRAMES_HASH",
+    "MEMBER_SIGNATURE",
+    "MEMBER_SIGNER",
+    "REVOCATION_VERSION",
+    "REVOKED_KEY_PREFIX",
+    "SIGNATURE_BYTES",
+    "SIG_HEADER_SIZE",
+    "SIG_HEADER_VERSION",
+    "CertRecord",
+    "EndSignature",
+    "FrameDigest",
+    "Revocation",
+    "SignatureFields",
+    "b64",
+    "build_cert_record",
+    "cert_key",
+    "end_message",
+    "fingerprint",
+    "frames_digest",
+    "is_fingerprint",
+    "parse_cert_record",
+    "parse_end_signature",
+    "parse_revocation_value",
+    "reaction_message",
+    "signature_fields",
+    "signer_name",
+    "transmission_message",
+    "unb64",
+]
 
 #: The header of an end-of-transmission record that carries the signature.
 HEADER_SIGNATURE = "chok-sig"
 SIG_HEADER_VERSION = 1
 SIG_HEADER_SIZE = 1 + FINGERPRINT_BYTES + 8 + SIGNATURE_BYTES  # 89
-
-CERT_KEY_PREFIX = "chok-cert-"
-REVOKED_KEY_PREFIX = "chok-revoked-"
-REVOCATION_VERSION = 1
-#: The common name of the certificate that signs the admin's records.
-ADMIN_SIGNER_NAME = "chok-admin"
-#: Aiven names a person's service user (and certificate) ``chok-<name>``.
-_SERVICE_PREFIX = "chok-"
-
-DOMAIN_FRAMES = b"chok-frames-1\x00"
-DOMAIN_TRANSMISSION = b"chok-sig-tx-1\x00"
-DOMAIN_END = b"chok-sig-end-1\x00"
-DOMAIN_REACTION = b"chok-sig-reaction-1\x00"
-DOMAIN_REVOCATION = b"chok-sig-revoked-1\x00"
-
-_FINGERPRINT = re.compile(r"[0-9a-f]{32}")
-_B64URL = re.compile(r"[A-Za-z0-9_-]*")
-_GENERATION = re.compile(r"[1-9][0-9]{0,8}")
-
-
-def fingerprint(cert_der: bytes) -> str:
-    """The name of a certificate: the first 16 bytes of SHA-256(DER), lowercase hex."""
-    return hashlib.sha256(cert_der).digest()[:FINGERPRINT_BYTES].hex()
-
-
-def is_fingerprint(text: object) -> TypeGuard[str]:
-    return isinstance(text, str) and _FINGERPRINT.fullmatch(text) is not None
-
-
-def b64(raw: bytes) -> str:
-    """base64url without padding (RFC 4648 section 5)."""
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-_B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-_B64_VALUE = {char: index for index, char in enumerate(_B64_ALPHABET)}
-_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
-
-
-def unb64(text: object, size: int) -> bytes | None:
-    """The ``size`` bytes of a base64url text without padding, or None."""
-    if not isinstance(text, str) or len(text) != (size * 8 + 5) // 6:
-        return None
-    if not _B64URL.fullmatch(text):
-        return None
-    # Only the canonical text: the unused low bits of the last character are zero.
-    unused = len(text) * 6 - size * 8
-    if _B64_VALUE[text[-1]] & ((1 << unused) - 1):
-        return None
-    try:
-        padded = text.encode("ascii").translate(_TO_STANDARD) + b"=" * (-len(text) % 4)
-        raw = binascii.a2b_base64(padded, strict_mode=True)
-    except binascii.Error:
-        return None
-    return raw if len(raw) == size else None
-
-
-def signer_name(common_name: str) -> str | None:
-    """The user name a person's certificate speaks for, from its common name.
-
-    ``alice`` (first generation), ``alice.2``, ``alice.3`` ... (after rotations,
-    access.common_name), each optionally prefixed ``chok-`` (Aiven's service
-    users). None if the common name is none of these.
-    """
-    name, dot, generation = common_name.partition(".")
-    if dot and not _GENERATION.fullmatch(generation):
-        return None
-    name = name.removeprefix(_SERVICE_PREFIX)
-    return name if is_user_name(name) else None
 
 
 def _u8_text(text: str) -> bytes:
@@ -240,62 +222,6 @@ def reaction_message(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class SignatureFields:
-    """The signature members of a record, as written (text, unchecked).
-
-    A record is *signed* when any of the members is present; a member that is
-    missing or not a string is kept as "" so that the record fails to verify
-    (a broken signature is forged, never unsigned).
-    """
-
-    signer: str
-    signature: str
-    frames_hash: str | None = None
-
-    @property
-    def signer_fingerprint(self) -> str | None:
-        return self.signer if is_fingerprint(self.signer) else None
-
-    @property
-    def signature_bytes(self) -> bytes | None:
-        return unb64(self.signature, SIGNATURE_BYTES)
-
-    @property
-    def frames_hash_bytes(self) -> bytes | None:
-        return unb64(self.frames_hash, DIGEST_BYTES)
-
-    def to_json_obj(self) -> dict[str, str]:
-        obj = {MEMBER_SIGNER: self.signer}
-        if self.frames_hash is not None:
-            obj[MEMBER_FRAMES_HASH] = self.frames_hash
-        obj[MEMBER_SIGNATURE] = self.signature
-        return obj
-
-    @classmethod
-    def make(
-        cls, signer: str, signature: bytes, frames_hash: bytes | None = None
-    ) -> SignatureFields:
-        if not is_fingerprint(signer) or len(signature) != SIGNATURE_BYTES:
-            raise UsageError("a signature needs a certificate fingerprint and 64 bytes")
-        return cls(signer, b64(signature), None if frames_hash is None else b64(frames_hash))
-
-
-def _member_text(obj: Mapping[str, Any], name: str) -> str:
-    value = obj.get(name)
-    return value if isinstance(value, str) and len(value) <= MAX_MEMBER_TEXT else ""
-
-
-def signature_fields(obj: Mapping[str, Any], *, with_frames: bool) -> SignatureFields | None:
-    """The signature members of a decoded record, or None if it has none (unsigned)."""
-    if MEMBER_SIGNATURE not in obj and MEMBER_SIGNER not in obj and MEMBER_FRAMES_HASH not in obj:
-        return None
-    frames = _member_text(obj, MEMBER_FRAMES_HASH) if with_frames else None
-    return SignatureFields(
-        _member_text(obj, MEMBER_SIGNER), _member_text(obj, MEMBER_SIGNATURE), frames
-    )
-
-
 class EndSignature(NamedTuple):
     """The ``chok-sig`` header of an end-of-transmission record (section 9.5)."""
 
@@ -333,6 +259,31 @@ def parse_end_signature(headers: object) -> EndSignature | None:
     if timestamp > INT64_MAX:
         return None
     return EndSignature(raw[1:17].hex(), timestamp, raw[25:])
+
+
+CERT_KEY_PREFIX = "chok-cert-"
+REVOKED_KEY_PREFIX = "chok-revoked-"
+REVOCATION_VERSION = 1
+#: The common name of the certificate that signs the admin's records.
+ADMIN_SIGNER_NAME = "chok-admin"
+#: Aiven names a person's service user (and certificate) ``chok-<name>``.
+_SERVICE_PREFIX = "chok-"
+
+_GENERATION = re.compile(r"[1-9][0-9]{0,8}")
+
+
+def signer_name(common_name: str) -> str | None:
+    """The user name a person's certificate speaks for, from its common name.
+
+    ``alice`` (first generation), ``alice.2``, ``alice.3`` ... (after rotations,
+    access.common_name), each optionally prefixed ``chok-`` (Aiven's service
+    users). None if the common name is none of these.
+    """
+    name, dot, generation = common_name.partition(".")
+    if dot and not _GENERATION.fullmatch(generation):
+        return None
+    name = name.removeprefix(_SERVICE_PREFIX)
+    return name if is_user_name(name) else None
 
 
 # --- certificates (section 9.6) ------------------------------------------------
