@@ -2,9 +2,9 @@
 certificate fingerprints, base64url, the domain strings, and the signature
 members of a JSON record.
 
-It exists apart from ``signing`` (what is signed) because every signed
-record writes its signature this way: the shared layer sits below the modules
-that build those records.
+It exists apart from ``signing`` (the signed messages) and ``certs`` (the
+certificate and revocation records) because both of those write signatures
+this way: the shared layer sits below them, so neither imports the other.
 
 Every signed message starts with a domain string of its own (``chok-sig-tx-1``
 and so on, then a zero byte), so a signature over one kind of record can never
