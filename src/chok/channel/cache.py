@@ -17,45 +17,26 @@ missed a deletion; it is read in full again.
 from __future__ import annotations
 
 import dataclasses
-import json
-import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from chok.channel.session import ChannelSession, now_ms
-from chok.channel.store import TX_COLUMNS, Store, reactions_json, tx_row
-from chok.channel.timeline import (
-    Entry,
-    Fold,
-    Timeline,
-    Verdicts,
-    _effective,
-    _read_until,
-    _signed_copy,
+from chok.channel.cache_rows import (
+    Folded,
+    full_rows,
+    replace_rows,
+    set_position,
+    touched,
+    write_tail,
 )
+from chok.channel.session import ChannelSession, now_ms
+from chok.channel.store import Store
+from chok.channel.timeline import Entry, Fold, Timeline, Verdicts, _read_until
 from chok.kafka.stream import BEGINNING, PartitionReader
-from chok.protocol.reactions import ReactionRecord, effective_reactions, parse_reaction_key
-from chok.protocol.sealed import parse_sealed_reaction_key
-from chok.protocol.transmission import Transmission
 
 #: A cache not refreshed for this long is read in full again (below 24 h, see above).
 FULL_READ_AFTER_MS = 20 * 3600 * 1000
 #: A tail longer than this share of the partition is cheaper to read in full.
 FULL_READ_SHARE = 0.5
-_CHUNK = 500
-
-_MARKS = ",".join("?" * 18)
-_UPSERT_TX = (
-    f"INSERT INTO tx ({TX_COLUMNS}) VALUES ({_MARKS}) "
-    "ON CONFLICT (channel, start_offset) DO UPDATE SET user_id=excluded.user_id, "
-    "timestamp_ms=excluded.timestamp_ms, end_offset=excluded.end_offset, "
-    "message_count=excluded.message_count, tx_id=excluded.tx_id, frames=excluded.frames, "
-    "duration_ms=excluded.duration_ms, frame_ms=excluded.frame_ms, "
-    "map_from_reactions=excluded.map_from_reactions, display_name=excluded.display_name, "
-    "map=excluded.map, epoch=excluded.epoch, sig=excluded.sig, signed_copy=excluded.signed_copy"
-)
 
 
 @dataclass
@@ -77,15 +58,6 @@ class FullRead:
             self.entries(since_ms), self.high, self.audio_low, self.audio_high,
             self.fold.first_offset, self.verdicts,
         )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Folded:
-    """What the cache writes of a fold: transmissions opened (with their epoch on
-    a private channel) and reactions opened and checked, in log order."""
-
-    transmissions: dict[int, tuple[Transmission, int | None]]
-    reactions: list[tuple[bytes, ReactionRecord, int]]
 
 
 @dataclass(frozen=True)
@@ -252,13 +224,13 @@ class TimelineCache:
             folded = self._resolve(fold)
             if self._apply(fold, folded, position.next_offset, marks):
                 self._trust_saved(marks.meta_high)
-                touched = _touched(fold, folded)
+                now = touched(fold, folded)
                 return Refresh(
-                    changed=frozenset(changed | touched - fold.forgotten),
+                    changed=frozenset(changed | now - fold.forgotten),
                     removed=frozenset(removed | fold.forgotten),
                 )
             # Another process read meanwhile: what it saw changed too; read on from there.
-            changed |= _touched(fold, folded) - fold.forgotten
+            changed |= touched(fold, folded) - fold.forgotten
             removed |= fold.forgotten
             marks = self._watermarks(reader)
         return Refresh(changed=frozenset(changed), removed=frozenset(removed))
@@ -271,32 +243,11 @@ class TimelineCache:
         Archived recordings missing from it stay (the archive outlives the
         broker: a broker that lost its data must not empty the archive).
         """
-        fold = full.fold
-        folded = self._resolve(fold)
-        grouped: dict[int, list[ReactionRecord]] = {}
-        for _key, record, _offset in folded.reactions:
-            grouped.setdefault(record.start_offset, []).append(record)
-        rows = [
-            tx_row(
-                tx, fold.first_offset.get(start, 0), _effective(tx, grouped.get(start)), epoch,
-                _signed_copy(tx, fold.signed.get(start)),
-            )
-            for start, (tx, epoch) in folded.transmissions.items()
-        ]  # fmt: skip
-        reactions = [
-            _reaction_row(full.channel, key, record, offset)
-            for key, record, offset in folded.reactions
-        ]
+        folded = self._resolve(full.fold)
+        rows, reactions = full_rows(full.channel, full.fold, folded)
         with self.store.write() as db:
-            db.execute(
-                "DELETE FROM tx WHERE channel=? AND start_offset NOT IN "
-                "(SELECT start_offset FROM audio WHERE channel=?)",
-                (full.channel, full.channel),
-            )
-            db.execute("DELETE FROM reaction WHERE channel=?", (full.channel,))
-            db.executemany(f"INSERT OR REPLACE INTO tx ({TX_COLUMNS}) VALUES ({_MARKS})", rows)
-            db.executemany("INSERT OR REPLACE INTO reaction VALUES (?,?,?,?,?,?,?,?)", reactions)
-            _set_position(db, full.channel, full.high, full.audio_low, full.audio_high)
+            replace_rows(db, full.channel, rows, reactions)
+            set_position(db, full.channel, full.high, full.audio_low, full.audio_high)
         self._trust_saved(full.high)
 
     def _trust_saved(self, high: int) -> None:
@@ -325,36 +276,8 @@ class TimelineCache:
             found = row.fetchone()
             if found is None or found[0] != read_from:
                 return found is not None and found[0] >= marks.meta_high
-            gone = sorted(fold.forgotten)
-            for chunk in _chunks(gone):
-                marks_sql = ",".join("?" * len(chunk))
-                where = f"channel=? AND start_offset IN ({marks_sql})"
-                gone_files += [p for (p,) in db.execute(f"SELECT path FROM audio WHERE {where}",
-                                                        (channel, *chunk))]  # fmt: skip
-                db.execute(f"DELETE FROM audio WHERE {where}", (channel, *chunk))
-                db.execute(f"DELETE FROM tx WHERE {where}", (channel, *chunk))
-            db.executemany(
-                _UPSERT_TX,
-                [
-                    tx_row(
-                        tx, fold.first_offset[s], {}, epoch, _signed_copy(tx, fold.signed.get(s))
-                    )
-                    for s, (tx, epoch) in folded.transmissions.items()
-                ],
-            )
-            db.executemany(
-                "DELETE FROM reaction WHERE channel=? AND key=?",
-                [(channel, key) for key in fold.dropped],
-            )
-            db.executemany(
-                "INSERT OR REPLACE INTO reaction VALUES (?,?,?,?,?,?,?,?)",
-                [
-                    _reaction_row(channel, key, record, offset)
-                    for key, record, offset in folded.reactions
-                ],
-            )
-            _refold_reactions(db, channel, _touched(fold, folded))
-            _set_position(db, channel, marks.meta_high, marks.audio_low, marks.audio_high)
+            gone_files = write_tail(db, channel, fold, folded)
+            set_position(db, channel, marks.meta_high, marks.audio_low, marks.audio_high)
         for path in gone_files:  # taken back by their talker: gone from the archive too
             Path(path).unlink(missing_ok=True)
         return True
@@ -362,63 +285,3 @@ class TimelineCache:
 
 def _cutoff(since_s: int | None) -> int | None:
     return None if since_s is None else now_ms() - since_s * 1000
-
-
-def _chunks(items: list[int]) -> Iterable[list[int]]:
-    for index in range(0, len(items), _CHUNK):
-        yield items[index : index + _CHUNK]
-
-
-def _reaction_row(channel: int, key: bytes, record: ReactionRecord, offset: int) -> tuple[Any, ...]:
-    return (
-        channel, key, record.start_offset, offset, record.user, record.emoji,
-        int(record.on), record.timestamp_ms,
-    )  # fmt: skip
-
-
-def _set_position(db: Any, channel: int, high: int, audio_low: int, audio_high: int) -> None:
-    db.execute(
-        "INSERT OR REPLACE INTO position VALUES (?,?,?,?,?)",
-        (channel, high, int(time.time() * 1000), audio_low, audio_high),
-    )
-
-
-def _touched(fold: Fold, folded: Folded) -> set[int]:
-    """Start offsets whose effective reactions may have changed."""
-    starts = set(folded.transmissions)
-    starts.update(record.start_offset for _key, record, _offset in folded.reactions)
-    for key in fold.dropped:
-        parsed = parse_reaction_key(key)
-        sealed = parse_sealed_reaction_key(key) if parsed is None else None
-        if parsed is not None:
-            starts.add(parsed[1])
-        elif sealed is not None:  # a private channel's reaction taken away
-            starts.add(sealed.start_offset)
-    return starts
-
-
-def _refold_reactions(db: Any, channel: int, starts: set[int]) -> None:
-    """Recompute the effective reactions of these transmissions from the database."""
-    for chunk in _chunks(sorted(starts)):
-        marks = ",".join("?" * len(chunk))
-        maps = dict(
-            db.execute(
-                f"SELECT start_offset, map FROM tx WHERE channel=? AND start_offset IN ({marks})",
-                (channel, *chunk),
-            ).fetchall()
-        )
-        records: dict[int, list[ReactionRecord]] = {}
-        for start, user, emoji, is_on, ts in db.execute(
-            "SELECT start_offset, user, emoji, is_on, ts FROM reaction WHERE channel=? "
-            f"AND start_offset IN ({marks}) ORDER BY meta_offset",
-            (channel, *chunk),
-        ):
-            records.setdefault(start, []).append(
-                ReactionRecord(channel, start, user, emoji, bool(is_on), ts)
-            )
-        updates = [
-            (reactions_json(effective_reactions(json.loads(raw), records.get(start, ()))),
-             channel, start)
-            for start, raw in maps.items()
-        ]  # fmt: skip
-        db.executemany("UPDATE tx SET reactions=? WHERE channel=? AND start_offset=?", updates)
