@@ -16,7 +16,6 @@ connected), "sent", "failed" (refused for good, e.g. access revoked) or "left"
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -24,9 +23,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from chok.channel.connection import Clock, ConnectionMachine, ConnState, ConnStatus
+from chok.channel.delivery_producer import DeliveryProducer, ProducerFactory
 from chok.channel.outbox import SYNC_INTERVAL_S, OutboxEnd, OutboxEntry
 from chok.channel.outgoing import TransmissionRecords
-from chok.channel.producers import forget_shared, outbox_producer, shared_producer
+from chok.channel.producers import outbox_producer, shared_producer
 from chok.channel.security import ChannelSecurity, security_for
 from chok.errors import (
     AccessDeniedError,
@@ -38,12 +38,10 @@ from chok.errors import (
 )
 from chok.kafka.admin import refusal
 from chok.kafka.client import Credentials
-from chok.kafka.producer import Delivered, RecordProducer
+from chok.kafka.producer import RecordProducer
 from chok.protocol.audio import AudioRecord
 from chok.protocol.transmission import Transmission, build_transmission
 
-ProducerFactory = Callable[[], RecordProducer]
-Report = Callable[[Delivered | None, ChokError | None], None]
 #: A delivery report for the end marker / the record uses these instead of a seq.
 _END, _RECORD, _CERT = -1, -2, -3
 
@@ -95,11 +93,10 @@ class Delivery:
         self.entry = entry
         self._creds = creds
         meta = entry.meta
-        self._new_producer: ProducerFactory = new_producer or (
-            lambda: outbox_producer(creds, meta.audio_topic)
+        self._producer = DeliveryProducer(
+            producer or shared_producer(creds, meta.audio_topic),
+            new_producer or (lambda: outbox_producer(creds, meta.audio_topic)),
         )
-        self._owned = False  # the caller's, or the process's shared one: never closed here
-        self._producer = producer or shared_producer(creds, meta.audio_topic)
         # Signed with the person's key, sealed on a private channel (protocol.md 9, 10).
         self._records = TransmissionRecords(
             _security(creds, meta.channel, meta.epoch > 0),
@@ -112,9 +109,6 @@ class Delivery:
         self._clock = clock
         self._lock = threading.RLock()
         self._acked = threading.Condition(self._lock)  # notified on every acknowledgement
-        self._reports: queue.SimpleQueue[tuple[int, int, Delivered | None, ChokError | None]]
-        self._reports = queue.SimpleQueue()
-        self._generation = 0
         self._order: list[int] = list(entry.unacked())  # seqs to produce, in order
         self._cursor = 0
         self._end_queued = False
@@ -238,11 +232,7 @@ class Delivery:
         self._update()
 
     def _apply_reports(self) -> None:
-        while True:
-            try:
-                generation, what, delivered, error = self._reports.get_nowait()
-            except queue.Empty:
-                return
+        for what, delivered, error in self._producer.reports():
             if delivered is not None:
                 self.machine.succeeded()
                 if what == _RECORD:
@@ -254,7 +244,7 @@ class Delivery:
                 else:
                     self.entry.ack_frame(what, delivered.offset)
                 self._acked.notify_all()
-            elif error is not None and generation == self._generation:
+            elif error is not None:
                 self._failed(error)
                 self._replace = True
 
@@ -276,10 +266,6 @@ class Delivery:
             with self._lock:
                 self._failed(denied)
 
-    def _report(self, what: int) -> Report:
-        generation = self._generation
-        return lambda delivered, error: self._reports.put((generation, what, delivered, error))
-
     def _pump(self) -> None:
         """Produce, in order, what this producer has not been given yet."""
         if self._done.is_set() or self._replace:
@@ -289,7 +275,7 @@ class Delivery:
             while self._cursor < len(self._order):
                 seq = self._order[self._cursor]
                 record = self._frame_record(seq, entry.frames[seq])
-                if not self._produce_audio(record, self._report(seq)):
+                if not self._produce_audio(record, seq):
                     return  # librdkafka's queue is full: the next step tries again
                 self._cursor += 1
             end = entry.end
@@ -297,7 +283,7 @@ class Delivery:
                 eot = self._records.end(
                     dict(entry.frames), end.frames, end.duration_ms, end.released_ms
                 )
-                self._end_queued = self._produce_audio(eot, self._report(_END))
+                self._end_queued = self._produce_audio(eot, _END)
         except ChokError as exc:  # a producer that failed for good
             self.machine.failed(str(exc))
             self._replace = True
@@ -305,14 +291,13 @@ class Delivery:
     def _frame_record(self, seq: int, value: bytes) -> AudioRecord:
         return self._records.frame(seq, value)
 
-    def _produce_audio(self, record: AudioRecord, report: Report) -> bool:
+    def _produce_audio(self, record: AudioRecord, what: int) -> bool:
         meta = self.entry.meta
         if not self.machine.awaiting_answer:
             self.machine.attempt_started()
         return self._producer.enqueue(
-            meta.audio_topic, record.key, record.value, record.headers, meta.audio_partition,
-            report,
-        )  # fmt: skip
+            meta.audio_topic, record.key, record.value, record.headers, meta.audio_partition, what
+        )
 
     def _maybe_record(self) -> None:
         entry, meta = self.entry, self.entry.meta
@@ -344,11 +329,11 @@ class Delivery:
             if cert is not None:
                 self._producer.enqueue(
                     meta.metadata_topic, cert.key(), cert.der, None, meta.metadata_partition,
-                    self._report(_CERT),
+                    _CERT,
                 )  # fmt: skip
             self._record_queued = self._producer.enqueue(
                 meta.metadata_topic, key, value, None, meta.metadata_partition,
-                self._report(_RECORD),
+                _RECORD,
             )  # fmt: skip
         except ChokError as exc:
             self.machine.failed(str(exc))
@@ -373,13 +358,7 @@ class Delivery:
     def _replace_producer(self) -> None:
         """Start afresh on a new producer: everything not acknowledged, in order."""
         self._replace = False
-        old, owned = self._producer, self._owned
-        self._generation += 1
-        self._producer, self._owned = self._new_producer(), True
-        if owned:
-            old.close()
-        else:
-            forget_shared(old)
+        self._producer.replace()
         self._order, self._cursor = self.entry.unacked(), 0
         self._end_queued = self._record_queued = False
 
@@ -394,8 +373,7 @@ class Delivery:
             self._done.set()
         elif self._state is DeliveryState.FAILED:
             self.entry.leave()
-        if self._owned:
-            self._producer.close()
+        self._producer.close()
         self._update()
 
     def _update(self) -> None:
