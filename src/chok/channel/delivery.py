@@ -24,7 +24,7 @@ from enum import StrEnum
 
 from chok.channel.connection import Clock, ConnectionMachine, ConnState, ConnStatus
 from chok.channel.delivery_producer import DeliveryProducer, ProducerFactory
-from chok.channel.outbox import SYNC_INTERVAL_S, OutboxEnd, OutboxEntry
+from chok.channel.outbox import SYNC_INTERVAL_S, OutboxEnd, OutboxEntry, OutboxMeta
 from chok.channel.outgoing import TransmissionRecords
 from chok.channel.producers import outbox_producer, shared_producer
 from chok.channel.security import ChannelSecurity, security_for
@@ -77,6 +77,16 @@ def _security(creds: Credentials, channel: int, private: bool) -> ChannelSecurit
         return security_for(creds, channel, private)
     except ConfigError:
         return None
+
+
+def _unsigned_record(meta: OutboxMeta, offsets: tuple[int, int], end: OutboxEnd) -> Transmission:
+    """An entry's transmission record (protocol.md 5.1), before it is signed:
+    the offsets the broker gave its first and last frame, the end's figures."""
+    return build_transmission(
+        user=meta.talker, channel=meta.channel, start_offset=offsets[0], end_offset=offsets[1],
+        timestamp_ms=end.released_ms, tx_id=meta.tx_id, frames=end.frames,
+        duration_ms=end.duration_ms, frame_ms=meta.frame_ms, display_name=meta.display_name,
+    )  # fmt: skip
 
 
 class Delivery:
@@ -309,18 +319,7 @@ class Delivery:
         offsets = entry.offsets()
         if self._record_queued or entry.unacked() or offsets is None:
             return
-        self.transmission = build_transmission(
-            user=meta.talker,
-            channel=meta.channel,
-            start_offset=offsets[0],
-            end_offset=offsets[1],
-            timestamp_ms=entry.end.released_ms,
-            tx_id=meta.tx_id,
-            frames=entry.end.frames,
-            duration_ms=entry.end.duration_ms,
-            frame_ms=meta.frame_ms,
-            display_name=meta.display_name,
-        )
+        self.transmission = _unsigned_record(meta, offsets, entry.end)
         self.transmission, key, value = self._records.transmission(
             self.transmission, dict(entry.frames)
         )
@@ -344,13 +343,7 @@ class Delivery:
             offsets = self.entry.offsets()
             end = self.entry.end
             if offsets is not None and end is not None:
-                meta = self.entry.meta
-                unsigned = build_transmission(
-                    user=meta.talker, channel=meta.channel, start_offset=offsets[0],
-                    end_offset=offsets[1], timestamp_ms=end.released_ms, tx_id=meta.tx_id,
-                    frames=end.frames, duration_ms=end.duration_ms, frame_ms=meta.frame_ms,
-                    display_name=meta.display_name,
-                )  # fmt: skip
+                unsigned = _unsigned_record(self.entry.meta, offsets, end)
                 self.transmission = self._records.transmission(unsigned, dict(self.entry.frames))[0]
         self.entry.finish()
         self._finish(DeliveryState.SENT)
