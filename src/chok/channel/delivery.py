@@ -8,10 +8,9 @@ vanished during a broker restart), the delivery replaces it and re-sends, in
 order, every frame not yet acknowledged: receivers drop any frame they already
 have (same talker, transmission and seq).
 
-It is also the handle a talker observes after release: ``state`` is "sending"
-(the broker answers), "queued" (it does not: kept, will be sent when
-connected), "sent", "failed" (refused for good, e.g. access revoked) or "left"
-(given up by this process: the next chok on the profile sends it).
+It is also the handle a talker observes after release: ``state``,
+``progress()`` and ``result()`` give the values of ``delivery_state``
+(sending, queued, sent, failed or left), re-exported here.
 """
 
 from __future__ import annotations
@@ -19,11 +18,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import StrEnum
 
-from chok.channel.connection import Clock, ConnectionMachine, ConnState, ConnStatus
+from chok.channel.connection import Clock, ConnectionMachine, ConnState
 from chok.channel.delivery_producer import DeliveryProducer, ProducerFactory
+from chok.channel.delivery_state import DeliveryProgress, DeliveryState, TalkResult
 from chok.channel.outbox import SYNC_INTERVAL_S, OutboxEnd, OutboxEntry, OutboxMeta
 from chok.channel.outgoing import TransmissionRecords
 from chok.channel.producers import outbox_producer, shared_producer
@@ -42,33 +40,10 @@ from chok.kafka.producer import RecordProducer
 from chok.protocol.audio import AudioRecord
 from chok.protocol.transmission import Transmission, build_transmission
 
+__all__ = ["Delivery", "DeliveryProgress", "DeliveryState", "TalkResult"]
+
 #: A delivery report for the end marker / the record uses these instead of a seq.
 _END, _RECORD, _CERT = -1, -2, -3
-
-
-class DeliveryState(StrEnum):
-    SENDING = "sending"
-    QUEUED = "queued"
-    SENT = "sent"
-    FAILED = "failed"
-    LEFT = "left"
-
-
-@dataclass(frozen=True)
-class TalkResult:
-    transmission: Transmission | None  # None when nothing was said (zero frames)
-    frames: int
-    bytes_sent: int
-    tx_id: str
-
-
-@dataclass(frozen=True)
-class DeliveryProgress:
-    state: DeliveryState
-    frames: int  # frame records in the outbox
-    acknowledged: int  # of them, acknowledged by the broker
-    waiting_s: float  # since the release (0 before it)
-    connection: ConnStatus
 
 
 def _security(creds: Credentials, channel: int, private: bool) -> ChannelSecurity | None:
