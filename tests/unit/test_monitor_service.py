@@ -80,7 +80,9 @@ class FakeMultiReader:
     closed: bool = False
     _next: dict[str, int] = field(default_factory=dict)
 
-    def watermarks(self, topic: str, partition: int = 0, timeout: float = 10.0) -> tuple[int, int]:
+    def watermarks(
+        self, topic: str, partition: int = 0, timeout: float = 10.0, cancelled: object = None
+    ) -> tuple[int, int]:
         self._answer()
         with self.broker.lock:
             return 0, len(self.broker.logs.get(topic, []))

@@ -240,6 +240,10 @@ class FamilyReader:
         ]
         self._reader.assign(places)
 
+    @property
+    def is_open(self) -> bool:
+        return self._reader is not None
+
     def poll(self, timeout: float, batch: int = 500) -> set[str]:
         """Apply what arrives within ``timeout``; return what changed
         ("members", "heard", "access")."""

@@ -29,6 +29,11 @@ ChangeHandler = Callable[[set[str]], None]
 RELIST_S = 1800.0  # new members of the family are found this often
 RETRY_S = 5.0
 FLUSH_S = 5.0
+# Going away: "offline" and what was heard get this long (a cluster that
+# answers takes milliseconds; one that did not at the last write gets one
+# short try, so that it does not hold the exit).
+FINAL_FLUSH_S = 2.0
+FINAL_FLUSH_UNREACHABLE_S = 0.2
 
 
 def _now_ms() -> int:
@@ -56,6 +61,9 @@ class FamilyService:
         self._thread = threading.Thread(target=self._run, name="chok-family", daemon=True)
         self._producer: RecordProducer | None = None
         self.available = True  # False: the cluster has no family topics for us
+        self._relist_at = 0.0  # when to list the family's topics (again)
+        self._flushed_last = True  # the last write reached the cluster
+        self._finishing = False
         self._extra = client_extra or {}  # librdkafka settings (the benchmark's statistics)
         self.error: ChokError | None = None
 
@@ -86,14 +94,13 @@ class FamilyService:
             self.profile.credentials, self.user, self.store, long_poll=True, watch_access=True,
             extra=self._extra,
         )  # fmt: skip
-        relist = 0.0
         try:
             self._producer = RecordProducer(self.profile.credentials, self._extra)
             if self.presence is not None:
                 self._write_presence(self.presence.start(_now_ms()))
             while not self._stop.is_set():
-                if time.monotonic() >= relist:
-                    relist = self._open(reader)
+                if time.monotonic() >= self._relist_at:
+                    self._relist_at = self._open(reader)
                 changed = self._poll(reader)
                 if changed and self._on_change is not None:
                     self._on_change(changed)
@@ -105,7 +112,10 @@ class FamilyService:
     def _open(self, reader: family.FamilyReader) -> float:
         try:
             producer = self._producer
-            reader.open(producer.topic_names if producer is not None else None)
+            stopping = self._stop.is_set
+            reader.open(
+                (lambda: producer.topic_names(cancelled=stopping)) if producer is not None else None
+            )
             self.available = True
             return time.monotonic() + RELIST_S
         except family.FamilyMissing:
@@ -116,15 +126,15 @@ class FamilyService:
             return time.monotonic() + RETRY_S
 
     def _poll(self, reader: family.FamilyReader) -> set[str]:
-        if not self.available:
+        if not self.available or not reader.is_open:
             self._stop.wait(0.5)
             return set()
         try:
             return reader.poll(0.5)
         except ChokError as exc:
             self.error = exc
-            reader.close()
-            self._stop.wait(RETRY_S)
+            reader.close()  # opened again by _open, which a stop cuts short
+            self._relist_at = time.monotonic() + RETRY_S
             return set()
 
     def _tick(self) -> None:
@@ -146,7 +156,7 @@ class FamilyService:
                 self._producer.produce(
                     person_topic(self.user), PRESENCE_KEY, record.to_value(), partition=0
                 )
-            self._producer.flush(FLUSH_S)
+            self._flush()
         except ChokError as exc:
             self.error = exc
             if self.presence is not None:
@@ -160,15 +170,25 @@ class FamilyService:
                 self._producer.produce(
                     person_topic(self.user), record.key(), record.to_value(), partition=0
                 )
-            self._producer.flush(FLUSH_S)
+            self._flush()
             family.remember_heard(self.store, records)
         except ChokError as exc:
             self.error = exc
             with self._lock:
                 self.tracker.put_back(records, _now_ms())
 
+    def _flush(self) -> None:
+        assert self._producer is not None
+        reached, self._flushed_last = self._flushed_last, False
+        if self._finishing:  # going away: a short last try
+            self._producer.flush(FINAL_FLUSH_S if reached else FINAL_FLUSH_UNREACHABLE_S)
+        else:
+            self._producer.flush(FLUSH_S, cancelled=self._stop.is_set)
+        self._flushed_last = True
+
     def _finish(self) -> None:
         """Going away: what was heard, then "offline"."""
+        self._finishing = True
         with self._lock:
             records = self.tracker.take(_now_ms(), self._existing) if self.tracker.pending else []
         self._write_heard(records)

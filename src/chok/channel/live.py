@@ -30,6 +30,7 @@ from chok.channel.incoming import AudioReader
 from chok.channel.security import ChannelSecurity
 from chok.channel.session import ChannelSession
 from chok.errors import ChokError, ConfigError
+from chok.kafka.client import Cancelled
 from chok.kafka.stream import PartitionReader, headers_of
 from chok.pki.trust import Authenticity
 from chok.protocol.audio import (
@@ -157,7 +158,9 @@ class LiveListener:
             return False
         return security.retry_keys(lambda: session.metadata_reader("trust"))
 
-    def tune_in(self, offset: int | None = None, timeout: float = 10.0) -> int:
+    def tune_in(
+        self, offset: int | None = None, timeout: float = 10.0, cancelled: Cancelled | None = None
+    ) -> int:
         """Start at ``offset`` (default: the live end); return the offset.
 
         The partition's leader answering the end-offset query proves the
@@ -166,7 +169,7 @@ class LiveListener:
         control asks at once). The first fetch is not awaited: at the live end
         the broker holds it for fetch.wait.max.ms.
         """
-        _, end = self._reader.watermarks(timeout)
+        _, end = self._reader.watermarks(timeout, cancelled=cancelled)
         start = end if offset is None else offset
         self._reader.assign(start)
         self.position = start

@@ -28,6 +28,7 @@ from chok.channel.runtime import Clock, ErrorHandler, LiveRuntime, Probe, StateH
 from chok.channel.scan import ScanGate
 from chok.channel.session import ChannelSession
 from chok.errors import ChokError, KafkaTimeoutError, UsageError
+from chok.kafka.client import Cancelled
 from chok.kafka.multi import MultiPartitionReader, Place
 from chok.kafka.stream import PartitionReader
 
@@ -49,7 +50,11 @@ class MultiReader(Protocol):
     at_end: set[Place]
 
     def watermarks(
-        self, topic: str, partition: int = 0, timeout: float = 10.0
+        self,
+        topic: str,
+        partition: int = 0,
+        timeout: float = 10.0,
+        cancelled: Cancelled | None = None,
     ) -> tuple[int, int]: ...
 
     def assign(self, places: Sequence[tuple[str, int, int]]) -> None: ...
@@ -163,13 +168,16 @@ class MonitorService(LiveRuntime[tuple[int, int]]):
             offset = self._start_offsets.get(number)
             if offset is None:
                 _, offset = reader.watermarks(
-                    session.audio_topic, session.config.audio_partition, timeout
+                    session.audio_topic,
+                    session.config.audio_partition,
+                    timeout,
+                    cancelled=self._stop.is_set,
                 )
             places.append((session.audio_topic, session.config.audio_partition, offset))
         reader.assign(places)
         waiting = {(t, p) for t, p, _ in places}
         deadline = time.monotonic() + timeout
-        while waiting and time.monotonic() < deadline:
+        while waiting and time.monotonic() < deadline and not self._stop.is_set():
             msg = reader.poll(0.05)
             if msg is not None:
                 self._early.append(msg)

@@ -152,10 +152,10 @@ class LiveRuntime(Generic[Answer]):
         with self._lock:
             return self.machine.describe()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         if self._thread.is_alive():
-            self._thread.join(10)
+            self._thread.join(timeout)
         with self._lock:
             self.machine.close()
 

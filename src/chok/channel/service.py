@@ -99,7 +99,7 @@ class ListenService(LiveRuntime[Watermarks]):
         listener = self._live()
         if self.session.private:
             self.session.refresh_keys()  # sealed frames need the epoch keys
-        listener.tune_in(self._start_offset, timeout=timeout)
+        listener.tune_in(self._start_offset, timeout=timeout, cancelled=self._stop.is_set)
         self.position = listener.position
         if listener.on_air:
             # A frame already on the air: take it in now, so whoever is talking is

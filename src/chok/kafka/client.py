@@ -7,6 +7,8 @@ refused handshake becomes one clear chok error instead of a stream of lines.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,3 +64,21 @@ def raise_pending(collector: ErrorCollector) -> None:
     err: ChokError | None = collector.take()
     if err is not None:
         raise err
+
+
+#: Asked between the short attempts of a long wait: whether the caller is
+#: stopping (``listen --timeout`` ended, the app closes), so that it does not
+#: sit out a whole timeout on a cluster that does not answer.
+Cancelled = Callable[[], bool]
+ATTEMPT_S = 0.5
+
+
+def attempts(timeout: float, cancelled: Cancelled | None = None) -> Iterator[float]:
+    """The timeouts of the short attempts one wait of ``timeout`` is cut into;
+    none after the caller was cancelled (at least one in all)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        yield max(0.0, min(ATTEMPT_S, left))
+        if left <= ATTEMPT_S or (cancelled is not None and cancelled()):
+            return

@@ -16,8 +16,8 @@ from typing import Any
 from confluent_kafka import Consumer, Message, TopicPartition
 from confluent_kafka import KafkaError as RdKafkaError
 
-from chok.errors import AccessDeniedError
-from chok.kafka.client import Credentials, with_errors
+from chok.errors import AccessDeniedError, KafkaTimeoutError
+from chok.kafka.client import Cancelled, Credentials, attempts, with_errors
 from chok.kafka.errors import convert
 from chok.kafka.stream import READER_SETTINGS
 from chok.protocol.names import consumer_group_prefix
@@ -42,15 +42,24 @@ class MultiPartitionReader:
         self._consumer = Consumer(conf)
         self.at_end: set[Place] = set()
 
-    def watermarks(self, topic: str, partition: int = 0, timeout: float = 10.0) -> tuple[int, int]:
-        try:
-            low, high = self._consumer.get_watermark_offsets(
-                TopicPartition(topic, partition), timeout=timeout, cached=False
-            )
-        except Exception as exc:  # KafkaException
-            pending = self._errors.take()
-            raise pending or convert(exc, f"reading {topic}") from exc
-        return int(low), int(high)
+    def watermarks(
+        self,
+        topic: str,
+        partition: int = 0,
+        timeout: float = 10.0,
+        cancelled: Cancelled | None = None,
+    ) -> tuple[int, int]:
+        failure: Exception = KafkaTimeoutError(f"reading {topic}: no answer")
+        for attempt in attempts(timeout, cancelled):
+            try:
+                low, high = self._consumer.get_watermark_offsets(
+                    TopicPartition(topic, partition), timeout=attempt, cached=False
+                )
+                return int(low), int(high)
+            except Exception as exc:  # KafkaException
+                failure = exc
+        pending = self._errors.take()
+        raise pending or convert(failure, f"reading {topic}") from failure
 
     def assign(self, places: Sequence[tuple[str, int, int]]) -> None:
         """Read each (topic, partition) from its offset (replacing any earlier set)."""

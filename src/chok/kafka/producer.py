@@ -16,7 +16,7 @@ from confluent_kafka import KafkaError as RdKafkaError
 from confluent_kafka import Message, Producer
 
 from chok.errors import ChokError, KafkaError, KafkaTimeoutError
-from chok.kafka.client import Credentials, with_errors
+from chok.kafka.client import Cancelled, Credentials, attempts, with_errors
 from chok.kafka.errors import convert
 from chok.kafka.failover import ClientLog, LeaderWatch
 
@@ -173,13 +173,16 @@ class RecordProducer:
             pending = self._errors.take()
             raise pending or convert(exc, f"connecting to send to {topic}") from exc
 
-    def topic_names(self, timeout: float = 10.0) -> list[str]:
+    def topic_names(self, timeout: float = 10.0, cancelled: Cancelled | None = None) -> list[str]:
         """The topics this principal may see, asked over the producer's own connection."""
-        try:
-            return list(self._producer.list_topics(timeout=timeout).topics)
-        except Exception as exc:  # KafkaException
-            pending = self._errors.take()
-            raise pending or convert(exc, "listing topics") from exc
+        failure: Exception = KafkaTimeoutError("listing topics: no answer")
+        for attempt in attempts(timeout, cancelled):
+            try:
+                return list(self._producer.list_topics(timeout=attempt).topics)
+            except Exception as exc:  # KafkaException
+                failure = exc
+        pending = self._errors.take()
+        raise pending or convert(failure, "listing topics") from failure
 
     def poll(self, timeout: float = 0.0) -> None:
         self._producer.poll(timeout)
@@ -192,9 +195,13 @@ class RecordProducer:
                 self._producer.list_topics(timeout=1.0)
             time.sleep(0.05)  # let librdkafka move the partition before asking again
 
-    def flush(self, timeout: float = 15.0) -> None:
+    def flush(self, timeout: float = 15.0, cancelled: Cancelled | None = None) -> None:
         """Wait until every record is acknowledged; raise the first failure."""
-        left = self._producer.flush(timeout)
+        left = 0
+        for attempt in attempts(timeout, cancelled):
+            left = self._producer.flush(attempt)
+            if not left:
+                break
         self.raise_failure()
         if left:
             pending = self._errors.take()

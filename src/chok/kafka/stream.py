@@ -30,7 +30,7 @@ from chok.errors import (
     KafkaError,
     TopicMissingError,
 )
-from chok.kafka.client import Credentials, with_errors
+from chok.kafka.client import Cancelled, Credentials, with_errors
 from chok.kafka.errors import convert
 from chok.kafka.failover import ClientLog, LeaderWatch
 from chok.protocol.names import consumer_group_prefix
@@ -127,11 +127,17 @@ class PartitionReader:
         threading.Thread(target=old.close, name="chok-close-reader", daemon=True).start()
 
     def watermarks(
-        self, timeout: float = 10.0, topic: str | None = None, partition: int | None = None
+        self,
+        timeout: float = 10.0,
+        topic: str | None = None,
+        partition: int | None = None,
+        cancelled: Cancelled | None = None,
     ) -> tuple[int, int]:
         """(low, high): the oldest offset still kept and the next offset to be written.
 
         Any topic/partition may be asked through this reader's connection.
+        ``cancelled`` is asked between attempts: a caller that is stopping
+        (``listen --timeout`` ended) does not wait out the whole timeout.
         """
         where = TopicPartition(
             topic or self.topic, self.partition if partition is None else partition
@@ -153,7 +159,8 @@ class PartitionReader:
                 return int(low), int(high)
             except Exception as exc:  # KafkaException
                 failure = self._errors.take() or convert(exc, f"reading {where.topic}")
-                if isinstance(failure, _FINAL) or time.monotonic() >= deadline:
+                stopping = cancelled is not None and cancelled()
+                if isinstance(failure, _FINAL) or stopping or time.monotonic() >= deadline:
                     raise failure from exc
             # A leader that just died or moved: refresh the metadata, ask again.
             with contextlib.suppress(Exception):  # KafkaException: the next attempt says why
