@@ -187,7 +187,7 @@ def server_properties(settings: BrokerSettings, files: ClusterFiles, node: int =
         "share.coordinator.state.topic.min.isr": str(settings.min_insync),
         "group.initial.rebalance.delay.ms": "0",
         "log.cleaner.backoff.ms": "15000",
-        **(_replicated(settings) if settings.nodes > 1 else {}),
+        **(_replicated(settings) if settings.nodes > 1 else SINGLE),
     }
     return "".join(f"{key}={value}\n" for key, value in props.items())
 
@@ -222,6 +222,17 @@ FAILOVER = {
     "metadata.max.idle.interval.ms": "100",
     "controller.quorum.election.timeout.ms": "200",
     "controller.quorum.election.backoff.max.ms": "100",
+}
+
+
+# A single node restarted after a crash (kill -9, power cut) finds its own old
+# registration still alive: its controller gives it a whole session before
+# the new one may register, 9 s with Kafka's defaults (12 s to restart in
+# all, against 2 s after a clean stop). Nobody else is there to fence, so
+# only a pause longer than the session (6 missed heartbeats) would fence it.
+SINGLE = {
+    "broker.heartbeat.interval.ms": "500",
+    "broker.session.timeout.ms": "3000",
 }
 
 
