@@ -141,13 +141,41 @@ def _context(creds: Credentials) -> ssl.SSLContext:
     return context
 
 
-def _probe_one(context: ssl.SSLContext, host: str, port: int, timeout: float) -> Probe:
+def nothing_listens(bootstrap: str, timeout: float = PROBE_TIMEOUT_S) -> str | None:
+    """Why none of ``bootstrap``'s addresses can be reached, when that is sure
+    (the connection is refused, the name does not exist); else None.
+
+    librdkafka retries such an address until the caller's timeout (20 s for
+    `admin init`); one plain TCP connection per address says it at once, for
+    any security protocol."""
+    details = []
+    for address in bootstrap.split(","):
+        host, _, port = address.strip().rpartition(":")
+        if not port.isdigit():
+            return None  # librdkafka will say what is wrong with it
+        raw = _connect(host.strip("[]"), int(port), timeout)
+        if isinstance(raw, socket.socket):
+            raw.close()
+            return None
+        if not raw.definite:
+            return None
+        details.append(raw.detail)
+    return "; ".join(dict.fromkeys(details))
+
+
+def _connect(host: str, port: int, timeout: float) -> socket.socket | Probe:
     try:
-        raw = socket.create_connection((host, port), timeout=timeout)
+        return socket.create_connection((host, port), timeout=timeout)
     except (ConnectionRefusedError, socket.gaierror) as exc:
         return Probe(Verdict.UNREACHABLE, _plain(exc), definite=True)
     except OSError as exc:  # a timeout or a route: maybe only slow, let librdkafka try
         return Probe(Verdict.UNREACHABLE, _plain(exc))
+
+
+def _probe_one(context: ssl.SSLContext, host: str, port: int, timeout: float) -> Probe:
+    raw = _connect(host, port, timeout)
+    if isinstance(raw, Probe):
+        return raw
     try:
         with context.wrap_socket(raw, server_hostname=host) as tls:
             tls.sendall(_API_VERSIONS)

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from chok import pki
-from chok.errors import ChokError, UsageError
+from chok.errors import ChokError, KafkaError, UsageError
 from chok.kafka.admin import Admin
+from chok.kafka.handshake import nothing_listens
 from chok.pki.cluster import ClusterFiles, cluster_files, ensure_ca
 from chok.provision import access, registry
 from chok.provision.backend import Identity, Progress
@@ -215,7 +216,14 @@ def init(
         admin_config, ca, server_ca, principal_format, replication
     )
     admin = Admin(None, raw=config)
-    progress(f"connecting to {config['bootstrap.servers']} with the admin's credentials...")
+    bootstrap = str(config["bootstrap.servers"])
+    progress(f"connecting to {bootstrap} with the admin's credentials...")
+    why = nothing_listens(bootstrap)
+    if why is not None:
+        raise KafkaError(
+            f"cannot reach the cluster at {bootstrap} ({why})",
+            hint=f"check bootstrap.servers in {admin_config}",
+        )
     brokers = admin.ping(timeout=20)
     replication = replication or min(3, brokers)
     settings["replication"] = replication
