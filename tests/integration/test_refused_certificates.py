@@ -105,11 +105,14 @@ def test_a_revoked_certificate_is_exit_7(homes: dict[str, Path], wav: Path, comm
     print(f"\n{command} when revoked: exit 7 after {elapsed:.2f} s")
 
 
-def test_an_unreachable_broker_is_still_exit_6(homes: dict[str, Path]) -> None:
-    result, elapsed = _timed(homes["unreachable"], ["timeline"])
+@pytest.mark.parametrize("args", [["timeline"], ["who"], ["name", "Zed"]], ids=" ".join)
+def test_an_unreachable_broker_is_still_exit_6(homes: dict[str, Path], args: list[str]) -> None:
+    result, elapsed = _timed(homes["unreachable"], args)
     line = assert_clean_error(result, code=6)
     assert "cannot reach" in line and "refused your certificate" not in line
-    print(f"\ntimeline with no broker: exit 6 after {elapsed:.2f} s")
+    # Told by one refused connection, not by librdkafka's timeout (who: 10 s).
+    assert "connection refused" in line, line
+    print(f"\n{' '.join(args)} with no broker: exit 6 after {elapsed:.2f} s")
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from chok.channel.delete import delete_transmission
 from chok.cli.common import channel_option, json_option, profile_and_store, session_from
 from chok.cli.output import emit_json, human_duration
 from chok.errors import NotFoundError
+from chok.kafka import handshake
 from chok.protocol.people import shown
 
 
@@ -30,6 +31,7 @@ def _ago(last_seen_ms: int | None) -> str:
 def who_cmd(obj: dict[str, Any], as_json: bool) -> None:
     """Who is in the family, who is online now, and when each was last seen."""
     profile, store = profile_and_store(obj)
+    handshake.check(profile.credentials)  # nobody there, or refused: say so at once
     if not family.refresh_family(profile.credentials, profile.user, store):
         raise NotFoundError(
             "this cluster has no family topics for you yet",
@@ -60,6 +62,7 @@ def name_cmd(obj: dict[str, Any], display_name: str | None, as_json: bool) -> No
     """
     profile, store = profile_and_store(obj)
     if display_name is not None:
+        handshake.check(profile.credentials)  # nobody there, or refused: say so at once
         family.set_display_name(profile, store, display_name)
     current = family.display_name_of(profile, store)
     if as_json:
