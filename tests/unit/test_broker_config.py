@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -54,6 +55,32 @@ def test_three_nodes_each_have_ports_data_and_the_same_voters() -> None:
     assert len(seen_dirs) == 3
     assert settings.bootstrap == "localhost:40000,localhost:40002,localhost:40004"
     assert settings.loopback_bootstrap == "127.0.0.1:40000,127.0.0.1:40002,127.0.0.1:40004"
+
+
+def test_a_dead_active_controller_leaves_time_for_listeners_to_hear_the_rest() -> None:
+    """Killing the node that leads the channel and is the active controller:
+    the survivors notice (each after its quorum fetch timeout; the later one
+    is elected) and the new controller gives the dead node a whole session
+    before it fences it. What is left of the 1 s a listener may hear silence
+    must cover the vote, moving the partition and the clients (~0.25 s
+    measured by ``chok bench --failover``)."""
+    settings = cfg.BrokerSettings(port=40000, controller_port=40001, cluster_id="x", nodes=3)
+    nodes = [_props(settings, node) for node in (1, 2, 3)]
+    timeouts = sorted(int(p["controller.quorum.fetch.timeout.ms"]) for p in nodes)
+    session = int(nodes[0]["broker.session.timeout.ms"])
+    assert timeouts[-1] + session <= 1000 - 250
+    # The survivors time out one after the other, not together (a split vote
+    # costs one more election timeout), and the second times out while the
+    # first still waits for votes (one election timeout at least), so the
+    # first grants it its vote.
+    election = int(nodes[0]["controller.quorum.election.timeout.ms"])
+    steps = [later - earlier for earlier, later in itertools.pairwise(timeouts)]
+    assert all(0 < step < election for step in steps)
+    # The active controller answers idle fetches only with its no-op records:
+    # every timeout must outlast more than one of them.
+    assert timeouts[0] >= 2 * int(nodes[0]["metadata.max.idle.interval.ms"])
+    # A session spans several heartbeats, or one late heartbeat fences a live node.
+    assert session >= 3 * int(nodes[0]["broker.heartbeat.interval.ms"])
 
 
 @pytest.mark.parametrize(("replication", "min_insync"), [(1, 1), (2, 1), (3, 2), (5, 2)])

@@ -187,7 +187,7 @@ def server_properties(settings: BrokerSettings, files: ClusterFiles, node: int =
         "share.coordinator.state.topic.min.isr": str(settings.min_insync),
         "group.initial.rebalance.delay.ms": "0",
         "log.cleaner.backoff.ms": "15000",
-        **(_replicated(settings) if settings.nodes > 1 else SINGLE),
+        **(_replicated(settings, node) if settings.nodes > 1 else SINGLE),
     }
     return "".join(f"{key}={value}\n" for key, value in props.items())
 
@@ -205,22 +205,33 @@ def _quorum(settings: BrokerSettings) -> dict[str, str]:
 # (Kafka's 9 s default would be 9 s of silence on the channel). The surviving
 # follower must then copy from the new leader before an acks=all frame is
 # acknowledged, and a fetch it had parked there (replica.fetch.wait.max.ms,
-# 500 ms by default) delayed that by up to half a second. If the dead node was
-# the active controller, the others first elect a new one after
-# controller.quorum.fetch.timeout.ms without an answer. An active controller
-# holds an idle fetch up to 500 ms (not settable) but answers at once when it
-# appends, so a no-op record every metadata.max.idle.interval.ms (100 ms;
-# 500 by default) lets that timeout be 450 ms. Idle CPU of three nodes: 13 %
-# of one core (8.6 % with 500 ms no-ops). Shorter sessions (300 ms, with
-# 50 ms heartbeats) fenced live nodes while three of them started on this
-# 2-core machine: see docs/admin.md section 7 and docs/benchmarks.md.
+# 500 ms by default) delayed that by up to half a second.
+#
+# If the dead node was the active controller, the others first elect a new
+# one after controller.quorum.fetch.timeout.ms without an answer, and that new
+# controller gives every broker a whole session before it fences one (it never
+# saw their heartbeats). An active controller holds an idle fetch up to 500 ms
+# (not settable) but answers at once when it appends, so a no-op record every
+# metadata.max.idle.interval.ms (100 ms; 500 by default) lets that timeout be
+# 225-275 ms. Two survivors with the same timeout time out on the same
+# answer and often split their first vote, and a candidate then waits a
+# random 1-2x election timeout before it tries again (0.2-0.4 s with 200 ms,
+# in half the runs): so each node waits QUORUM_STAGGER_MS longer than the
+# one before it, and 50 ms bounds what a split still costs. With pre-vote
+# (Kafka 4) a follower still hearing the controller refuses to elect, so a
+# short timeout does not depose a live one: two busy loops on both cores for
+# two minutes caused no election and no fencing.
+# Idle CPU of three nodes: 13 % of one core (8.6 % with 500 ms no-ops).
+# Shorter sessions (300 ms, with 50 ms heartbeats) fenced live nodes while
+# three of them started on this 2-core machine: see docs/admin.md section 7
+# and docs/benchmarks.md.
 FAILOVER = {
     "broker.heartbeat.interval.ms": "100",
     "broker.session.timeout.ms": "400",
     "replica.fetch.wait.max.ms": "100",
-    "controller.quorum.fetch.timeout.ms": "450",
+    "controller.quorum.fetch.timeout.ms": "225",  # node 1; +25 ms per node
     "metadata.max.idle.interval.ms": "100",
-    "controller.quorum.election.timeout.ms": "200",
+    "controller.quorum.election.timeout.ms": "50",
     "controller.quorum.election.backoff.max.ms": "100",
 }
 
@@ -236,12 +247,21 @@ SINGLE = {
 }
 
 
-def _replicated(settings: BrokerSettings) -> dict[str, str]:
+# Each node waits this much longer than the one before it for the active
+# controller, so that the two survivors do not time out together and split
+# their vote: the first to time out is refused (the other still hears the
+# controller) and waits, then grants the second its vote.
+QUORUM_STAGGER_MS = 25
+
+
+def _replicated(settings: BrokerSettings, node: int) -> dict[str, str]:
+    fetch_timeout = int(FAILOVER["controller.quorum.fetch.timeout.ms"])
     return {
         "default.replication.factor": str(settings.replication),
         "min.insync.replicas": str(settings.min_insync),
         "unclean.leader.election.enable": "false",  # never lose acknowledged frames
         **FAILOVER,
+        "controller.quorum.fetch.timeout.ms": str(fetch_timeout + QUORUM_STAGGER_MS * (node - 1)),
     }
 
 
