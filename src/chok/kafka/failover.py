@@ -10,7 +10,7 @@ three-node cluster that fences a dead node in ~0.8 s, listeners heard
 
 So every chok producer and reader watches its own librdkafka log: when a
 connection to a broker fails, a watcher asks the cluster who leads the
-partitions now (on a small connection of its own, ten times a second, for at
+partitions now (on a small connection of its own, every ASK_EVERY_S, for at
 most WATCH_S) and calls ``on_moved`` once none of them is led by the failed
 broker: the producer refreshes its metadata, the reader reconnects where it
 was. Nothing of this runs while the cluster is healthy.
@@ -29,7 +29,10 @@ from confluent_kafka.admin import AdminClient
 from chok.kafka.client import LIBRDKAFKA_LOG, Credentials
 
 WATCH_S = 30.0
-ASK_EVERY_S = 0.1
+# Each ask is one small metadata request, made only while a broker is down.
+# Asking every 20 ms instead did not shorten the gap (the leader's first
+# acknowledgement is what listeners wait for), and it loads the survivors.
+ASK_EVERY_S = 0.05
 # "ssl://localhost:29095/2: Disconnected ..." names the broker by node id.
 _FAILED_NODE = re.compile(r"/(\d+): ")
 

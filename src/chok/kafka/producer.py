@@ -31,6 +31,11 @@ PRODUCER_SETTINGS: dict[str, Any] = {
     "compression.type": "none",
     "message.timeout.ms": 15000,
     "request.timeout.ms": 10000,
+    # After a failover a broker's metadata may name the new leader a few ms
+    # before that broker has taken the partition on: the first send is
+    # refused (not leader) and retried after this backoff (100 ms by default,
+    # doubling up to retry.backoff.max.ms), which listeners heard as silence.
+    "retry.backoff.ms": 20,
 }
 # Talking through the outbox: librdkafka keeps retrying for as long as the
 # broker is away (no message timeout), in order and without doubles within one
@@ -43,9 +48,13 @@ OUTBOX_PRODUCER_SETTINGS: dict[str, Any] = {
     "enable.gapless.guarantee": True,
 }
 
-# Metadata refreshes after a dead leader was replaced: librdkafka may park the
-# partition once more when it drops the dead broker (see chok.kafka.failover).
+# Metadata refreshes after a dead leader was replaced: the first moves the
+# partition to its new leader, and librdkafka (2.x) then drops the dead broker,
+# which parks the partition again (leader -1) within a millisecond; the next
+# refresh moves it back for good. Asked 10 ms apart, not 50: each 50 ms wait
+# was 50 ms more silence on the channel (measured with librdkafka's debug log).
 LEADER_REFRESHES = 3
+REFRESH_EVERY_S = 0.01
 
 
 @dataclass(frozen=True)
@@ -193,7 +202,7 @@ class RecordProducer:
         for _ in range(LEADER_REFRESHES):
             with contextlib.suppress(Exception):  # KafkaException: the next one will do
                 self._producer.list_topics(timeout=1.0)
-            time.sleep(0.05)  # let librdkafka move the partition before asking again
+            time.sleep(REFRESH_EVERY_S)  # let librdkafka drop the dead broker first
 
     def flush(self, timeout: float = 15.0, cancelled: Cancelled | None = None) -> None:
         """Wait until every record is acknowledged; raise the first failure."""
