@@ -134,13 +134,9 @@ def talk_rate(
     producer: RecordProducer,
 ) -> float:
     """Bytes per second of speech the broker sends this listener."""
-    talker = Talker(talk, producer=producer)
     before = broker_bytes_to([listener.pid], ports)
     began = time.perf_counter()
-    for index, packet in enumerate(packets):
-        pace(index, began)
-        talker.send_packet(packet)
-    talker.end()
+    _talk(talk, packets, producer)
     time.sleep(TAIL_S)  # the listener fetches the last frames and the end record
     sent = sent_between(before, broker_bytes_to([listener.pid], ports))
     speech_s = len(packets) * FRAME_S
@@ -170,9 +166,14 @@ def _first_talk(talk: ChannelSession, packets: list[bytes], producer: RecordProd
     """A short unmeasured talk: the first transmission a listener hears from
     someone makes it read the channel's certificates once (a reader of its
     own, ~11 KB with its handshakes), which is not a cost per second of speech."""
+    _talk(talk, packets[:FIRST_TALK_FRAMES], producer)
+
+
+def _talk(talk: ChannelSession, packets: list[bytes], producer: RecordProducer) -> None:
+    """One transmission of these packets, in real time."""
     talker = Talker(talk, producer=producer)
     began = time.perf_counter()
-    for index, packet in enumerate(packets[:FIRST_TALK_FRAMES]):
+    for index, packet in enumerate(packets):
         pace(index, began)
         talker.send_packet(packet)
     talker.end()

@@ -221,7 +221,7 @@ def _quorum(settings: BrokerSettings) -> dict[str, str]:
 # (Kafka 4) a follower still hearing the controller refuses to elect, so a
 # short timeout does not depose a live one: two busy loops on both cores for
 # two minutes caused no election and no fencing.
-# Idle CPU of three nodes: 13 % of one core (8.6 % with 500 ms no-ops).
+# Idle CPU of three nodes: 13-14 % of one core (8.6 % with 500 ms no-ops).
 # Shorter sessions (300 ms, with 50 ms heartbeats) fenced live nodes while
 # three of them started on this 2-core machine: see docs/admin.md section 7
 # and docs/benchmarks.md.
